@@ -1,0 +1,14 @@
+// Package executor runs one Dockerfile RUN process isolated from the host.
+//
+// At the "namespace" isolation level (root) the builder binary re-executes
+// itself as a small two-stage init (see Reexec): stage 1 lives in new mount,
+// UTS, IPC (and, for network "none", network) namespaces, mounts the root,
+// a minimal /dev, /sys, /etc/hosts, /etc/resolv.conf and the extra mounts,
+// and starts stage 2 in a new PID namespace; stage 2 mounts /proc,
+// pivot_roots into the root, drops to the step's user and execs the command
+// as PID 1. Stage 1 then removes every mount-point stub it created so the
+// snapshot diff sees only what the command changed.
+//
+// The executor owns namespaces, mounts, users and cgroup limits; it knows
+// nothing about layers.
+package executor

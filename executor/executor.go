@@ -1,0 +1,125 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// Isolation names how strongly a RUN step is separated from the host.
+type Isolation string
+
+// Isolation levels, strongest first.
+const (
+	// Namespace uses mount, pid, uts, ipc (and net) namespaces; needs root.
+	Namespace Isolation = "namespace"
+	// Rootless does the same inside a user namespace.
+	Rootless Isolation = "rootless"
+	// Chroot only chroots into a copied root; needs CAP_SYS_CHROOT.
+	Chroot Isolation = "chroot"
+)
+
+// Network modes for Spec.Network.
+const (
+	NetworkHost = "host"
+	NetworkNone = "none"
+)
+
+// DefaultHostname is the hostname a step sees when Spec.Hostname is empty
+// (the same as BuildKit's).
+const DefaultHostname = "buildkitsandbox"
+
+// Mount is one mount made for a step. Root mounts have Target "" (or "/").
+// Type is "bind", "tmpfs", "overlay" or any file system type; Options are
+// fstab-style ("ro", "rbind", "nosuid", "size=64m", "lowerdir=...").
+// Dir, when set, is the directory the mount is made from (chdir before
+// mount), so overlay lowerdir paths may be short and relative.
+type Mount struct {
+	Type    string   `json:"type"`
+	Source  string   `json:"source"`
+	Target  string   `json:"target"`
+	Options []string `json:"options,omitempty"`
+	Dir     string   `json:"dir,omitempty"`
+}
+
+// Limits are the resource limits of one step; zero means unlimited.
+type Limits struct {
+	Memory int64   `json:"memory,omitempty"` // bytes
+	CPUs   float64 `json:"cpus,omitempty"`   // fractional CPUs (CFS quota/period)
+	Pids   int64   `json:"pids,omitempty"`   // max number of tasks
+}
+
+// Spec describes one process to run.
+type Spec struct {
+	// RootMounts build the root file system, in order (Target "" = root).
+	RootMounts []Mount
+	// Args is the command; Args[0] is looked up in PATH from Env.
+	Args []string
+	// Env is exactly the environment of the process ("K=V").
+	Env []string
+	// Cwd is the working directory inside the root; created if missing.
+	Cwd string
+	// UID, GID and Groups (supplementary) are the process credentials.
+	UID, GID uint32
+	Groups   []uint32
+	// Hostname defaults to DefaultHostname.
+	Hostname string
+	// Network is NetworkHost (default) or NetworkNone.
+	Network string
+	// Mounts are extra mounts inside the root (bind ro/rw, tmpfs).
+	Mounts []Mount
+	// Stdout and Stderr receive the output; nil discards it.
+	Stdout, Stderr io.Writer
+	// Limits are applied through cgroups (v1 or v2, per controller).
+	Limits Limits
+}
+
+// Executor runs one process per call.
+type Executor interface {
+	// Run runs spec to completion. A non-zero exit is an *ExitError; a
+	// failure to set up the step is another error ("init failed: ...").
+	Run(ctx context.Context, spec Spec) error
+}
+
+// ExitError reports a step that exited non-zero (or was killed).
+type ExitError struct {
+	Code int  // exit status, 128+signal when killed
+	OOM  bool // killed because of the memory limit
+}
+
+func (e *ExitError) Error() string {
+	if e.OOM {
+		return fmt.Sprintf("exit code: %d (out of memory)", e.Code)
+	}
+	return fmt.Sprintf("exit code: %d", e.Code)
+}
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	tmpDir string
+}
+
+// WithTmpDir sets the directory where per-run mount points and generated
+// files (hosts, resolv.conf) are created, e.g. the store's tmp dir.
+// Default: os.TempDir().
+func WithTmpDir(dir string) Option {
+	return func(o *options) { o.tmpDir = dir }
+}
+
+// New returns the executor for level.
+func New(level Isolation, opts ...Option) (Executor, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch level {
+	case Namespace:
+		return newNamespace(o)
+	case Rootless, Chroot:
+		return nil, fmt.Errorf("isolation %q is not implemented yet", level)
+	default:
+		return nil, fmt.Errorf("unknown isolation %q", level)
+	}
+}

@@ -1,0 +1,288 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// rootfs is the root stage 1 assembles, and what it must undo.
+type rootfs struct {
+	runDir     string
+	root       string   // host path of the root mount point
+	rootMounts []string // mounted at the root, in order
+	mounts     []string // mounted inside the root, in order
+	stubs      []stub   // mount points created in the root, in order
+}
+
+// stub is a file or directory created only to mount on.
+type stub struct {
+	path         string
+	parent       string
+	atime, mtime time.Time
+}
+
+type stubKind int
+
+const (
+	stubDir stubKind = iota
+	stubFile
+)
+
+func (r *rootfs) setup(is *initSpec) error {
+	r.root = filepath.Join(r.runDir, "root")
+	if err := os.Mkdir(r.root, 0o755); err != nil {
+		return fmt.Errorf("create root: %w", err)
+	}
+	for _, m := range is.RootMounts {
+		if m.Target != "" && m.Target != "/" {
+			continue
+		}
+		if err := mountOne(m, r.root); err != nil {
+			return err
+		}
+		r.rootMounts = append(r.rootMounts, r.root)
+	}
+	for _, m := range is.RootMounts {
+		if m.Target == "" || m.Target == "/" {
+			continue
+		}
+		if err := r.mountAt(m, stubDir); err != nil {
+			return err
+		}
+	}
+	if _, err := r.ensure("/proc", stubDir); err != nil {
+		return err
+	}
+	if err := r.setupDev(); err != nil {
+		return err
+	}
+	if err := r.setupSys(); err != nil {
+		return err
+	}
+	hosts := filepath.Join(r.runDir, "hosts")
+	if err := os.WriteFile(hosts, hostsFile(is.Hostname), 0o644); err != nil {
+		return fmt.Errorf("write hosts: %w", err)
+	}
+	resolv := filepath.Join(r.runDir, "resolv.conf")
+	if err := os.WriteFile(resolv, resolvConf(hostResolvConf()), 0o644); err != nil {
+		return fmt.Errorf("write resolv.conf: %w", err)
+	}
+	for _, f := range []struct{ src, dst string }{{hosts, "/etc/hosts"}, {resolv, "/etc/resolv.conf"}} {
+		if err := r.mountAt(Mount{Type: "bind", Source: f.src, Target: f.dst}, stubFile); err != nil {
+			return err
+		}
+	}
+	for _, m := range is.Mounts {
+		kind := stubDir
+		if m.Type == "bind" {
+			fi, err := os.Stat(m.Source)
+			if err != nil {
+				return fmt.Errorf("mount %s: %w", m.Target, err)
+			}
+			if !fi.IsDir() {
+				kind = stubFile
+			}
+		}
+		if err := r.mountAt(m, kind); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountAt mounts m at its target inside the root, creating a stub if needed.
+func (r *rootfs) mountAt(m Mount, kind stubKind) error {
+	target, err := r.ensure(m.Target, kind)
+	if err != nil {
+		return err
+	}
+	if err := mountOne(m, target); err != nil {
+		return err
+	}
+	r.mounts = append(r.mounts, target)
+	return nil
+}
+
+// setupDev mounts a minimal /dev: a tmpfs with the usual device nodes bound
+// from the host, a private devpts, /dev/shm and the fd symlinks.
+func (r *rootfs) setupDev() error {
+	dev, err := r.ensure("/dev", stubDir)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+		return fmt.Errorf("mount /dev: %w", err)
+	}
+	r.mounts = append(r.mounts, dev)
+	for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		p := filepath.Join(dev, name)
+		if err := os.WriteFile(p, nil, 0o666); err != nil {
+			return fmt.Errorf("create /dev/%s: %w", name, err)
+		}
+		if err := unix.Mount("/dev/"+name, p, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mount /dev/%s: %w", name, err)
+		}
+		r.mounts = append(r.mounts, p)
+	}
+	pts := filepath.Join(dev, "pts")
+	if err := os.Mkdir(pts, 0o755); err != nil {
+		return fmt.Errorf("create /dev/pts: %w", err)
+	}
+	if err := unix.Mount("devpts", pts, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC,
+		"newinstance,ptmxmode=0666,mode=0620,gid=5"); err != nil {
+		return fmt.Errorf("mount /dev/pts: %w", err)
+	}
+	r.mounts = append(r.mounts, pts)
+	shm := filepath.Join(dev, "shm")
+	if err := os.Mkdir(shm, 0o1777); err != nil {
+		return fmt.Errorf("create /dev/shm: %w", err)
+	}
+	if err := unix.Mount("shm", shm, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC,
+		"mode=1777,size=65536k"); err != nil {
+		return fmt.Errorf("mount /dev/shm: %w", err)
+	}
+	r.mounts = append(r.mounts, shm)
+	for name, target := range map[string]string{
+		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
+	} {
+		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {
+			return fmt.Errorf("create /dev/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// setupSys mounts a read-only sysfs at /sys, as Docker does.
+func (r *rootfs) setupSys() error {
+	sys, err := r.ensure("/sys", stubDir)
+	if err != nil {
+		return err
+	}
+	flags := uintptr(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	if err := unix.Mount("sysfs", sys, "sysfs", flags, ""); err != nil {
+		return fmt.Errorf("mount /sys: %w", err)
+	}
+	r.mounts = append(r.mounts, sys)
+	return nil
+}
+
+// teardown unmounts what was mounted over the root, removes the stubs
+// (restoring their parents' times) and unmounts the root.
+func (r *rootfs) teardown() error {
+	var errs []error
+	for i := len(r.mounts) - 1; i >= 0; i-- {
+		if err := unmount(r.mounts[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i := len(r.stubs) - 1; i >= 0; i-- {
+		s := r.stubs[i]
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove mount point: %w", err))
+			continue
+		}
+		if err := os.Chtimes(s.parent, s.atime, s.mtime); err != nil {
+			errs = append(errs, fmt.Errorf("restore times: %w", err))
+		}
+	}
+	for i := len(r.rootMounts) - 1; i >= 0; i-- {
+		if err := unmount(r.rootMounts[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func unmount(p string) error {
+	err := unix.Unmount(p, unix.MNT_DETACH)
+	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("unmount %s: %w", p, err)
+}
+
+// maxSymlinks bounds symlink resolution inside the root (as Linux's 40).
+const maxSymlinks = 40
+
+// ensure resolves name (a path inside the root) following symlinks as if
+// the root were "/", creates what is missing (recording stubs) and returns
+// the host path. Nothing outside the root is ever reached.
+func (r *rootfs) ensure(name string, kind stubKind) (string, error) {
+	rest := strings.Split(strings.Trim(path.Clean("/"+name), "/"), "/")
+	cur := "/" // resolved path inside the root
+	links := 0
+	for len(rest) > 0 {
+		comp := rest[0]
+		rest = rest[1:]
+		if comp == "" || comp == "." {
+			continue
+		}
+		if comp == ".." {
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, comp)
+		host := filepath.Join(r.root, next)
+		fi, err := os.Lstat(host)
+		switch {
+		case err == nil && fi.Mode()&os.ModeSymlink != 0:
+			links++
+			if links > maxSymlinks {
+				return "", fmt.Errorf("resolve %s: too many symlinks", name)
+			}
+			target, err := os.Readlink(host)
+			if err != nil {
+				return "", fmt.Errorf("resolve %s: %w", name, err)
+			}
+			if path.IsAbs(target) {
+				cur = "/"
+			}
+			rest = append(strings.Split(target, "/"), rest...)
+			continue
+		case err == nil:
+			cur = next
+			continue
+		case !errors.Is(err, os.ErrNotExist):
+			return "", fmt.Errorf("resolve %s: %w", name, err)
+		}
+		if err := r.createStub(host, kind == stubFile && len(rest) == 0); err != nil {
+			return "", fmt.Errorf("create mount point %s: %w", next, err)
+		}
+		cur = next
+	}
+	return filepath.Join(r.root, cur), nil
+}
+
+func (r *rootfs) createStub(host string, file bool) error {
+	parent := filepath.Dir(host)
+	var st unix.Stat_t
+	if err := unix.Stat(parent, &st); err != nil {
+		return err
+	}
+	if file {
+		f, err := os.OpenFile(host, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	} else if err := os.Mkdir(host, 0o755); err != nil {
+		return err
+	}
+	r.stubs = append(r.stubs, stub{
+		path:   host,
+		parent: parent,
+		atime:  time.Unix(st.Atim.Unix()),
+		mtime:  time.Unix(st.Mtim.Unix()),
+	})
+	return nil
+}

@@ -1,0 +1,140 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// defaultPath is used to find the command when Env has no PATH (as runc).
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// stage2 is PID 1 of the step's pid namespace: it mounts /proc, enters the
+// root, drops privileges and execs the command. It only returns on error.
+func stage2() int {
+	unix.CloseOnExec(specFD)
+	unix.CloseOnExec(reportFD)
+	errf := os.NewFile(reportFD, "error")
+	err := runStage2Init()
+	// Only reached on failure: exec replaced us otherwise.
+	fmt.Fprint(errf, err.Error())
+	errf.Close()
+	return 1
+}
+
+func runStage2Init() error {
+	var s stage2Spec
+	if err := readSpec(&s); err != nil {
+		return err
+	}
+	proc := path.Join(s.Root, "proc")
+	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount proc: %w", err)
+	}
+	if err := enterRoot(s.Root); err != nil {
+		return err
+	}
+	cwd := path.Clean("/" + s.Cwd)
+	if err := os.MkdirAll(cwd, 0o755); err != nil {
+		return fmt.Errorf("create working directory: %w", err)
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("change to working directory %s: %w", cwd, err)
+	}
+	argv0, err := lookPath(s.Args[0], s.Env)
+	if err != nil {
+		return err
+	}
+	groups := make([]int, len(s.Groups))
+	for i, g := range s.Groups {
+		groups[i] = int(g)
+	}
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("set groups: %w", err)
+	}
+	if err := syscall.Setresgid(int(s.GID), int(s.GID), int(s.GID)); err != nil {
+		return fmt.Errorf("set gid %d: %w", s.GID, err)
+	}
+	if err := syscall.Setresuid(int(s.UID), int(s.UID), int(s.UID)); err != nil {
+		return fmt.Errorf("set uid %d: %w", s.UID, err)
+	}
+	// A credential change clears the parent-death signal: set it again.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("set parent death signal: %w", err)
+	}
+	unix.Umask(0o022)
+	if err := syscall.Exec(argv0, s.Args, s.Env); err != nil {
+		return fmt.Errorf("exec %s: %w", s.Args[0], err)
+	}
+	return errors.New("exec returned")
+}
+
+// enterRoot makes root the process's "/" with pivot_root, detaching the old
+// root; where pivot_root is impossible (initramfs) it falls back to chroot.
+func enterRoot(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("enter root: %w", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		if !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("pivot_root: %w", err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chroot: %w", err)
+		}
+		return unix.Chdir("/")
+	}
+	// The old root is stacked on "."; detach it.
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root slave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("enter root: %w", err)
+	}
+	return nil
+}
+
+// lookPath finds file in the PATH of env, inside the (new) root.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		if err := isExecutable(file); err != nil {
+			return "", fmt.Errorf("exec: %q: %w", file, err)
+		}
+		return file, nil
+	}
+	p := defaultPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			p = v
+		}
+	}
+	for _, dir := range strings.Split(p, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		cand := path.Join(dir, file)
+		if isExecutable(cand) == nil {
+			return cand, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", file)
+}
+
+func isExecutable(file string) error {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return os.ErrPermission
+	}
+	return nil
+}
