@@ -1,0 +1,8 @@
+// Package testenv is the real-component test harness shared by every
+// package's tests and by the end-to-end suite: a Debian docker-registry
+// (plain, TLS + basic auth, or TLS + token auth) started per test, a
+// deterministic busybox base image as an OCI layout, and checks done the way
+// a client would (skopeo, umoci, runc, raw tar headers), plus a leak check
+// for mounts and processes left behind. Everything lives under t.TempDir()
+// and is stopped in t.Cleanup. It is imported only from _test.go files.
+package testenv

@@ -1,0 +1,136 @@
+package testenv
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// LeakCheck registers a cleanup that fails the test if, once everything
+// else registered later has been cleaned up, a mount point or a process
+// (by cwd, root or command line) remains under this test's temp dirs
+// (t.TempDir() of the test and its subtests). Call it first in a test.
+func LeakCheck(t testing.TB) {
+	t.Helper()
+	prefix := filepath.Join(os.TempDir(), tempPattern(t.Name()))
+	t.Cleanup(func() {
+		var mounts, procs []string
+		// Killed processes and lazy unmounts take a moment to disappear.
+		for i := 0; i < 40; i++ {
+			mounts, procs = MountsUnder(prefix), ProcessesUnder(prefix)
+			if len(mounts) == 0 && len(procs) == 0 {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if len(mounts) > 0 {
+			t.Errorf("mounts left behind under %s*: %v", prefix, mounts)
+		}
+		if len(procs) > 0 {
+			t.Errorf("processes left behind under %s*: %v", prefix, procs)
+		}
+	})
+}
+
+// tempPattern is the name prefix testing.T.TempDir uses for a test.
+func tempPattern(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf {
+			if '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' ||
+				strings.ContainsRune("!#$%&()+,-.=@^_{}~ ", r) {
+				return r
+			}
+			return -1
+		}
+		if unicode.IsLetter(r) || unicode.IsNumber(r) {
+			return r
+		}
+		return -1
+	}, name)
+}
+
+// MountsUnder lists mount points in this process's mount namespace whose
+// path starts with prefix.
+func MountsUnder(prefix string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return []string{"cannot read /proc/self/mountinfo: " + err.Error()}
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMount(fields[4])
+		if strings.HasPrefix(mp, prefix) {
+			out = append(out, mp)
+		}
+	}
+	return out
+}
+
+// ProcessesUnder lists live processes (not this one, not zombies) whose
+// cwd, root or command line mentions a path starting with prefix, as
+// "PID cmdline".
+func ProcessesUnder(prefix string) []string {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return []string{"cannot read /proc: " + err.Error()}
+	}
+	self := os.Getpid()
+	var out []string
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		base := filepath.Join("/proc", e.Name())
+		if stat, err := os.ReadFile(filepath.Join(base, "stat")); err != nil || isZombie(stat) {
+			continue
+		}
+		raw, _ := os.ReadFile(filepath.Join(base, "cmdline"))
+		cmdline := strings.TrimSpace(strings.ReplaceAll(string(raw), "\x00", " "))
+		cwd, _ := os.Readlink(filepath.Join(base, "cwd"))
+		root, _ := os.Readlink(filepath.Join(base, "root"))
+		if strings.HasPrefix(cwd, prefix) || strings.HasPrefix(root, prefix) || strings.Contains(cmdline, prefix) {
+			out = append(out, fmt.Sprintf("%d %s", pid, cmdline))
+		}
+	}
+	return out
+}
+
+func isZombie(stat []byte) bool {
+	s := string(stat)
+	i := strings.LastIndex(s, ")")
+	return i >= 0 && len(s) > i+2 && s[i+2] == 'Z'
+}
+
+// unescapeMount decodes the octal escapes (\040 etc.) of mountinfo paths.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
