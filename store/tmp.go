@@ -1,0 +1,221 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Temp entries in root/tmp are named "<pid>-<starttime>-<pattern><random>"
+// where starttime is the process start time from /proc/<pid>/stat, so a
+// reused pid is not mistaken for the process that created the entry.
+
+// procStart returns the start time (clock ticks since boot) of pid, or 0
+// if it cannot be read.
+func procStart(pid int) (uint64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	// fields[0] is field 3 (state); starttime is field 22.
+	if len(fields) < 20 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(fields[19], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return v, true
+}
+
+// ownerTag returns "<pid>-<starttime>-" for the running process.
+func ownerTag() string {
+	pid := os.Getpid()
+	st, _ := procStart(pid)
+	return strconv.Itoa(pid) + "-" + strconv.FormatUint(st, 10) + "-"
+}
+
+// parseOwner extracts pid and start time from a temp entry name.
+func parseOwner(name string) (pid int, start uint64, ok bool) {
+	parts := strings.SplitN(name, "-", 3)
+	if len(parts) < 3 {
+		return 0, 0, false
+	}
+	p, err := strconv.Atoi(parts[0])
+	if err != nil || p <= 0 {
+		return 0, 0, false
+	}
+	st, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return p, st, true
+}
+
+// alive reports whether the process that created an entry still runs.
+func alive(pid int, start uint64) bool {
+	st, ok := procStart(pid)
+	if ok {
+		return start == 0 || st == start
+	}
+	if _, err := os.Stat("/proc/self/stat"); err == nil {
+		return false // /proc works and the pid is gone
+	}
+	err := unix.Kill(pid, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
+}
+
+// CreateTemp creates a temp file in root/tmp named so that Open removes it
+// if this process dies before removing or renaming it.
+func (s *Store) CreateTemp(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(s.TmpDir(), ownerTag()+pattern)
+	if err != nil {
+		return nil, fmt.Errorf("create temp file: %w", err)
+	}
+	return f, nil
+}
+
+// MkdirTemp creates a temp directory in root/tmp named so that Open removes
+// it (after detaching mounts below it) if this process dies.
+func (s *Store) MkdirTemp(pattern string) (string, error) {
+	d, err := os.MkdirTemp(s.TmpDir(), ownerTag()+pattern)
+	if err != nil {
+		return "", fmt.Errorf("create temp dir: %w", err)
+	}
+	return d, nil
+}
+
+// cleanTmp removes the entries of root/tmp whose creating process is dead.
+// Entries with names not made by CreateTemp/MkdirTemp are left alone.
+func (s *Store) cleanTmp() error {
+	ents, err := os.ReadDir(s.TmpDir())
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		pid, start, ok := parseOwner(e.Name())
+		if !ok || alive(pid, start) {
+			continue
+		}
+		p := filepath.Join(s.TmpDir(), e.Name())
+		if e.IsDir() {
+			if err := unmountBelow(p); err != nil {
+				continue // never remove through a mount we could not detach
+			}
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("remove stale temp entry: %w", err)
+		}
+	}
+	return nil
+}
+
+// unmountBelow detaches every mount at or below dir, deepest first.
+func unmountBelow(dir string) error {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer f.Close()
+	var mounts []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(fields[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			mounts = append(mounts, mp)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
+	for _, m := range mounts {
+		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("unmount %s: %w", m, err)
+		}
+	}
+	return nil
+}
+
+// unescapeMountinfo decodes the octal escapes (\040 etc.) of mountinfo.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// writeFileAtomic writes data to path via a synced temp file and rename.
+func (s *Store) writeFileAtomic(path string, data []byte) error {
+	f, err := s.CreateTemp("file-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir fsyncs a directory so a rename into it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	return nil
+}
