@@ -1,0 +1,45 @@
+# builder — build, test and demo targets. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+
+GO      ?= go
+BIN     := bin/builder
+
+.PHONY: all build test test-go deps lint fmt-check vet demo bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/builder
+
+deps:
+	scripts/install-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path './.cache/*' -not -path './bin/*' -print0 | xargs -0 gofmt -l); if [[ -n $$out ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+lint: vet fmt-check
+
+# Tests start and stop their own registries and containers. They run with a
+# private TMPDIR so that anything left behind (mounts, processes) is found
+# afterwards; the dir is removed only when nothing was left.
+test: deps lint test-go
+
+test-go:
+	@tmp=$$(mktemp -d /tmp/builder-test.XXXXXX); rc=0; \
+	TMPDIR=$$tmp $(GO) test ./... -count=1 -timeout 60m || rc=$$?; \
+	if scripts/check-leaks.sh "$$tmp"; then rm -rf "$$tmp"; else rc=1; echo "left $$tmp for inspection"; fi; \
+	exit $$rc
+
+demo: deps build
+	scripts/demo.sh
+
+# The bench package lands later; until then this says so and succeeds.
+bench: build
+	@if [[ -d bench ]]; then $(GO) test -run XXX -bench . ./bench/...; else echo "bench: no ./bench package yet"; fi
+
+clean:
+	rm -rf bin
