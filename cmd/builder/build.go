@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/spf13/pflag"
+
+	"github.com/builderdev/builder/cache"
+	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/snapshot"
+	"github.com/builderdev/builder/solver"
+	"github.com/builderdev/builder/store"
+)
+
+// buildOptions are the flags of `builder build`.
+type buildOptions struct {
+	file          string
+	tags          []string
+	buildArgs     []string
+	target        string
+	outputs       []string
+	iidFile       string
+	metadataFile  string
+	labels        []string
+	platform      string
+	progress      string
+	noCache       bool
+	noCacheFilter []string
+	quiet         bool
+	contexts      []string
+	secrets       []string
+	memory        string
+	cpus          float64
+	pidsLimit     int64
+	isolation     string
+	jobs          int
+}
+
+func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.file, "file", "f", "", "Dockerfile (default CONTEXT/Dockerfile; - reads stdin)")
+	fs.StringArrayVarP(&o.tags, "tag", "t", nil, "name the image in the local store (repeatable)")
+	fs.StringArrayVar(&o.buildArgs, "build-arg", nil, "build-time variable K=V (K alone takes the host value)")
+	fs.StringVar(&o.target, "target", "", "stage to build (default: the last)")
+	fs.StringArrayVarP(&o.outputs, "output", "o", nil, "output: type=oci|docker|tar,dest=F; type=local,dest=DIR (dest=- is stdout)")
+	fs.StringVar(&o.iidFile, "iidfile", "", "write the image ID (config digest) to this file")
+	fs.StringVar(&o.metadataFile, "metadata-file", "", "write build result metadata (JSON) to this file")
+	fs.StringArrayVar(&o.labels, "label", nil, "set an image label K=V (repeatable)")
+	fs.StringVar(&o.platform, "platform", "", "target platform (default: this machine's)")
+	fs.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json")
+	fs.BoolVar(&o.noCache, "no-cache", false, "do not use the cache")
+	fs.StringSliceVar(&o.noCacheFilter, "no-cache-filter", nil, "do not use the cache for these stages")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image ID")
+	fs.StringArrayVar(&o.contexts, "build-context", nil, "named context NAME=DIR|oci-layout://DIR[:tag]|docker-image://REF")
+	fs.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=X,src=FILE or id=X,env=VAR")
+	fs.StringVar(&o.memory, "memory", "", "memory limit of each RUN step (e.g. 512m)")
+	fs.Float64Var(&o.cpus, "cpus", 0, "CPU limit of each RUN step (e.g. 1.5)")
+	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit of each RUN step")
+	fs.StringVar(&o.isolation, "isolation", "auto", "isolation of RUN steps: auto, namespace, rootless, chroot")
+	fs.IntVar(&o.jobs, "jobs", 0, "steps run at once (default: number of CPUs)")
+}
+
+func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
+	if len(args) != 1 {
+		return &exitError{code: 2, err: errors.New(`"builder build" requires exactly 1 argument: the context directory`)}
+	}
+	contextDir, err := filepath.Abs(args[0])
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(contextDir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("context %s: not a directory", args[0])
+	}
+	outs, err := parseOutputs(o.outputs)
+	if err != nil {
+		return err
+	}
+	req, err := o.request(contextDir, s.in)
+	if err != nil {
+		return err
+	}
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	c, err := cache.Open(st.CacheDir(), st)
+	if err != nil {
+		return err
+	}
+	rep, closeRep := newRenderer(o.progress, o.quiet, s.err)
+	defer closeRep()
+	sopts := []solver.Option{
+		solver.WithReporter(rep),
+		solver.WithJobs(o.jobs),
+		solver.WithRemoteOptions(remote.WithAuthFromKeychain(authn.DefaultKeychain)),
+		solver.WithCacheMountDir(filepath.Join(st.Root(), "cache-mounts")),
+	}
+	snap, ex, desc, err := o.runner(ctx, st)
+	switch {
+	case err == nil:
+		rep.Report(solver.Event{Time: time.Now(), Status: solver.StatusInfo, Data: desc})
+		sopts = append(sopts, solver.WithRunner(snap, ex))
+	case usesRun(req.Dockerfile):
+		return err
+	}
+	sv := solver.New(st, c, sopts...)
+	res, err := sv.Build(ctx, req)
+	if err != nil {
+		closeRep()
+		return err
+	}
+	digest, err := res.Image.Digest()
+	if err != nil {
+		return err
+	}
+	cfgDigest, err := res.Image.ConfigName()
+	if err != nil {
+		return err
+	}
+	for _, t := range o.tags {
+		if err := st.Tag(ctx, solver.StoreName(t), res.Image); err != nil {
+			return fmt.Errorf("tag %s: %w", t, err)
+		}
+	}
+	for _, out := range outs {
+		if err := out.write(ctx, res.Image, o.tags, s.out); err != nil {
+			return err
+		}
+	}
+	if o.iidFile != "" {
+		if err := os.WriteFile(o.iidFile, []byte(cfgDigest.String()), 0o644); err != nil {
+			return fmt.Errorf("write iidfile: %w", err)
+		}
+	}
+	if o.metadataFile != "" {
+		md := map[string]any{
+			"containerimage.digest":        digest.String(),
+			"containerimage.config.digest": cfgDigest.String(),
+		}
+		if len(o.tags) > 0 {
+			md["image.name"] = strings.Join(o.tags, ",")
+		}
+		data, _ := json.MarshalIndent(md, "", "  ")
+		if err := os.WriteFile(o.metadataFile, data, 0o644); err != nil {
+			return fmt.Errorf("write metadata file: %w", err)
+		}
+	}
+	closeRep()
+	if o.quiet {
+		fmt.Fprintln(s.out, cfgDigest.String())
+		return nil
+	}
+	size := imageSize(res.Image)
+	fmt.Fprintf(s.err, "image %s (config %s), %s, %d steps run, %d cached, %.1fs\n",
+		digest, cfgDigest, humanSize(size), res.Steps, res.Cached, res.Elapsed.Seconds())
+	for _, t := range o.tags {
+		fmt.Fprintf(s.err, "tagged %s\n", solver.StoreName(t))
+	}
+	return nil
+}
+
+// request builds the solver request from the flags.
+func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Request, error) {
+	file := o.file
+	var r io.Reader
+	name := "Dockerfile"
+	switch {
+	case file == "-":
+		r = stdin
+	default:
+		if file == "" {
+			file = filepath.Join(contextDir, "Dockerfile")
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("open Dockerfile: %w", err)
+		}
+		defer f.Close()
+		r = f
+		name = filepath.Base(file)
+	}
+	df, err := parser.Parse(r, parser.WithName(name))
+	if err != nil {
+		return nil, err
+	}
+	ignore, err := readIgnore(contextDir, file)
+	if err != nil {
+		return nil, err
+	}
+	platform, err := solver.ParsePlatform(o.platform)
+	if err != nil {
+		return nil, err
+	}
+	req := &solver.Request{
+		Dockerfile: df, ContextDir: contextDir, Ignore: ignore, Target: o.target,
+		Platform: &platform, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter,
+		BuildArgs: map[string]string{}, Labels: map[string]string{},
+		Contexts: map[string]string{}, Secrets: map[string]solver.Secret{},
+	}
+	for _, a := range o.buildArgs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			hv, set := os.LookupEnv(k)
+			if !set {
+				continue // docker ignores a bare name that is not set
+			}
+			v = hv
+		}
+		req.BuildArgs[k] = v
+	}
+	if sde, ok := req.BuildArgs["SOURCE_DATE_EPOCH"]; ok {
+		if err := setEpoch(req, sde); err != nil {
+			return nil, err
+		}
+	} else if sde := os.Getenv("SOURCE_DATE_EPOCH"); sde != "" {
+		if err := setEpoch(req, sde); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range o.labels {
+		k, v, _ := strings.Cut(l, "=")
+		req.Labels[k] = v
+	}
+	for _, c := range o.contexts {
+		k, v, ok := strings.Cut(c, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("invalid --build-context %q: want NAME=VALUE", c)
+		}
+		req.Contexts[k] = v
+	}
+	for _, sec := range o.secrets {
+		id, src, err := parseSecret(sec)
+		if err != nil {
+			return nil, err
+		}
+		req.Secrets[id] = src
+	}
+	if o.memory != "" {
+		n, err := parseBytes(o.memory)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --memory: %w", err)
+		}
+		req.Limits.Memory = n
+	}
+	req.Limits.CPUs = o.cpus
+	req.Limits.Pids = o.pidsLimit
+	return req, nil
+}
+
+func setEpoch(req *solver.Request, v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("invalid SOURCE_DATE_EPOCH %q: %w", v, err)
+	}
+	t := time.Unix(n, 0).UTC()
+	req.SourceDateEpoch = &t
+	return nil
+}
+
+// readIgnore reads Dockerfile.dockerignore beside the Dockerfile, else
+// CONTEXT/.dockerignore.
+func readIgnore(contextDir, dockerfile string) ([]string, error) {
+	cands := []string{}
+	if dockerfile != "" && dockerfile != "-" {
+		cands = append(cands, dockerfile+".dockerignore")
+	}
+	cands = append(cands, filepath.Join(contextDir, ".dockerignore"))
+	for _, p := range cands {
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		defer f.Close()
+		pats, err := parser.ReadDockerignore(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		return pats, nil
+	}
+	return nil, nil
+}
+
+func parseSecret(s string) (string, solver.Secret, error) {
+	var id string
+	var sec solver.Secret
+	for _, f := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "id":
+			id = v
+		case "src", "source":
+			sec.Src = v
+		case "env":
+			sec.Env = v
+		case "type":
+			if v != "file" && v != "env" {
+				return "", sec, fmt.Errorf("invalid --secret %q: type must be file or env", s)
+			}
+		default:
+			return "", sec, fmt.Errorf("invalid --secret %q: unknown key %q", s, k)
+		}
+	}
+	if id == "" {
+		return "", sec, fmt.Errorf("invalid --secret %q: id is required", s)
+	}
+	if sec.Src == "" && sec.Env == "" {
+		sec.Env = id // buildx: a bare id reads the env variable of that name
+		if _, ok := os.LookupEnv(id); !ok {
+			sec.Env = ""
+			sec.Src = id
+		}
+	}
+	return id, sec, nil
+}
+
+// parseBytes reads sizes like 512m, 1g, 1048576.
+func parseBytes(s string) (int64, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}} {
+		if strings.HasSuffix(s, u.suf) {
+			mult = u.m
+			s = strings.TrimSuffix(s, u.suf)
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+// usesRun reports whether any stage has a RUN step (or may get one from
+// ONBUILD triggers, which only base images carry).
+func usesRun(df *parser.Dockerfile) bool {
+	for _, st := range df.Stages {
+		for _, in := range st.Instructions {
+			if _, ok := in.(*parser.Run); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// runner picks the isolation level and the snapshotter for RUN steps.
+func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snapshot.Snapshotter, executor.Executor, string, error) {
+	level := executor.Isolation(o.isolation)
+	if o.isolation == "auto" || o.isolation == "" {
+		l, err := executor.Detect()
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("no isolation level works here: %w", err)
+		}
+		level = l
+	}
+	ex, err := executor.New(level, executor.WithTmpDir(st.TmpDir()))
+	if err != nil {
+		return nil, nil, "", err
+	}
+	snap, kind, err := snapshot.Detect(ctx, filepath.Join(st.Root(), "snapshots"))
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return snap, ex, fmt.Sprintf("isolation: %s, snapshotter: %s", level, kind), nil
+}

@@ -1,0 +1,161 @@
+// Command builder builds container images from Dockerfiles without a
+// daemon. It is the only package that knows about flags and the terminal.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/store"
+)
+
+// version is set at link time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	if executor.Reexec() {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// globalOptions are the flags every subcommand takes.
+type globalOptions struct {
+	root string
+}
+
+func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.root, "root", "", "store directory (env BUILDER_ROOT; default /var/lib/builder as root)")
+}
+
+func (o *globalOptions) openStore() (*store.Store, error) {
+	root := o.root
+	if root == "" {
+		root = store.DefaultRoot(os.Getenv, os.Geteuid())
+	}
+	return store.Open(root)
+}
+
+type command struct {
+	name, usage, summary string
+	run                  func(ctx context.Context, g *globalOptions, args []string, io stdio) error
+	flags                func(fs *pflag.FlagSet) // adds the command's own flags
+}
+
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// exitError carries a specific exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) int {
+	cmds := commands()
+	g := &globalOptions{}
+	// Global flags may come before the subcommand.
+	gfs := pflag.NewFlagSet("builder", pflag.ContinueOnError)
+	gfs.SetInterspersed(false)
+	gfs.SetOutput(io.Discard)
+	g.AddFlags(gfs)
+	help := gfs.BoolP("help", "h", false, "show help")
+	if err := gfs.Parse(args); err != nil {
+		fmt.Fprintf(errw, "builder: %v\n", err)
+		return 2
+	}
+	rest := gfs.Args()
+	if *help || len(rest) == 0 || rest[0] == "help" {
+		topic := ""
+		if len(rest) > 1 {
+			topic = rest[1]
+		}
+		printHelp(out, cmds, topic)
+		if len(rest) == 0 && !*help {
+			return 2
+		}
+		return 0
+	}
+	var c *command
+	for i := range cmds {
+		if cmds[i].name == rest[0] {
+			c = &cmds[i]
+		}
+	}
+	if c == nil {
+		fmt.Fprintf(errw, "builder: unknown command %q (see 'builder help')\n", rest[0])
+		return 2
+	}
+	fs := pflag.NewFlagSet("builder "+c.name, pflag.ContinueOnError)
+	fs.SetOutput(errw)
+	g.AddFlags(fs)
+	if c.flags != nil {
+		c.flags(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(errw, "Usage: builder %s %s\n\n%s\n\nFlags:\n%s", c.name, c.usage, c.summary, fs.FlagUsages())
+	}
+	if err := fs.Parse(rest[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(errw, "builder %s: %v\n", c.name, err)
+		return 2
+	}
+	if err := c.run(ctx, g, fs.Args(), stdio{in: in, out: out, err: errw}); err != nil {
+		fmt.Fprintf(errw, "ERROR: %v\n", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 1
+	}
+	return 0
+}
+
+func commands() []command {
+	bo := &buildOptions{}
+	ro := &rmOptions{}
+	return []command{
+		{name: "build", usage: "[flags] CONTEXT", summary: "Build an image from a Dockerfile.", run: bo.run, flags: bo.AddFlags},
+		{name: "images", usage: "", summary: "List the images in the local store.", run: runImages},
+		{name: "rm", usage: "TAG [TAG...]", summary: "Remove tags from the local store.", run: ro.run, flags: ro.AddFlags},
+		{name: "version", usage: "", summary: "Print the version.", run: func(_ context.Context, _ *globalOptions, _ []string, s stdio) error {
+			fmt.Fprintf(s.out, "builder %s\n", version)
+			return nil
+		}},
+	}
+}
+
+func printHelp(w io.Writer, cmds []command, topic string) {
+	for _, c := range cmds {
+		if c.name == topic {
+			fmt.Fprintf(w, "Usage: builder %s %s\n\n%s\nRun 'builder %s --help' for its flags.\n", c.name, c.usage, c.summary, c.name)
+			return
+		}
+	}
+	fmt.Fprintln(w, "Usage: builder [--root DIR] COMMAND [flags]")
+	fmt.Fprintln(w, "\nA daemonless Dockerfile image builder.")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "  help     Show help for a command.")
+	fmt.Fprintln(w, "\nGlobal flags:\n  --root DIR   store directory (env BUILDER_ROOT)")
+}

@@ -1,0 +1,343 @@
+package solver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/store"
+)
+
+// build is the state of one Build call.
+type build struct {
+	s          *Solver
+	req        *Request
+	df         *parser.Dockerfile
+	platform   v1.Platform
+	contextDir string
+	contexts   map[string]namedContext
+	created    time.Time
+	lease      *store.Lease
+	sem        *semaphore.Weighted
+	images     singleflight.Group
+	ctxOnce    sync.Once
+	ctxFS      filecopy.FS
+
+	noCacheFilter map[string]bool
+	stages        []*stageRun
+	globals       *parser.Globals
+
+	ran, hit atomic.Int32
+}
+
+// stageRun is one stage of the Dockerfile in this build.
+type stageRun struct {
+	stage  *parser.Stage
+	label  string // "build" or "stage-2", as progress shows it
+	base   string // the FROM image after expansion
+	scope  *parser.Scope // ARG/ENV scope, advanced by each instruction
+	needed bool
+	deps   map[int]bool
+	done   chan struct{}
+	result *state
+	err    error
+	total  int // vertices of this stage, for "[label i/total]"
+	count  int
+}
+
+// vertex is one executed instruction, as progress shows it.
+type vertex struct {
+	num  int
+	name string
+}
+
+var vertexCounter atomic.Int64
+
+func (b *build) newVertex(sr *stageRun, text string) *vertex {
+	sr.count++
+	return &vertex{
+		num:  int(vertexCounter.Add(1)),
+		name: fmt.Sprintf("[%s %d/%d] %s", sr.label, sr.count, sr.total, text),
+	}
+}
+
+// solve plans the stages needed for the target and runs them, independent
+// stages at once.
+func (b *build) solve(ctx context.Context) (*state, error) {
+	if len(b.df.Stages) == 0 {
+		return nil, fmt.Errorf("%s: no build stage in the Dockerfile", b.df.Name)
+	}
+	host := hostPlatform()
+	g, err := parser.NewGlobals(b.df, parser.BuildArgs{
+		Values:      b.req.BuildArgs,
+		Build:       parser.Platform{OS: host.OS, Architecture: host.Architecture, Variant: host.Variant},
+		Target:      parser.Platform{OS: b.platform.OS, Architecture: b.platform.Architecture, Variant: b.platform.Variant},
+		TargetStage: b.req.Target,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.globals = g
+	target, err := b.targetStage()
+	if err != nil {
+		return nil, err
+	}
+	if err := b.plan(target); err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, sr := range b.stages {
+		if !sr.needed {
+			continue
+		}
+		g.Go(func() error {
+			defer close(sr.done)
+			sr.result, sr.err = b.runStage(gctx, sr)
+			return sr.err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	b.warnUnusedArgs()
+	return b.stages[target].result, nil
+}
+
+func (b *build) targetStage() (int, error) {
+	if b.req.Target == "" {
+		return len(b.df.Stages) - 1, nil
+	}
+	if i, ok := b.stageIndex(b.req.Target, len(b.df.Stages)); ok {
+		return i, nil
+	}
+	var names []string
+	for _, st := range b.df.Stages {
+		if st.Name != "" {
+			names = append(names, st.Name)
+		}
+	}
+	return 0, fmt.Errorf("target stage %q could not be found%s", b.req.Target, parser.Suggest(b.req.Target, names))
+}
+
+// stageIndex finds a stage by name (case-insensitive) or index among the
+// first n stages.
+func (b *build) stageIndex(ref string, n int) (int, bool) {
+	for i := 0; i < n && i < len(b.df.Stages); i++ {
+		if b.df.Stages[i].Name != "" && strings.EqualFold(b.df.Stages[i].Name, ref) {
+			return i, true
+		}
+	}
+	if i, err := strconv.Atoi(ref); err == nil && i >= 0 && i < n && i < len(b.df.Stages) {
+		return i, true
+	}
+	return 0, false
+}
+
+// plan finds the stages the target needs; nothing else is resolved.
+func (b *build) plan(target int) error {
+	b.stages = make([]*stageRun, len(b.df.Stages))
+	for i, st := range b.df.Stages {
+		label := st.Name
+		if label == "" {
+			label = fmt.Sprintf("stage-%d", i)
+		}
+		b.stages[i] = &stageRun{stage: st, label: label, deps: map[int]bool{}, done: make(chan struct{})}
+	}
+	var visit func(i int, path map[int]bool) error
+	visit = func(i int, path map[int]bool) error {
+		sr := b.stages[i]
+		if sr.needed {
+			return nil
+		}
+		sr.needed = true
+		if err := b.stageDeps(i); err != nil {
+			return err
+		}
+		for d := range sr.deps {
+			if err := visit(d, path); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return visit(target, nil)
+}
+
+// stageDeps records which earlier stages stage i reads, and counts its
+// vertices.
+func (b *build) stageDeps(i int) error {
+	sr := b.stages[i]
+	st := sr.stage
+	from, err := b.globals.ExpandFrom(st.From)
+	if err != nil {
+		return err
+	}
+	base := from.Image
+	if base == "" {
+		return locErr(st.From.Location(), fmt.Errorf("base name (%s) should not be blank", st.From.Image))
+	}
+	sr.base = base
+	if j, ok := b.stageIndex(base, i); ok && !isNumeric(base) {
+		sr.deps[j] = true
+	} else if strings.EqualFold(base, st.Name) || b.laterStage(base, i) {
+		return locErr(st.From.Location(), fmt.Errorf("FROM %s refers to itself or a later stage", base))
+	}
+	sr.total = 1
+	ref := func(loc parser.Location, from string) error {
+		if from == "" {
+			return nil
+		}
+		if j, ok := b.stageIndex(from, i); ok {
+			sr.deps[j] = true
+			return nil
+		}
+		if b.laterStage(from, i) || strings.EqualFold(from, st.Name) {
+			return locErr(loc, fmt.Errorf("stage %q is not defined before this stage (circular or forward reference)", from))
+		}
+		if isNumeric(from) {
+			return locErr(loc, fmt.Errorf("invalid stage index %s", from))
+		}
+		return nil
+	}
+	for _, inst := range st.Instructions {
+		switch in := inst.(type) {
+		case *parser.Run:
+			sr.total++
+			for _, m := range in.Mounts {
+				if err := ref(in.Location(), m.From); err != nil {
+					return err
+				}
+			}
+		case *parser.Copy:
+			sr.total++
+			if err := ref(in.Location(), in.From); err != nil {
+				return err
+			}
+		case *parser.Workdir:
+			sr.total++
+		}
+	}
+	return nil
+}
+
+func (b *build) laterStage(ref string, i int) bool {
+	for j := i; j < len(b.df.Stages); j++ {
+		if b.df.Stages[j].Name != "" && strings.EqualFold(b.df.Stages[j].Name, ref) {
+			return true
+		}
+	}
+	return false
+}
+
+func isNumeric(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
+}
+
+// waitStage returns the result of stage i once it is done.
+func (b *build) waitStage(ctx context.Context, i int) (*state, error) {
+	sr := b.stages[i]
+	select {
+	case <-sr.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if sr.err != nil {
+		return nil, fmt.Errorf("stage %s failed", sr.label)
+	}
+	return sr.result, nil
+}
+
+// runStage runs FROM and then each instruction of a stage in order.
+func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
+	st, err := b.from(ctx, sr)
+	if err != nil {
+		return nil, locErr(sr.stage.From.Location(), err)
+	}
+	insts := sr.stage.Instructions
+	if len(st.onbuild) > 0 {
+		triggers, err := parseTriggers(b.df.Name, st.onbuild)
+		if err != nil {
+			return nil, locErr(sr.stage.From.Location(), err)
+		}
+		insts = append(triggers, insts...)
+		st.onbuild = nil
+	}
+	sr.scope = b.globals.NewStage(st.cfg.Config.Env)
+	for _, inst := range insts {
+		next, err := b.dispatch(ctx, sr, st, inst)
+		if err != nil {
+			return nil, locErr(inst.Location(), err)
+		}
+		st = next
+	}
+	return st, nil
+}
+
+// locErr attaches the Dockerfile location to an error once.
+func locErr(loc parser.Location, err error) error {
+	var ie *InstructionError
+	if errors.As(err, &ie) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &InstructionError{Loc: loc, Err: err}
+}
+
+// InstructionError is a failure of one Dockerfile instruction.
+type InstructionError struct {
+	Loc parser.Location
+	Err error
+}
+
+func (e *InstructionError) Error() string {
+	return fmt.Sprintf("%s:%d: %v", e.Loc.File, e.Loc.Start, e.Err)
+}
+
+func (e *InstructionError) Unwrap() error { return e.Err }
+
+// warnUnusedArgs reports --build-arg values no ARG of the build declares,
+// as Docker does.
+func (b *build) warnUnusedArgs() {
+	declared := map[string]bool{}
+	for _, a := range b.df.MetaArgs {
+		for _, d := range a.Args {
+			declared[d.Key] = true
+		}
+	}
+	for _, sr := range b.stages {
+		if !sr.needed {
+			continue
+		}
+		for _, in := range sr.stage.Instructions {
+			if a, ok := in.(*parser.Arg); ok {
+				for _, d := range a.Args {
+					declared[d.Key] = true
+				}
+			}
+		}
+	}
+	var unused []string
+	for k := range b.req.BuildArgs {
+		if !declared[k] && !slices.Contains(parser.ProxyArgs, k) && k != "SOURCE_DATE_EPOCH" {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) > 0 {
+		sort.Strings(unused)
+		b.info(fmt.Sprintf("warning: one or more build-args %v were not consumed", unused))
+	}
+}

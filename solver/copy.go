@@ -1,0 +1,208 @@
+package solver
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/snapshot"
+	"github.com/builderdev/builder/user"
+)
+
+// contextFS is the build context with .dockerignore applied.
+func (b *build) contextFS() filecopy.FS {
+	b.ctxOnce.Do(func() { b.ctxFS = filecopy.DirFS(b.contextDir, b.req.Ignore) })
+	return b.ctxFS
+}
+
+// sourceState is the state a --from names: an earlier stage, a named
+// context or an image.
+func (b *build) sourceState(ctx context.Context, from string) (*state, error) {
+	cur := len(b.df.Stages)
+	if j, ok := b.stageIndex(from, cur); ok {
+		return b.waitStage(ctx, j)
+	}
+	if nc, ok := b.namedContext(from); ok && nc.kind == contextDir {
+		return &state{dir: nc.target, key: keyOf(map[string]string{"context": from, "dir": nc.target})}, nil
+	}
+	img, err := b.resolveImage(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	return &state{cfg: img.config, layers: img.layers, key: keyOf(map[string]string{"image": img.digest.String()})}, nil
+}
+
+// sourceFS is the file system of a --from source, or the build context.
+func (b *build) sourceFS(ctx context.Context, from string) (filecopy.FS, string, error) {
+	if from == "" {
+		return b.contextFS(), "context", nil
+	}
+	src, err := b.sourceState(ctx, from)
+	if err != nil {
+		return nil, "", err
+	}
+	if src.dir != "" {
+		return filecopy.DirFS(src.dir, nil), src.key.String(), nil
+	}
+	dirs, err := b.lowerDirs(ctx, src)
+	if err != nil {
+		return nil, "", err
+	}
+	return snapshot.NewView(dirs), src.key.String(), nil
+}
+
+// copy is COPY and ADD.
+func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Copy) (*state, error) {
+	src, srcKey, err := b.sourceFS(ctx, c.From)
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := b.lowerDirs(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	dest := snapshot.NewView(dirs)
+	var chown *user.Identity
+	if c.Chown != "" {
+		id, err := user.Resolve(dest, c.Chown)
+		if err != nil {
+			return nil, fmt.Errorf("--chown=%s: %w", c.Chown, err)
+		}
+		chown = &id
+	}
+	req := filecopy.Request{
+		Src: src, Dest: dest,
+		Sources: c.Sources, Heredocs: c.Heredocs,
+		DestPath: c.Dest, Workdir: workdirOrRoot(st.cfg.Config.WorkingDir),
+		Chown: chown, Chmod: c.Chmod,
+		IsAdd: c.Add, Unpack: c.Unpack, Checksum: c.Checksum,
+		Excludes: c.Excludes, Parents: c.Parents,
+		HTTP: b.s.http, Created: b.created,
+	}
+	sum, err := filecopy.Checksum(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	kind := "COPY"
+	if c.Add {
+		kind = "ADD"
+	}
+	var uid, gid int64 = -1, -1
+	if chown != nil {
+		uid, gid = int64(chown.UID), int64(chown.GID)
+	}
+	text := kind + " " + strings.TrimSpace(strings.TrimPrefix(c.Original(), strings.Fields(c.Original())[0]))
+	createdBy := fmt.Sprintf("%s %s %s # buildkit", kind, strings.Join(append(heredocNames(c.Heredocs), c.Sources...), " "), c.Dest)
+	return b.layerStep(ctx, step{
+		sr: sr, st: st, text: text, createdBy: createdBy,
+		key: keyInput{Kind: strings.ToLower(kind), Args: map[string]any{
+			"sources": c.Sources, "dest": c.Dest, "workdir": st.cfg.Config.WorkingDir, "uid": uid, "gid": gid,
+			"chmod": c.Chmod, "link": c.Link, "parents": c.Parents, "excludes": c.Excludes,
+			"checksum": c.Checksum, "unpack": c.Unpack, "from": c.From,
+		}, Inputs: map[string]string{"files": sum.String(), "source": srcKey}},
+		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
+			lw, err := b.s.store.NewLayer(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("create layer: %w", err)
+			}
+			if err := filecopy.Copy(ctx, req, lw); err != nil {
+				lw.Abort()
+				return nil, err
+			}
+			return lw.Commit()
+		},
+	})
+}
+
+func heredocNames(hs []parser.Heredoc) []string {
+	var out []string
+	for _, h := range hs {
+		out = append(out, "<<"+h.Name)
+	}
+	return out
+}
+
+// mountInput is the cache-key input of a RUN bind mount: the content of
+// what it mounts.
+func (b *build) mountInput(ctx context.Context, m *parser.Mount) (string, error) {
+	src, srcKey, err := b.sourceFS(ctx, m.From)
+	if err != nil {
+		return "", err
+	}
+	if m.From != "" {
+		return srcKey + ":" + m.Source, nil
+	}
+	source := strings.TrimPrefix(path.Clean("/"+m.Source), "/")
+	if source == "" {
+		source = "."
+	}
+	sum, err := filecopy.Checksum(ctx, filecopy.Request{Src: src, Dest: nil, Sources: []string{source}, DestPath: "/mnt/", Workdir: "/"})
+	if err != nil {
+		return "", fmt.Errorf("bind mount %s: %w", m.Source, err)
+	}
+	return sum.String(), nil
+}
+
+// workdir is WORKDIR: the config changes, and the directory is created (in
+// a layer, owned by the current USER) when it does not exist yet.
+func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.Workdir) (*state, error) {
+	wd := normalizeWorkdir(st.cfg.Config.WorkingDir, w.Path)
+	next := st.clone()
+	next.cfg.Config.WorkingDir = wd
+	dirs, err := b.lowerDirs(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	view := snapshot.NewView(dirs)
+	createdBy := "WORKDIR " + wd
+	var missing []string
+	for p := wd; p != "/"; p = path.Dir(p) {
+		if _, err := view.Lstat(strings.TrimPrefix(p, "/")); err == nil {
+			break
+		}
+		missing = append([]string{p}, missing...)
+	}
+	if len(missing) == 0 {
+		next.cfg.History = append(next.cfg.History, b.history(createdBy, true))
+		next.key = keyOf(keyInput{Version: keyVersion, Parent: st.key.String(), Kind: "workdir", Args: wd})
+		return next, nil
+	}
+	id, err := user.Resolve(view, userOrRoot(st.cfg.Config.User))
+	if err != nil {
+		return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
+	}
+	return b.layerStep(ctx, step{
+		sr: sr, st: next, text: "WORKDIR " + wd, createdBy: createdBy,
+		key: keyInput{Kind: "workdir", Args: map[string]any{"path": wd, "uid": id.UID, "gid": id.GID}},
+		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
+			lw, err := b.s.store.NewLayer(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("create layer: %w", err)
+			}
+			tw := tar.NewWriter(lw)
+			for _, p := range missing {
+				hdr := &tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(p, "/") + "/", Mode: 0o755 | int64(fs.ModeDir&0),
+					Uid: int(id.UID), Gid: int(id.GID), ModTime: b.created, Format: tar.FormatPAX}
+				if err := tw.WriteHeader(hdr); err != nil {
+					lw.Abort()
+					return nil, fmt.Errorf("write layer: %w", err)
+				}
+			}
+			if err := tw.Close(); err != nil {
+				lw.Abort()
+				return nil, fmt.Errorf("write layer: %w", err)
+			}
+			return lw.Commit()
+		},
+	})
+}
+
+var _ io.Writer = (*strings.Builder)(nil)

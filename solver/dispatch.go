@@ -1,0 +1,217 @@
+package solver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/builderdev/builder/cache"
+	"github.com/builderdev/builder/parser"
+)
+
+// emptyLayerDiffID is the diffID of a tar with no entries: a step that
+// changed nothing gets no layer, as with BuildKit.
+const emptyLayerDiffID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+
+// dispatch expands one instruction with the state's ARGs and ENV and
+// applies it.
+func (b *build) dispatch(ctx context.Context, sr *stageRun, st *state, inst parser.Instruction) (*state, error) {
+	exp, err := sr.scope.Step(inst)
+	if err != nil {
+		return nil, err
+	}
+	switch in := exp.(type) {
+	case *parser.Arg:
+		n := st.clone()
+		var parts []string
+		for _, d := range in.Args {
+			if d.Value != nil {
+				parts = append(parts, d.Key+"="+*d.Value)
+			} else {
+				parts = append(parts, d.Key)
+			}
+		}
+		n.cfg.History = append(n.cfg.History, b.history("ARG "+strings.Join(parts, " "), true))
+		n.key = keyOf(keyInput{Version: keyVersion, Parent: st.key.String(), Kind: "arg", Args: parts})
+		return n, nil
+	case *parser.Run:
+		return b.run(ctx, sr, st, in, sr.scope.Env(), sr.scope.RunEnv())
+	case *parser.Copy:
+		return b.copy(ctx, sr, st, in)
+	case *parser.Workdir:
+		return b.workdir(ctx, sr, st, in)
+	default:
+		return b.meta(st, exp)
+	}
+}
+
+// step is one layer-producing vertex.
+type step struct {
+	sr        *stageRun
+	st        *state
+	text      string // shown in progress: "RUN make"
+	createdBy string // history
+	key       keyInput
+	exec      func(ctx context.Context, v *vertex) (v1.Layer, error)
+}
+
+// layerStep looks the step up in the cache and otherwise executes it (once
+// for all concurrent builds with the same key), records the result and
+// returns the new state.
+func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
+	s.key.Version = keyVersion
+	s.key.Parent = s.st.key.String()
+	s.key.Platform = b.platform.String()
+	key := keyOf(s.key)
+	v := b.newVertex(s.sr, s.text)
+	noCache := b.req.NoCache || b.noCacheFilter[strings.ToLower(s.sr.stage.Name)] || b.noCacheFilter[s.sr.label]
+	if !noCache {
+		rec, err := b.s.cache.Get(ctx, key)
+		if err == nil {
+			st, err := b.fromRecord(s.st, rec, key)
+			if err == nil {
+				b.hit.Add(1)
+				b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusCached})
+				return st, nil
+			}
+		} else if !errors.Is(err, cache.ErrNotFound) {
+			return nil, fmt.Errorf("cache lookup: %w", err)
+		}
+	}
+	b.start(v)
+	started := time.Now()
+	res, err, _ := b.s.steps.Do(key.String(), func() (any, error) {
+		if err := b.sem.Acquire(ctx, 1); err != nil {
+			return nil, err
+		}
+		defer b.sem.Release(1)
+		l, err := s.exec(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		rec := &cache.Record{Key: key, Created: time.Now(), Description: s.text}
+		rec.History = b.history(s.createdBy, true)
+		if l != nil {
+			diffID, err := l.DiffID()
+			if err != nil {
+				return nil, err
+			}
+			if diffID.String() != emptyLayerDiffID {
+				digest, err := l.Digest()
+				if err != nil {
+					return nil, err
+				}
+				size, err := l.Size()
+				if err != nil {
+					return nil, err
+				}
+				mt, err := l.MediaType()
+				if err != nil {
+					return nil, err
+				}
+				rec.Layer = &cache.LayerRef{Digest: digest, DiffID: diffID, Size: size, MediaType: string(mt)}
+				rec.History.EmptyLayer = false
+				if err := b.lease.Add(digest, diffID); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := b.s.cache.Put(ctx, rec); err != nil {
+			return nil, fmt.Errorf("record cache: %w", err)
+		}
+		return rec, nil
+	})
+	if err != nil {
+		b.fail(v, err)
+		return nil, err
+	}
+	b.ran.Add(1)
+	st, err := b.fromRecord(s.st, res.(*cache.Record), key)
+	if err != nil {
+		return nil, err
+	}
+	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusDone, Duration: time.Since(started)})
+	return st, nil
+}
+
+// fromRecord applies a cache record to st.
+func (b *build) fromRecord(st *state, rec *cache.Record, key v1.Hash) (*state, error) {
+	h := rec.History
+	h.Created = v1.Time{Time: b.created}
+	var n *state
+	if rec.Layer == nil {
+		n = st.clone()
+		h.EmptyLayer = true
+		n.cfg.History = append(n.cfg.History, h)
+	} else {
+		l, err := b.s.store.Layer(rec.Layer.Digest, rec.Layer.DiffID, rec.Layer.Size, types.MediaType(rec.Layer.MediaType))
+		if err != nil {
+			return nil, err
+		}
+		if err := b.lease.Add(rec.Layer.Digest, rec.Layer.DiffID); err != nil {
+			return nil, err
+		}
+		if n, err = st.withLayer(l, h); err != nil {
+			return nil, err
+		}
+	}
+	n.key = key
+	return n, nil
+}
+
+func (b *build) start(v *vertex) {
+	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusStarted})
+}
+
+func (b *build) doneVertex(v *vertex, cached bool) {
+	st := StatusDone
+	if cached {
+		st = StatusCached
+	}
+	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: st})
+}
+
+func (b *build) fail(v *vertex, err error) {
+	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusError, Data: err.Error()})
+}
+
+// run is RUN.
+func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run, env, withProxies []string) (*state, error) {
+	env, withProxies = withPath(env), withPath(withProxies)
+	args, _ := runArgs(r, st.cfg.Config.Shell)
+	inputs := map[string]string{}
+	var mounts []string
+	for _, m := range r.Mounts {
+		desc := fmt.Sprintf("type=%s,target=%s,source=%s,from=%s,ro=%t,id=%s,sharing=%s", m.Type, m.Target, m.Source, m.From, m.ReadOnly, m.ID, m.Sharing)
+		if m.Type == parser.MountSecret || m.Type == parser.MountCache || m.Type == parser.MountTmpfs {
+			desc = fmt.Sprintf("type=%s,target=%s,id=%s", m.Type, m.Target, m.ID) // contents never in the key
+		}
+		mounts = append(mounts, desc)
+		if m.Type == parser.MountBind || m.Type == "" {
+			sum, err := b.mountInput(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			inputs["mount:"+m.Target] = sum
+		}
+	}
+	shown := strings.Join(r.Cmd, " ")
+	createdBy := "RUN " + strings.Join(args, " ")
+	return b.layerStep(ctx, step{
+		sr: sr, st: st,
+		text:      "RUN " + shown,
+		createdBy: createdBy + " # buildkit",
+		key: keyInput{Kind: "run", Args: map[string]any{
+			"args": args, "heredocs": r.Heredocs, "mounts": mounts, "network": r.Network, "security": r.Security,
+			"user": st.cfg.Config.User, "workdir": st.cfg.Config.WorkingDir, "shell": st.cfg.Config.Shell,
+		}, Env: env, Inputs: inputs},
+		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
+			return b.execRun(ctx, v, st, r, withProxies)
+		},
+	})
+}

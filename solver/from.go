@@ -1,0 +1,234 @@
+package solver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/errgroup"
+)
+
+// image is a resolved base image: its identity for cache keys, its config
+// and its layers, all backed by the local store.
+type image struct {
+	ref    string  // what the user wrote, for messages and history
+	digest v1.Hash // manifest digest (zero for scratch)
+	config *v1.ConfigFile
+	layers []v1.Layer
+}
+
+const annotationRefName = "org.opencontainers.image.ref.name"
+
+// resolveImage finds ref in, in order: the named build contexts, the local
+// store, the registry. Layers are imported into the store once by digest.
+func (b *build) resolveImage(ctx context.Context, ref string) (*image, error) {
+	if strings.EqualFold(ref, "scratch") {
+		return scratchImage(b.platform), nil
+	}
+	v, err, _ := b.images.Do(ref, func() (any, error) {
+		return b.resolveImageOnce(ctx, ref)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*image), nil
+}
+
+func (b *build) resolveImageOnce(ctx context.Context, ref string) (*image, error) {
+	if nc, ok := b.namedContext(ref); ok {
+		switch nc.kind {
+		case contextOCILayout:
+			return b.fromLayout(ctx, ref, nc.target)
+		case contextDockerImage:
+			return b.fromRegistry(ctx, nc.target)
+		default:
+			return nil, fmt.Errorf("build context %q is a local directory, not an image", ref)
+		}
+	}
+	if img, err := b.s.store.Image(StoreName(ref)); err == nil {
+		return b.load(ctx, ref, img)
+	}
+	return b.fromRegistry(ctx, ref)
+}
+
+func scratchImage(p v1.Platform) *image {
+	return &image{ref: "scratch", config: &v1.ConfigFile{
+		Architecture: p.Architecture, OS: p.OS, Variant: p.Variant,
+		RootFS: v1.RootFS{Type: "layers"},
+	}}
+}
+
+// StoreName is how a user's image reference is named in the local store:
+// the tag defaults to "latest", digests are kept as they are.
+func StoreName(ref string) string {
+	if strings.Contains(ref, "@") {
+		return ref
+	}
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	if !strings.Contains(last, ":") {
+		return ref + ":latest"
+	}
+	return ref
+}
+
+func (b *build) fromRegistry(ctx context.Context, ref string) (*image, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("parse image reference %q: %w", ref, err)
+	}
+	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithPlatform(b.platform)}, b.s.remote...)
+	b.info("resolve image " + r.Name())
+	img, err := remote.Image(r, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	return b.load(ctx, ref, img)
+}
+
+func (b *build) fromLayout(ctx context.Context, ref, target string) (*image, error) {
+	dir, sel := target, "latest"
+	if i := strings.LastIndex(target, "@"); i >= 0 {
+		dir, sel = target[:i], target[i+1:]
+	} else if i := strings.LastIndex(target, ":"); i > strings.LastIndex(target, "/") {
+		dir, sel = target[:i], target[i+1:]
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open oci layout %s: %w", dir, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read oci layout %s: %w", dir, err)
+	}
+	for _, d := range im.Manifests {
+		if d.Digest.String() != sel && d.Annotations[annotationRefName] != sel {
+			continue
+		}
+		if d.MediaType.IsIndex() {
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("open index %s in %s: %w", d.Digest, dir, err)
+			}
+			img, err := platformImage(child, b.platform)
+			if err != nil {
+				return nil, fmt.Errorf("oci layout %s: %w", dir, err)
+			}
+			return b.load(ctx, ref, img)
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("open image %s in %s: %w", d.Digest, dir, err)
+		}
+		return b.load(ctx, ref, img)
+	}
+	return nil, fmt.Errorf("oci layout %s has no image %q", dir, sel)
+}
+
+func platformImage(idx v1.ImageIndex, p v1.Platform) (v1.Image, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range im.Manifests {
+		if d.Platform == nil || d.Platform.Satisfies(p) {
+			return idx.Image(d.Digest)
+		}
+	}
+	return nil, fmt.Errorf("no image for platform %s", p.String())
+}
+
+// load imports img's layers into the store (each blob once, in parallel) and
+// returns the store-backed image.
+func (b *build) load(ctx context.Context, ref string, img v1.Image) (*image, error) {
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: read config: %w", ref, err)
+	}
+	if cfg.OS != "" && cfg.OS != b.platform.OS || cfg.Architecture != "" && cfg.Architecture != b.platform.Architecture {
+		b.info(fmt.Sprintf("warning: image %s is %s/%s, not %s", ref, cfg.OS, cfg.Architecture, b.platform.String()))
+	}
+	remoteLayers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: layers: %w", ref, err)
+	}
+	layers := make([]v1.Layer, len(remoteLayers))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, l := range remoteLayers {
+		g.Go(func() error {
+			sl, err := b.s.store.ImportLayer(gctx, l)
+			if err != nil {
+				return fmt.Errorf("image %s: fetch layer: %w", ref, err)
+			}
+			layers[i] = sl
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return &image{ref: ref, digest: digest, config: cfg.DeepCopy(), layers: layers}, nil
+}
+
+// Named build contexts (--build-context NAME=VALUE).
+type contextKind int
+
+const (
+	contextDir contextKind = iota
+	contextOCILayout
+	contextDockerImage
+)
+
+type namedContext struct {
+	kind   contextKind
+	target string
+}
+
+// ParseNamedContext checks one --build-context value.
+func parseNamedContext(value string) (namedContext, error) {
+	switch {
+	case strings.HasPrefix(value, "oci-layout://"):
+		return namedContext{kind: contextOCILayout, target: strings.TrimPrefix(value, "oci-layout://")}, nil
+	case strings.HasPrefix(value, "docker-image://"):
+		return namedContext{kind: contextDockerImage, target: strings.TrimPrefix(value, "docker-image://")}, nil
+	case strings.Contains(value, "://"):
+		return namedContext{}, fmt.Errorf("unsupported build context %q (want oci-layout://, docker-image:// or a directory)", value)
+	}
+	abs, err := filepath.Abs(value)
+	if err != nil {
+		return namedContext{}, fmt.Errorf("build context %q: %w", value, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return namedContext{}, fmt.Errorf("build context %q: %w", value, err)
+	}
+	if !fi.IsDir() {
+		return namedContext{}, fmt.Errorf("build context %q: %w", value, errors.New("not a directory"))
+	}
+	return namedContext{kind: contextDir, target: abs}, nil
+}
+
+func (b *build) namedContext(ref string) (namedContext, bool) {
+	nc, ok := b.contexts[strings.ToLower(ref)]
+	if !ok {
+		// docker accepts "docker.io/library/alpine" contexts for "alpine".
+		if r, err := name.ParseReference(ref); err == nil {
+			nc, ok = b.contexts[strings.ToLower(r.Context().RepositoryStr())]
+		}
+	}
+	return nc, ok
+}
+
+var _ = empty.Image

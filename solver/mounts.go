@@ -1,0 +1,277 @@
+package solver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/parser"
+)
+
+// Secret is where a --secret comes from: a file or an environment variable
+// of the builder's own process (read once, never put in a layer or key).
+type Secret struct {
+	Src string
+	Env string
+}
+
+func (s Secret) read() ([]byte, error) {
+	if s.Env != "" {
+		v, ok := os.LookupEnv(s.Env)
+		if !ok {
+			return nil, fmt.Errorf("environment variable %s is not set", s.Env)
+		}
+		return []byte(v), nil
+	}
+	return os.ReadFile(s.Src)
+}
+
+// runMounts turns RUN --mount flags into executor mounts. cleanup releases
+// locks and temporary files; it is safe to call even when err != nil.
+func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp string) (mounts []executor.Mount, env []string, cleanup func(), err error) {
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	for i, m := range r.Mounts {
+		target := m.Target
+		if target != "" && !path.IsAbs(target) {
+			target = path.Join(workdirOrRoot(st.cfg.Config.WorkingDir), target)
+		}
+		switch m.Type {
+		case "tmpfs":
+			opts := []string{"mode=1777"}
+			if m.Size > 0 {
+				opts = append(opts, "size="+strconv.FormatInt(m.Size, 10))
+			}
+			mounts = append(mounts, executor.Mount{Type: "tmpfs", Source: "tmpfs", Target: target, Options: opts})
+		case "cache":
+			dir, release, err := b.cacheMount(ctx, m, target, tmp, i)
+			if err != nil {
+				return mounts, env, cleanup, err
+			}
+			undo = append(undo, release)
+			opts := []string{"rbind"}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			mounts = append(mounts, executor.Mount{Type: "bind", Source: dir, Target: target, Options: opts})
+		case "bind", "":
+			mm, err := b.bindMount(ctx, m, target, filepath.Join(tmp, fmt.Sprintf("bind%d", i)))
+			if err != nil {
+				return mounts, env, cleanup, err
+			}
+			mounts = append(mounts, mm)
+		case "secret":
+			sec, ok := b.req.Secrets[m.ID]
+			if !ok {
+				if m.Required {
+					return mounts, env, cleanup, fmt.Errorf("secret %s: required but not provided (use --secret id=%s,src=FILE)", m.ID, m.ID)
+				}
+				continue
+			}
+			data, err := sec.read()
+			if err != nil {
+				return mounts, env, cleanup, fmt.Errorf("secret %s: %w", m.ID, err)
+			}
+			if m.Env != nil {
+				env = append(env, *m.Env+"="+string(data))
+				if m.Target == "" {
+					continue
+				}
+			}
+			if target == "" {
+				target = "/run/secrets/" + m.ID
+			}
+			p := filepath.Join(tmp, fmt.Sprintf("secret%d", i))
+			mode := os.FileMode(0o400)
+			if m.Mode != nil {
+				mode = os.FileMode(*m.Mode)
+			}
+			if err := os.WriteFile(p, data, mode); err != nil {
+				return mounts, env, cleanup, fmt.Errorf("secret %s: %w", m.ID, err)
+			}
+			if err := os.Chown(p, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0))); err != nil {
+				return mounts, env, cleanup, fmt.Errorf("secret %s: %w", m.ID, err)
+			}
+			mounts = append(mounts, executor.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+		default:
+			return mounts, env, cleanup, fmt.Errorf("mount type %q is not supported", m.Type)
+		}
+	}
+	return mounts, env, cleanup, nil
+}
+
+func valueOr[T any](p *T, d T) T {
+	if p == nil {
+		return d
+	}
+	return *p
+}
+
+// cacheMount returns the persistent directory of a type=cache mount,
+// honouring sharing=shared|private|locked.
+func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp string, i int) (string, func(), error) {
+	id := m.ID
+	if id == "" {
+		id = target
+	}
+	sum := sha256.Sum256([]byte(id))
+	dir := filepath.Join(b.s.cacheMounts, hex.EncodeToString(sum[:16]))
+	nop := func() {}
+	if err := os.MkdirAll(b.s.cacheMounts, 0o700); err != nil {
+		return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		mode := os.FileMode(0o755)
+		if m.Mode != nil {
+			mode = os.FileMode(*m.Mode)
+		}
+		staging, err := os.MkdirTemp(b.s.cacheMounts, ".new-")
+		if err != nil {
+			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
+		}
+		if err := os.Chmod(staging, mode); err != nil {
+			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
+		}
+		if err := os.Chown(staging, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0))); err != nil {
+			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
+		}
+		if err := os.Rename(staging, dir); err != nil {
+			os.RemoveAll(staging) // another build created it first
+		}
+	}
+	switch m.Sharing {
+	case "", "shared":
+		return dir, nop, nil
+	case "locked", "private":
+		f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
+		}
+		how := unix.LOCK_EX
+		if m.Sharing == "private" {
+			how |= unix.LOCK_NB
+		}
+		if err := flockCtx(ctx, f, how); err != nil {
+			f.Close()
+			if m.Sharing == "private" && errors.Is(err, unix.EWOULDBLOCK) {
+				// In use elsewhere: a private mount gets a fresh directory.
+				p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
+				return p, nop, os.MkdirAll(p, 0o755)
+			}
+			return "", nop, fmt.Errorf("cache mount %s: lock: %w", id, err)
+		}
+		return dir, func() { f.Close() }, nil
+	default:
+		return "", nop, fmt.Errorf("cache mount %s: unknown sharing mode %q", id, m.Sharing)
+	}
+}
+
+// flockCtx takes a flock, giving up when ctx is cancelled.
+func flockCtx(ctx context.Context, f *os.File, how int) error {
+	if how&unix.LOCK_NB != 0 {
+		return unix.Flock(int(f.Fd()), how)
+	}
+	done := make(chan error, 1)
+	go func() { done <- unix.Flock(int(f.Fd()), how) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		go func() { <-done; f.Close() }()
+		return ctx.Err()
+	}
+}
+
+// bindMount mounts a path of the build context, a stage or an image.
+// Read-only unless rw; with rw the writes go to a throwaway upper dir.
+func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work string) (executor.Mount, error) {
+	source := path.Clean("/" + m.Source)
+	var lowers []string
+	if m.From == "" {
+		p, err := insideDir(b.contextDir, source)
+		if err != nil {
+			return executor.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
+		}
+		lowers = []string{p}
+	} else {
+		st, err := b.sourceState(ctx, m.From)
+		if err != nil {
+			return executor.Mount{}, err
+		}
+		if st.dir != "" {
+			p, err := insideDir(st.dir, source)
+			if err != nil {
+				return executor.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
+			}
+			lowers = []string{p}
+		} else {
+			dirs, err := b.lowerDirs(ctx, st)
+			if err != nil {
+				return executor.Mount{}, err
+			}
+			for i := len(dirs) - 1; i >= 0; i-- { // overlay wants the top first
+				p := filepath.Join(dirs[i], filepath.FromSlash(source))
+				if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+					lowers = append(lowers, p)
+				}
+			}
+			if len(lowers) == 0 {
+				return executor.Mount{}, fmt.Errorf("bind mount %s from %s: not a directory", m.Source, m.From)
+			}
+		}
+	}
+	if target == "" {
+		return executor.Mount{}, errors.New("bind mount needs a target")
+	}
+	if m.ReadOnly && len(lowers) == 1 {
+		return executor.Mount{Type: "bind", Source: lowers[0], Target: target, Options: []string{"rbind", "ro"}}, nil
+	}
+	if fi, err := os.Stat(lowers[0]); err == nil && !fi.IsDir() {
+		return executor.Mount{}, fmt.Errorf("bind mount %s: read-write mounts of single files are not supported", m.Source)
+	}
+	opts := []string{"lowerdir=" + strings.Join(lowers, ":")}
+	if !m.ReadOnly {
+		upper, wd := filepath.Join(work, "upper"), filepath.Join(work, "work")
+		for _, d := range []string{upper, wd} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return executor.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
+			}
+		}
+		opts = append(opts, "upperdir="+upper, "workdir="+wd)
+	} else {
+		opts = append(opts, "ro")
+	}
+	return executor.Mount{Type: "overlay", Source: "overlay", Target: target, Options: opts}, nil
+}
+
+// insideDir joins root and a cleaned absolute name and refuses results that
+// leave root through symlinks.
+func insideDir(root, name string) (string, error) {
+	p := filepath.Join(root, filepath.FromSlash(name))
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", err
+	}
+	rootReal, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", err
+	}
+	if real != rootReal && !strings.HasPrefix(real, rootReal+string(filepath.Separator)) {
+		return "", fmt.Errorf("%s points outside its root", name)
+	}
+	return real, nil
+}

@@ -1,0 +1,218 @@
+package solver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/snapshot"
+	"github.com/builderdev/builder/user"
+)
+
+// defaultShell is Docker's SHELL on Linux.
+var defaultShell = []string{"/bin/sh", "-c"}
+
+// runArgs turns a RUN instruction into the process arguments, the way
+// BuildKit does: shell form through SHELL, exec form as is, a RUN made of a
+// heredoc alone runs its body as a script.
+func runArgs(r *parser.Run, shell []string) (args []string, script *parser.Heredoc) {
+	if len(shell) == 0 {
+		shell = defaultShell
+	}
+	if !r.Shell {
+		return r.Cmd, nil
+	}
+	cmd := strings.Join(r.Cmd, " ")
+	if len(r.Heredocs) == 1 && isHeredocOnly(cmd, r.Heredocs[0]) {
+		h := r.Heredocs[0]
+		if strings.HasPrefix(h.Content, "#!") {
+			return nil, &h
+		}
+		return append(append([]string(nil), shell...), h.Content), nil
+	}
+	if len(r.Heredocs) > 0 {
+		// The shell understands heredocs itself: hand it the full text.
+		var sb strings.Builder
+		sb.WriteString(cmd)
+		for _, h := range r.Heredocs {
+			sb.WriteString("\n")
+			sb.WriteString(h.Content)
+			if !strings.HasSuffix(h.Content, "\n") && h.Content != "" {
+				sb.WriteString("\n")
+			}
+			sb.WriteString(h.Name)
+		}
+		cmd = sb.String()
+	}
+	return append(append([]string(nil), shell...), cmd), nil
+}
+
+func isHeredocOnly(cmd string, h parser.Heredoc) bool {
+	c := strings.TrimSpace(cmd)
+	c = strings.TrimPrefix(c, "<<")
+	c = strings.TrimPrefix(c, "-")
+	c = strings.Trim(c, `"'`)
+	return c == h.Name
+}
+
+// withPath adds Docker's default PATH when the environment has none.
+func withPath(env []string) []string {
+	if hasEnv(env, "PATH") {
+		return env
+	}
+	return append(append([]string(nil), env...), "PATH="+defaultPath)
+}
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// execRun runs one RUN step over a fresh snapshot of st and returns the
+// layer of what it changed.
+func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run, env []string) (v1.Layer, error) {
+	if b.s.exec == nil || b.s.snap == nil {
+		return nil, errors.New("RUN needs an executor and a snapshotter; none is available here")
+	}
+	if b.platform.OS != hostPlatform().OS || b.platform.Architecture != hostPlatform().Architecture {
+		return nil, fmt.Errorf("cannot run a step for platform %s on %s (no emulation)", b.platform.String(), hostPlatform().String())
+	}
+	dirs, err := b.lowerDirs(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	view := snapshot.NewView(dirs)
+	id, err := user.Resolve(view, userOrRoot(st.cfg.Config.User))
+	if err != nil {
+		return nil, fmt.Errorf("resolve user: %w", err)
+	}
+	if !hasEnv(env, "HOME") {
+		home := id.Home
+		if home == "" {
+			home = "/"
+		}
+		env = append(env, "HOME="+home)
+	}
+	args, script := runArgs(r, st.cfg.Config.Shell)
+
+	active, err := b.s.snap.Prepare(ctx, dirs)
+	if err != nil {
+		return nil, fmt.Errorf("prepare root: %w", err)
+	}
+	defer active.Release(context.WithoutCancel(ctx))
+
+	tmp, err := b.s.store.MkdirTemp("run-*")
+	if err != nil {
+		return nil, fmt.Errorf("create run dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	mounts, extraEnv, cleanup, err := b.runMounts(ctx, st, r, tmp)
+	defer cleanup()
+	if err != nil {
+		return nil, err
+	}
+	env = append(env, extraEnv...)
+	if script != nil {
+		p := filepath.Join(tmp, "script")
+		if err := os.WriteFile(p, []byte(script.Content), 0o755); err != nil {
+			return nil, fmt.Errorf("write heredoc script: %w", err)
+		}
+		target := "/dev/pipes/" + script.Name
+		mounts = append(mounts, executor.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro"}})
+		args = []string{target}
+	}
+
+	var rootMounts []executor.Mount
+	for _, m := range active.Mounts() {
+		rootMounts = append(rootMounts, executor.Mount{Type: m.Type, Source: m.Source, Options: m.Options, Dir: m.Dir})
+	}
+	tail := newTail(8)
+	stdout := &logWriter{r: b.s.reporter, vertex: v.num, name: v.name, stream: 1, tail: tail}
+	stderr := &logWriter{r: b.s.reporter, vertex: v.num, name: v.name, stream: 2, tail: tail}
+	network := r.Network
+	if network == "" || network == "default" {
+		network = "host"
+	}
+	spec := executor.Spec{
+		RootMounts: rootMounts,
+		Args:       args,
+		Env:        env,
+		Cwd:        workdirOrRoot(st.cfg.Config.WorkingDir),
+		UID:        id.UID,
+		GID:        id.GID,
+		Groups:     id.Groups,
+		Hostname:   "buildkitsandbox",
+		Network:    network,
+		Mounts:     mounts,
+		Stdout:     stdout,
+		Stderr:     stderr,
+		Limits:     b.req.Limits,
+	}
+	if err := b.s.exec.Run(ctx, spec); err != nil {
+		return nil, runError(err, args, tail.Lines())
+	}
+
+	lw, err := b.s.store.NewLayer(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create layer: %w", err)
+	}
+	if err := active.Diff(ctx, lw); err != nil {
+		lw.Abort()
+		return nil, fmt.Errorf("diff root: %w", err)
+	}
+	return lw.Commit()
+}
+
+func runError(err error, args []string, tail []string) error {
+	var ee *executor.ExitError
+	if !errors.As(err, &ee) {
+		return fmt.Errorf("run %q: %w", strings.Join(args, " "), err)
+	}
+	msg := fmt.Sprintf("process %q did not complete successfully: exit code: %d", strings.Join(args, " "), ee.Code)
+	if ee.OOM {
+		msg += " (killed: out of memory)"
+	}
+	if len(tail) > 0 {
+		msg += "\n  last output:\n    " + strings.Join(tail, "\n    ")
+	}
+	return &StepError{Msg: msg, Code: ee.Code, Err: err}
+}
+
+// StepError is a RUN step that ran and failed.
+type StepError struct {
+	Msg  string
+	Code int
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Msg }
+func (e *StepError) Unwrap() error { return e.Err }
+
+func userOrRoot(u string) string {
+	if u == "" {
+		return "root"
+	}
+	return u
+}
+
+func workdirOrRoot(w string) string {
+	if w == "" {
+		return "/"
+	}
+	return path.Clean(w)
+}
+
+func hasEnv(env []string, k string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			return true
+		}
+	}
+	return false
+}

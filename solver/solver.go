@@ -1,0 +1,201 @@
+package solver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/builderdev/builder/cache"
+	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/snapshot"
+	"github.com/builderdev/builder/store"
+)
+
+// Solver builds images. One Solver may run several builds at once; all
+// share its store, cache and extracted layers.
+type Solver struct {
+	store       *store.Store
+	cache       *cache.Cache
+	layers      *snapshot.Layers
+	snap        snapshot.Snapshotter
+	exec        executor.Executor
+	reporter    Reporter
+	jobs        int
+	remote      []remote.Option
+	http        *http.Client
+	cacheMounts string
+	now         func() time.Time
+
+	// steps shares identical vertices (same cache key) across builds.
+	steps singleflight.Group
+}
+
+// Option configures a Solver.
+type Option func(*Solver)
+
+// WithReporter sends progress events to r.
+func WithReporter(r Reporter) Option { return func(s *Solver) { s.reporter = r } }
+
+// WithJobs bounds how many vertices execute at once (default: CPUs).
+func WithJobs(n int) Option { return func(s *Solver) { s.jobs = n } }
+
+// WithRemoteOptions adds go-containerregistry options (auth, transport)
+// for pulling base images.
+func WithRemoteOptions(o ...remote.Option) Option {
+	return func(s *Solver) { s.remote = append(s.remote, o...) }
+}
+
+// WithHTTPClient is the client for ADD <url>.
+func WithHTTPClient(c *http.Client) Option { return func(s *Solver) { s.http = c } }
+
+// WithRunner sets how RUN steps get a root and run; without it RUN fails.
+func WithRunner(snap snapshot.Snapshotter, exec executor.Executor) Option {
+	return func(s *Solver) { s.snap, s.exec = snap, exec }
+}
+
+// WithCacheMountDir is where RUN --mount=type=cache directories persist.
+func WithCacheMountDir(dir string) Option { return func(s *Solver) { s.cacheMounts = dir } }
+
+// New returns a Solver over a store and its cache.
+func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
+	s := &Solver{
+		store:    st,
+		cache:    c,
+		layers:   snapshot.NewLayers(st.LayersDir()),
+		reporter: discard{},
+		jobs:     runtime.NumCPU(),
+		http:     http.DefaultClient,
+		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.cacheMounts == "" {
+		s.cacheMounts = st.CacheDir() + "-mounts"
+	}
+	if s.jobs < 1 {
+		s.jobs = 1
+	}
+	return s
+}
+
+// Request is one build.
+type Request struct {
+	Dockerfile    *parser.Dockerfile
+	ContextDir    string
+	Ignore        []string // .dockerignore patterns
+	BuildArgs     map[string]string
+	Target        string
+	Platform      *v1.Platform // nil: the host's
+	Labels        map[string]string
+	NoCache       bool
+	NoCacheFilter []string
+	Contexts      map[string]string // --build-context NAME=VALUE
+	Secrets       map[string]Secret
+	Limits        executor.Limits
+	// SourceDateEpoch, when set, is the created time of the config and
+	// history (reproducible builds).
+	SourceDateEpoch *time.Time
+}
+
+// Result is a finished build.
+type Result struct {
+	Image   v1.Image
+	Config  *v1.ConfigFile
+	Steps   int // vertices executed
+	Cached  int // vertices served from the cache
+	Elapsed time.Duration
+}
+
+func hostPlatform() v1.Platform {
+	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if runtime.GOARCH == "arm" {
+		p.Variant = "v7"
+	}
+	return p
+}
+
+// ParsePlatform validates a --platform value.
+func ParsePlatform(s string) (v1.Platform, error) {
+	if s == "" {
+		return hostPlatform(), nil
+	}
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		return v1.Platform{}, fmt.Errorf("invalid platform %q: %w", s, err)
+	}
+	if p.OS != "linux" {
+		return v1.Platform{}, fmt.Errorf("invalid platform %q: only linux images can be built", s)
+	}
+	switch p.Architecture {
+	case "amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64":
+	default:
+		return v1.Platform{}, fmt.Errorf("invalid platform %q: unknown architecture %q", s, p.Architecture)
+	}
+	return *p, nil
+}
+
+// Build runs one build and returns its image.
+func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
+	start := s.now()
+	b, err := s.newBuild(req)
+	if err != nil {
+		return nil, err
+	}
+	lease, err := s.store.Lease(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("take store lease: %w", err)
+	}
+	defer lease.Release()
+	b.lease = lease
+	st, err := b.solve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	img, err := b.finalImage(st)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Image: img, Config: st.cfg, Steps: int(b.ran.Load()), Cached: int(b.hit.Load()), Elapsed: s.now().Sub(start)}, nil
+}
+
+func (s *Solver) newBuild(req *Request) (*build, error) {
+	b := &build{s: s, req: req, df: req.Dockerfile, contextDir: req.ContextDir, sem: semaphore.NewWeighted(int64(s.jobs))}
+	b.platform = hostPlatform()
+	if req.Platform != nil {
+		b.platform = *req.Platform
+	}
+	b.contexts = map[string]namedContext{}
+	for k, v := range req.Contexts {
+		nc, err := parseNamedContext(v)
+		if err != nil {
+			return nil, err
+		}
+		b.contexts[strings.ToLower(k)] = nc
+	}
+	b.noCacheFilter = map[string]bool{}
+	for _, f := range req.NoCacheFilter {
+		b.noCacheFilter[strings.ToLower(f)] = true
+	}
+	b.created = s.now().UTC()
+	if req.SourceDateEpoch != nil {
+		b.created = req.SourceDateEpoch.UTC()
+	}
+	return b, nil
+}
+
+func (b *build) info(msg string) {
+	b.s.reporter.Report(Event{Time: time.Now(), Status: StatusInfo, Data: msg})
+}
+
+var _ sync.Locker = (*sync.Mutex)(nil)

@@ -1,0 +1,148 @@
+package solver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/builderdev/builder/parser"
+)
+
+// state is a stage's image after some instructions. States are values:
+// every instruction makes a new one.
+type state struct {
+	cfg     *v1.ConfigFile
+	layers  []v1.Layer
+	key     v1.Hash // cache key of the last vertex
+	cmdSet  bool     // CMD given in this stage (ENTRYPOINT keeps it)
+	onbuild []string // base image triggers still to run
+	dir     string   // a local directory context (COPY --from=NAME only)
+
+	dirs []string // extracted layer dirs, filled lazily
+}
+
+func (s *state) clone() *state {
+	n := *s
+	n.cfg = s.cfg.DeepCopy()
+	n.layers = append([]v1.Layer(nil), s.layers...)
+	n.dirs = append([]string(nil), s.dirs...)
+	return &n
+}
+
+// withLayer returns the state with one more layer and its history entry.
+func (s *state) withLayer(l v1.Layer, h v1.History) (*state, error) {
+	n := s.clone()
+	diffID, err := l.DiffID()
+	if err != nil {
+		return nil, fmt.Errorf("layer diffID: %w", err)
+	}
+	n.layers = append(n.layers, l)
+	n.cfg.RootFS.DiffIDs = append(n.cfg.RootFS.DiffIDs, diffID)
+	n.cfg.History = append(n.cfg.History, h)
+	if len(n.dirs) != len(s.layers) {
+		n.dirs = nil
+	}
+	return n, nil
+}
+
+// lowerDirs extracts (once, shared by all builds) every layer of st and
+// returns their directories, bottom first.
+func (b *build) lowerDirs(ctx context.Context, st *state) ([]string, error) {
+	if len(st.dirs) == len(st.layers) {
+		return st.dirs, nil
+	}
+	dirs := make([]string, len(st.layers))
+	for i, l := range st.layers {
+		diffID, err := l.DiffID()
+		if err != nil {
+			return nil, fmt.Errorf("layer diffID: %w", err)
+		}
+		if d, err := l.Digest(); err == nil {
+			if err := b.lease.Add(d, diffID); err != nil {
+				return nil, err
+			}
+		}
+		dir, err := b.s.layers.Ensure(ctx, diffID, l.Uncompressed)
+		if err != nil {
+			return nil, fmt.Errorf("extract layer %s: %w", diffID, err)
+		}
+		dirs[i] = dir
+	}
+	st.dirs = dirs
+	return dirs, nil
+}
+
+// history is the history entry of an instruction, as BuildKit writes it.
+func (b *build) history(createdBy string, empty bool) v1.History {
+	return v1.History{
+		Created:    v1.Time{Time: b.created},
+		CreatedBy:  createdBy,
+		Comment:    "buildkit.dockerfile.v0",
+		EmptyLayer: empty,
+	}
+}
+
+// from resolves the stage's base: an earlier stage, a named context, the
+// local store or a registry.
+func (b *build) from(ctx context.Context, sr *stageRun) (*state, error) {
+	idx := sr.stage.Index
+	if j, ok := b.stageIndex(sr.base, idx); ok && !isNumeric(sr.base) {
+		parent, err := b.waitStage(ctx, j)
+		if err != nil {
+			return nil, err
+		}
+		st := parent.clone()
+		st.cmdSet = false
+		return st, nil
+	}
+	v := b.newVertex(sr, "FROM "+sr.base)
+	b.start(v)
+	img, err := b.resolveImage(ctx, sr.base)
+	if err != nil {
+		b.fail(v, err)
+		return nil, err
+	}
+	b.doneVertex(v, false)
+	cfg := img.config.DeepCopy()
+	cfg.Created = v1.Time{}
+	cfg.Container, cfg.DockerVersion = "", ""
+	if cfg.OS == "" {
+		cfg.OS = b.platform.OS
+	}
+	if cfg.Architecture == "" {
+		cfg.Architecture = b.platform.Architecture
+		cfg.Variant = b.platform.Variant
+	}
+	if cfg.RootFS.Type == "" {
+		cfg.RootFS.Type = "layers"
+	}
+	if !hasEnv(cfg.Config.Env, "PATH") {
+		cfg.Config.Env = append([]string{"PATH=" + defaultPath}, cfg.Config.Env...)
+	}
+	st := &state{cfg: cfg, layers: img.layers, onbuild: cfg.Config.OnBuild}
+	cfg.Config.OnBuild = nil
+	st.key = keyOf(map[string]any{"from": img.digest.String(), "ref": canonicalRef(img), "platform": b.platform.String()})
+	return st, nil
+}
+
+func canonicalRef(img *image) string {
+	if img.digest == (v1.Hash{}) {
+		return "scratch"
+	}
+	return ""
+}
+
+// parseTriggers turns a base image's ONBUILD triggers into instructions.
+func parseTriggers(file string, triggers []string) ([]parser.Instruction, error) {
+	df, err := parser.Parse(strings.NewReader("FROM scratch\n"+strings.Join(triggers, "\n")+"\n"), parser.WithName(file+" (ONBUILD)"))
+	if err != nil {
+		return nil, fmt.Errorf("parse ONBUILD triggers: %w", err)
+	}
+	return df.Stages[0].Instructions, nil
+}
+
+// layerMediaType is what OCI manifests call a gzip layer.
+const layerMediaType = types.OCILayer
