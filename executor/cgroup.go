@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // cgroupFS is where each controller lives on this machine.
@@ -122,14 +124,13 @@ func newCgroup(l Limits) (*cgroup, error) {
 	return cg, nil
 }
 
-// add moves pid (and all its threads) into every cgroup directory.
-func (cg *cgroup) add(pid int) error {
+// procsFiles lists the cgroup.procs file of every directory.
+func (cg *cgroup) procsFiles() []string {
+	var out []string
 	for _, dir := range cg.dirs {
-		if err := writeFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
-			return err
-		}
+		out = append(out, filepath.Join(dir, "cgroup.procs"))
 	}
-	return nil
+	return out
 }
 
 // oomKilled reports whether the kernel OOM-killed a process of the cgroup.
@@ -152,12 +153,28 @@ func (cg *cgroup) remove() {
 			if err == nil || errors.Is(err, os.ErrNotExist) {
 				break
 			}
-			// Some tasks may still be exiting.
-			_ = writeFile(filepath.Join(dir, "cgroup.kill"), "1")
+			// Some tasks may still be exiting (or escaped a killed init).
+			killAll(dir)
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	cg.dirs = nil
+}
+
+// killAll kills every process left in the cgroup dir.
+func killAll(dir string) {
+	if writeFile(filepath.Join(dir, "cgroup.kill"), "1") == nil {
+		return
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
 }
 
 // detectCgroups reads /proc/self/mountinfo and /proc/self/cgroup.

@@ -50,6 +50,10 @@ type initSpec struct {
 	Groups     []uint32 `json:"groups,omitempty"`
 	Hostname   string   `json:"hostname"`
 	Network    string   `json:"network"`
+	// CgroupProcs are the cgroup.procs files stage 2 joins just before it
+	// execs the command (so the Go runtime of the init stages is not
+	// counted against the pids limit).
+	CgroupProcs []string `json:"cgroupProcs,omitempty"`
 }
 
 // initReport is what stage 1 sends back when it is done.
@@ -75,8 +79,9 @@ func (e *namespaceExecutor) Run(ctx context.Context, spec Spec) error {
 		return err
 	}
 	defer cg.remove()
+	is.CgroupProcs = cg.procsFiles()
 
-	rep, runErr := e.start(ctx, spec, is, cg)
+	rep, runErr := e.start(ctx, spec, is)
 	if ctx.Err() != nil {
 		return fmt.Errorf("run %s: %w", spec.Args[0], ctx.Err())
 	}
@@ -128,7 +133,7 @@ func (e *namespaceExecutor) initSpec(spec Spec) (*initSpec, error) {
 }
 
 // start runs stage 1 to completion and returns its report.
-func (e *namespaceExecutor) start(ctx context.Context, spec Spec, is *initSpec, cg *cgroup) (initReport, error) {
+func (e *namespaceExecutor) start(ctx context.Context, spec Spec, is *initSpec) (initReport, error) {
 	var rep initReport
 	specR, specW, err := os.Pipe()
 	if err != nil {
@@ -172,14 +177,14 @@ func (e *namespaceExecutor) start(ctx context.Context, spec Spec, is *initSpec, 
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		r, err := runStage1(ctx, cmd, is, cg, specW, repR, repW, specR)
+		r, err := runStage1(ctx, cmd, is, specW, repR, repW, specR)
 		done <- result{r, err}
 	}()
 	res := <-done
 	return res.rep, res.err
 }
 
-func runStage1(ctx context.Context, cmd *exec.Cmd, is *initSpec, cg *cgroup,
+func runStage1(ctx context.Context, cmd *exec.Cmd, is *initSpec,
 	specW, repR, repW, specR *os.File) (initReport, error) {
 	var rep initReport
 	if err := cmd.Start(); err != nil {
@@ -203,10 +208,7 @@ func runStage1(ctx context.Context, cmd *exec.Cmd, is *initSpec, cg *cgroup,
 		}
 	}()
 
-	setupErr := cg.add(cmd.Process.Pid)
-	if setupErr == nil {
-		setupErr = json.NewEncoder(specW).Encode(is)
-	}
+	setupErr := json.NewEncoder(specW).Encode(is)
 	specW.Close()
 	if setupErr != nil {
 		_ = cmd.Process.Kill()

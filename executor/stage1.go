@@ -23,6 +23,8 @@ type stage2Spec struct {
 	UID    uint32   `json:"uid"`
 	GID    uint32   `json:"gid"`
 	Groups []uint32 `json:"groups,omitempty"`
+	// CgroupProcs: see initSpec.
+	CgroupProcs []string `json:"cgroupProcs,omitempty"`
 }
 
 // stage1 runs in new mount/uts/ipc(/net) namespaces: it prepares the root,
@@ -119,7 +121,7 @@ func runStage2(is *initSpec, root string, sigs <-chan os.Signal) (int, error) {
 		}
 	}()
 	s2 := stage2Spec{Root: root, Args: is.Args, Env: is.Env, Cwd: is.Cwd,
-		UID: is.UID, GID: is.GID, Groups: is.Groups}
+		UID: is.UID, GID: is.GID, Groups: is.Groups, CgroupProcs: is.CgroupProcs}
 	encErr := json.NewEncoder(specW).Encode(&s2)
 	specW.Close()
 	msg, _ := io.ReadAll(errR)

@@ -36,6 +36,15 @@ func runStage2Init() error {
 	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount proc: %w", err)
 	}
+	// Open the cgroups now: they are out of reach after pivot_root.
+	var cgroups []*os.File
+	for _, p := range s.CgroupProcs {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("open cgroup: %w", err)
+		}
+		cgroups = append(cgroups, f)
+	}
 	if err := enterRoot(s.Root); err != nil {
 		return err
 	}
@@ -68,6 +77,14 @@ func runStage2Init() error {
 		return fmt.Errorf("set parent death signal: %w", err)
 	}
 	unix.Umask(0o022)
+	// Join the step's cgroups last: the limits (pids!) then apply to the
+	// command only, not to the Go runtime's threads started before.
+	for _, f := range cgroups {
+		if _, err := f.WriteString("0"); err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
+		f.Close()
+	}
 	if err := syscall.Exec(argv0, s.Args, s.Env); err != nil {
 		return fmt.Errorf("exec %s: %w", s.Args[0], err)
 	}
