@@ -58,6 +58,18 @@ func TestInitFailureIsNotExitError(t *testing.T) {
 	}
 }
 
+func TestSetupFailure(t *testing.T) {
+	e := newExec(t)
+	root := busyboxRoot(t)
+	_, _, err := run(t, e, root, []string{"true"}, func(s *executor.Spec) {
+		s.RootMounts = bindRoot(filepath.Join(root, "missing"))
+	})
+	var ee *executor.ExitError
+	if err == nil || errors.As(err, &ee) || !strings.Contains(err.Error(), "init failed: bind root") {
+		t.Fatalf("Run: got %v, want an init error about the root mount", err)
+	}
+}
+
 func TestProcess(t *testing.T) {
 	t.Setenv("BUILDER_TEST_LEAK_MARKER", "leaked")
 	e := newExec(t)
@@ -97,6 +109,12 @@ func TestProcess(t *testing.T) {
 		{"proc 1 is the command", sh("tr '\\0' ' ' < /proc/1/cmdline; echo"), nil,
 			"/bin/sh -c tr '\\0' ' ' < /proc/1/cmdline; echo \n"},
 		{"stdin is empty", []string{"cat"}, nil, ""},
+		{"root caps are docker's", sh("grep -E '^Cap(Eff|Bnd)' /proc/self/status"), nil,
+			"CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\n"},
+		{"user has no caps", sh("grep -E '^Cap(Eff|Bnd)' /proc/self/status"), func(s *executor.Spec) { s.UID, s.GID = 1000, 1000 },
+			"CapEff:\t0000000000000000\nCapBnd:\t00000000a80425fb\n"},
+		{"no mount for root", sh("mkdir -p /tmp/m && mount -t tmpfs t /tmp/m 2>/dev/null || echo denied"), nil, "denied\n"},
+		{"proc masked", sh("wc -c < /proc/timer_list; echo x > /proc/sys/kernel/hostname 2>/dev/null || echo ro"), nil, "0\nro\n"},
 		{"sys is read-only", sh("touch /sys/x 2>/dev/null || echo ro"), nil, "ro\n"},
 	}
 	for _, tt := range tests {

@@ -171,6 +171,13 @@ func (r *rootfs) setupSys() error {
 		return fmt.Errorf("mount /sys: %w", err)
 	}
 	r.mounts = append(r.mounts, sys)
+	firmware := filepath.Join(sys, "firmware")
+	if err := maskPath(firmware); err != nil {
+		return err
+	}
+	if _, err := os.Stat(firmware); err == nil {
+		r.mounts = append(r.mounts, firmware)
+	}
 	return nil
 }
 

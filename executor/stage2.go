@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -28,6 +29,8 @@ func stage2() int {
 }
 
 func runStage2Init() error {
+	// Capabilities are per thread: drop and exec from this one.
+	runtime.LockOSThread()
 	var s stage2Spec
 	if err := readSpec(&s); err != nil {
 		return err
@@ -35,6 +38,12 @@ func runStage2Init() error {
 	proc := path.Join(s.Root, "proc")
 	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount proc: %w", err)
+	}
+	if err := maskProc(proc); err != nil {
+		return err
+	}
+	if err := dropBoundingCaps(proc); err != nil {
+		return err
 	}
 	// Open the cgroups now: they are out of reach after pivot_root.
 	var cgroups []*os.File
