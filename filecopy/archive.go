@@ -1,0 +1,152 @@
+package filecopy
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// decompress detects the compression of r by its magic bytes, as Docker's
+// DecompressStream does: gzip, bzip2, xz, zstd or none.
+func decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(6)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b, 0x08}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, func() { zr.Close() }, nil
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return bzip2.NewReader(br), func() {}, nil
+	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
+		xr, err := xz.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return xr, func() {}, nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// maybeExtract extracts the archive open returns into the directory dest
+// (ADD semantics: entries keep their owner unless --chown, mode and mtime;
+// --chmod does not apply). It reports false, without error, when the file is
+// not a (possibly compressed) tar.
+func (p *plan) maybeExtract(ctx context.Context, open func() (io.ReadCloser, error), dest string) (bool, error) {
+	rc, err := open()
+	if err != nil {
+		return false, fmt.Errorf("open archive: %w", err)
+	}
+	defer rc.Close()
+	r, done, err := decompress(rc)
+	if err != nil {
+		return false, nil
+	}
+	defer done()
+	tr := tar.NewReader(r)
+	hdr, err := tr.Next()
+	if err != nil {
+		return false, nil
+	}
+	if err := p.mkdirAll(dest, p.createdOwner()); err != nil {
+		return true, err
+	}
+	for ; err == nil; hdr, err = tr.Next() {
+		if cerr := ctx.Err(); cerr != nil {
+			return true, cerr
+		}
+		if err := p.extractEntry(hdr, tr, dest); err != nil {
+			return true, err
+		}
+	}
+	if !errors.Is(err, io.EOF) {
+		return true, fmt.Errorf("read archive: %w", err)
+	}
+	return true, nil
+}
+
+func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
+	name := relName(h.Name)
+	target := path.Join(dest, name)
+	hdr := tar.Header{
+		Typeflag: h.Typeflag, Mode: h.Mode & 0o7777, Uid: h.Uid, Gid: h.Gid,
+		ModTime: h.ModTime.Truncate(time.Second), Format: tar.FormatPAX,
+		Devmajor: h.Devmajor, Devminor: h.Devminor,
+	}
+	if c := p.req.Chown; c != nil {
+		hdr.Uid, hdr.Gid = int(c.UID), int(c.GID)
+	}
+	e := &entry{name: target, hdr: hdr}
+	switch h.Typeflag {
+	case tar.TypeReg, tar.TypeRegA:
+		e.hdr.Typeflag = tar.TypeReg
+		off, n, err := p.spoolCopy(r)
+		if err != nil {
+			return err
+		}
+		e.hdr.Size = n
+		spool := p.spool
+		e.open = func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(spool, off, n)), nil }
+	case tar.TypeDir:
+		if target == "" {
+			return nil
+		}
+	case tar.TypeSymlink:
+		e.hdr.Linkname = h.Linkname
+	case tar.TypeLink:
+		e.hdr.Linkname = path.Join(dest, relName(h.Linkname))
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	default:
+		return nil // pax globals, GNU extensions, sockets…
+	}
+	if target == "" {
+		return nil
+	}
+	// Docker's Untar creates missing parents 0755 owned by root.
+	if err := p.mkdirAll(parentOf(target), owner{}); err != nil {
+		return err
+	}
+	p.put(e)
+	return nil
+}
+
+// spoolCopy appends r to the spool file and returns its offset and length.
+func (p *plan) spoolCopy(r io.Reader) (int64, int64, error) {
+	if p.spool == nil {
+		f, err := os.CreateTemp(p.req.TmpDir, "add-spool-*")
+		if err != nil {
+			return 0, 0, fmt.Errorf("create spool: %w", err)
+		}
+		p.spool = f
+		p.cleanup = append(p.cleanup, f.Name())
+	}
+	off, err := p.spool.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, 0, fmt.Errorf("seek spool: %w", err)
+	}
+	n, err := io.Copy(p.spool, r)
+	if err != nil {
+		return 0, 0, fmt.Errorf("spool archive entry: %w", err)
+	}
+	return off, n, nil
+}

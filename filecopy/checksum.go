@@ -1,0 +1,91 @@
+package filecopy
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// checksumRecord is one line of the canonical encoding Checksum hashes.
+type checksumRecord struct {
+	Path   string `json:"path"`
+	Type   string `json:"type"`
+	Mode   int64  `json:"mode"`
+	UID    int    `json:"uid"`
+	GID    int    `json:"gid"`
+	Link   string `json:"link,omitempty"`
+	Major  int64  `json:"major,omitempty"`
+	Minor  int64  `json:"minor,omitempty"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Checksum returns the digest the cache key of this COPY/ADD uses: one JSON
+// line per entry of the layer Copy would write (destination path, type,
+// mode after --chmod, uid/gid after --chown, link target, sha256 of the
+// bytes), never mtimes. Only the selected files are read, and with
+// req.StatCache a file whose stat is unchanged is not read at all. ADD URLs
+// are downloaded (and verified) to be hashed.
+func Checksum(ctx context.Context, req Request) (v1.Hash, error) {
+	p, err := newPlan(&req)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer p.close()
+	if err := p.build(ctx); err != nil {
+		return v1.Hash{}, err
+	}
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, e := range p.sorted() {
+		if err := ctx.Err(); err != nil {
+			return v1.Hash{}, err
+		}
+		rec := checksumRecord{
+			Path: e.tarName(), Type: string(rune(e.hdr.Typeflag)), Mode: e.hdr.Mode,
+			UID: e.hdr.Uid, GID: e.hdr.Gid, Link: e.hdr.Linkname,
+			Major: e.hdr.Devmajor, Minor: e.hdr.Devminor, Size: e.hdr.Size,
+		}
+		switch {
+		case e.hardTo != "":
+			rec.Type, rec.Link, rec.Size = string(rune(tar.TypeLink)), e.hardTo, 0
+		case e.hdr.Typeflag == tar.TypeReg:
+			sum, err := p.fileSum(ctx, e)
+			if err != nil {
+				return v1.Hash{}, err
+			}
+			rec.SHA256 = sum
+		}
+		if err := enc.Encode(rec); err != nil {
+			return v1.Hash{}, fmt.Errorf("encode checksum record: %w", err)
+		}
+	}
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// fileSum returns the hex sha256 of a regular entry's bytes.
+func (p *plan) fileSum(ctx context.Context, e *entry) (string, error) {
+	if p.req.StatCache != nil && e.fsys != nil {
+		return p.req.StatCache.Sum(ctx, e.fsys, e.srcName, e.fi)
+	}
+	return hashOpen(ctx, e.open, e.name)
+}
+
+func hashOpen(ctx context.Context, open func() (io.ReadCloser, error), name string) (string, error) {
+	rc, err := open()
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", name, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, ctxReader{ctx, rc}); err != nil {
+		return "", fmt.Errorf("hash %s: %w", name, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

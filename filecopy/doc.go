@@ -1,0 +1,9 @@
+// Package filecopy implements COPY and ADD: it selects files from a source
+// file system (the build context or another stage's root), applies Docker and
+// BuildKit's rules (wildcards, directory contents, --parents, --exclude,
+// --chown, --chmod, archives and URLs for ADD, heredocs) and streams the
+// resulting layer as an uncompressed, deterministic tar. It also computes the
+// content checksum used in cache keys, with a persistent stat cache.
+//
+// It does not write to any root file system: the caller applies the layer.
+package filecopy

@@ -1,0 +1,291 @@
+package filecopy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/moby/patternmatcher"
+	"golang.org/x/sys/unix"
+)
+
+// FS is a read-only file system addressed by unrooted slash names ("." is the
+// root). It has the method set of snapshot.View. Lstat's FileInfo should carry
+// a *syscall.Stat_t in Sys() so that hard links and the stat cache work.
+type FS interface {
+	Lstat(name string) (fs.FileInfo, error)
+	ReadDir(name string) ([]fs.DirEntry, error)
+	Open(name string) (io.ReadCloser, error)
+	Readlink(name string) (string, error)
+}
+
+// DirFS returns the build context rooted at root, hiding what the
+// .dockerignore patterns in ignore exclude (moby/patternmatcher semantics,
+// "!" exceptions included: an excluded directory stays visible when it holds
+// re-included files). Every name is resolved inside root with openat2
+// RESOLVE_IN_ROOT, so neither ".." nor symlinks can reach outside it.
+func DirFS(root string, ignore []string) FS {
+	d := &dirFS{root: root}
+	if len(ignore) > 0 {
+		pm, err := patternmatcher.New(ignore)
+		if err != nil {
+			d.patErr = fmt.Errorf("parse dockerignore patterns: %w", err)
+		} else {
+			d.pm = pm
+		}
+	}
+	return d
+}
+
+type dirFS struct {
+	root   string
+	pm     *patternmatcher.PatternMatcher
+	patErr error
+
+	mu      sync.Mutex
+	keepDir map[string]bool // excluded dirs: does it hold re-included files?
+}
+
+var _ FS = (*dirFS)(nil)
+
+func cleanName(name string) string {
+	c := strings.TrimPrefix(path.Clean("/"+name), "/")
+	if c == "" {
+		return "."
+	}
+	return c
+}
+
+// openIn opens name (resolved inside the root) with flags.
+func (d *dirFS) openIn(name string, flags uint64) (*os.File, error) {
+	rootFD, err := unix.Open(d.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: d.root, Err: err}
+	}
+	defer unix.Close(rootFD)
+	fd, err := unix.Openat2(rootFD, name, &unix.OpenHow{
+		Flags:   flags | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// withParent runs fn with a /proc path naming base inside name's parent.
+func (d *dirFS) withParent(name string, fn func(p string) error) error {
+	dir, base := path.Split(name)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := d.openIn(dir, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return fn("/proc/self/fd/" + strconv.Itoa(int(f.Fd())) + "/" + base)
+}
+
+func (d *dirFS) rawLstat(name string) (fs.FileInfo, error) {
+	if name == "." {
+		f, err := d.openIn(".", unix.O_PATH|unix.O_DIRECTORY)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		fi, err := os.Stat("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+		if err != nil {
+			return nil, err
+		}
+		return renamed{fi, "."}, nil
+	}
+	var fi fs.FileInfo
+	err := d.withParent(name, func(p string) error {
+		var err error
+		fi, err = os.Lstat(p)
+		return err
+	})
+	if err != nil {
+		return nil, &fs.PathError{Op: "lstat", Path: name, Err: unwrapPathErr(err)}
+	}
+	return fi, nil
+}
+
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// renamed gives a FileInfo another Name.
+type renamed struct {
+	fs.FileInfo
+	name string
+}
+
+func (r renamed) Name() string { return r.name }
+
+func (d *dirFS) Lstat(name string) (fs.FileInfo, error) {
+	name = cleanName(name)
+	fi, err := d.rawLstat(name)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := d.visible(name, fi.IsDir())
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &fs.PathError{Op: "lstat", Path: name, Err: fs.ErrNotExist}
+	}
+	return fi, nil
+}
+
+func (d *dirFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	name = cleanName(name)
+	if ok, err := d.visible(name, true); err != nil || !ok {
+		if err == nil {
+			err = &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
+		}
+		return nil, err
+	}
+	names, err := d.rawNames(name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fs.DirEntry, 0, len(names))
+	for _, n := range names {
+		child := path.Join(name, n)
+		fi, err := d.rawLstat(child)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return nil, err
+		}
+		ok, err := d.visible(child, fi.IsDir())
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, fs.FileInfoToDirEntry(fi))
+		}
+	}
+	return out, nil
+}
+
+func (d *dirFS) rawNames(name string) ([]string, error) {
+	f, err := d.openIn(name, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read dir %s: %w", name, err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func (d *dirFS) Open(name string) (io.ReadCloser, error) {
+	name = cleanName(name)
+	fi, err := d.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("is a symlink")}
+	}
+	return d.openIn(name, unix.O_RDONLY|unix.O_NOFOLLOW)
+}
+
+func (d *dirFS) Readlink(name string) (string, error) {
+	name = cleanName(name)
+	if _, err := d.Lstat(name); err != nil {
+		return "", err
+	}
+	var target string
+	err := d.withParent(name, func(p string) error {
+		var err error
+		target, err = os.Readlink(p)
+		return err
+	})
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: unwrapPathErr(err)}
+	}
+	return target, nil
+}
+
+// visible reports whether name survives the ignore patterns.
+func (d *dirFS) visible(name string, isDir bool) (bool, error) {
+	if d.patErr != nil {
+		return false, d.patErr
+	}
+	if d.pm == nil || name == "." {
+		return true, nil
+	}
+	excluded, err := d.pm.MatchesOrParentMatches(filepath.FromSlash(name))
+	if err != nil {
+		return false, fmt.Errorf("match dockerignore: %w", err)
+	}
+	if !excluded {
+		return true, nil
+	}
+	if !isDir || !d.pm.Exclusions() {
+		return false, nil
+	}
+	return d.holdsIncluded(name)
+}
+
+// holdsIncluded reports whether the excluded directory name holds a file or
+// directory that an exception pattern re-includes.
+func (d *dirFS) holdsIncluded(name string) (bool, error) {
+	d.mu.Lock()
+	v, ok := d.keepDir[name]
+	d.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	names, err := d.rawNames(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+			return false, nil
+		}
+		return false, err
+	}
+	found := false
+	for _, n := range names {
+		child := path.Join(name, n)
+		fi, err := d.rawLstat(child)
+		if err != nil {
+			continue
+		}
+		ok, err := d.visible(child, fi.IsDir())
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			found = true
+			break
+		}
+	}
+	d.mu.Lock()
+	if d.keepDir == nil {
+		d.keepDir = map[string]bool{}
+	}
+	d.keepDir[name] = found
+	d.mu.Unlock()
+	return found, nil
+}

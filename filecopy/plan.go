@@ -1,0 +1,538 @@
+package filecopy
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/moby/patternmatcher"
+)
+
+// plan is the set of entries one COPY/ADD writes.
+type plan struct {
+	req     *Request
+	entries map[string]*entry
+	mtime   time.Time
+	chmod   func(int64, bool) int64
+	excl    *patternmatcher.PatternMatcher
+	cleanup []string
+	spool   *os.File
+}
+
+// item is one selected source.
+type item struct {
+	name     string // as matched, relative to Src's root
+	resolved string // symlinks followed inside Src
+	fi       fs.FileInfo
+	parent   string // --parents: the part of name kept under the destination
+}
+
+func newPlan(req *Request) (*plan, error) {
+	p := &plan{req: req, entries: map[string]*entry{}, mtime: req.ModTime}
+	if p.mtime.IsZero() {
+		p.mtime = time.Now()
+	}
+	p.mtime = p.mtime.Truncate(time.Second)
+	if req.Chmod != "" {
+		f, err := ParseChmod(req.Chmod)
+		if err != nil {
+			return nil, err
+		}
+		p.chmod = f
+	}
+	if len(req.Excludes) > 0 {
+		pm, err := patternmatcher.New(req.Excludes)
+		if err != nil {
+			return nil, fmt.Errorf("parse exclude patterns: %w", err)
+		}
+		p.excl = pm
+	}
+	return p, nil
+}
+
+// close removes downloads and spools.
+func (p *plan) close() {
+	if p.spool != nil {
+		p.spool.Close()
+	}
+	for _, f := range p.cleanup {
+		os.Remove(f)
+	}
+}
+
+func (p *plan) srcName() string {
+	if p.req.SrcName != "" {
+		return p.req.SrcName
+	}
+	return "build context"
+}
+
+func (p *plan) verb() string {
+	if p.req.IsAdd {
+		return "ADD"
+	}
+	return "COPY"
+}
+
+// build selects the sources and fills p.entries.
+func (p *plan) build(ctx context.Context) error {
+	req := p.req
+	destPath := req.DestPath
+	dirSuffix := destPath == "" || destPath == "." || strings.HasSuffix(destPath, "/") ||
+		strings.HasSuffix(destPath, "/.") || destPath == ".." || strings.HasSuffix(destPath, "/..")
+	if !path.IsAbs(destPath) {
+		wd := req.Workdir
+		if wd == "" {
+			wd = "/"
+		}
+		destPath = path.Join("/", wd, destPath)
+	}
+	dest, err := resolveIn(req.Dest, destPath, true)
+	if err != nil {
+		return fmt.Errorf("resolve destination %s: %w", destPath, err)
+	}
+
+	var items []item
+	var urls []string
+	for _, src := range req.Sources {
+		if isURL(src) {
+			if !req.IsAdd {
+				return fmt.Errorf("source can't be a URL for COPY: %s", src)
+			}
+			urls = append(urls, src)
+			continue
+		}
+		if isGit(src) {
+			return fmt.Errorf("%s: git sources are not supported: %s", p.verb(), src)
+		}
+		sel, err := p.selectSources(src)
+		if err != nil {
+			return err
+		}
+		items = append(items, sel...)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n := len(items) + len(urls) + len(req.Heredocs)
+	if (len(req.Sources)+len(req.Heredocs) > 1 || n > 1) && !dirSuffix && !p.isDir(dest) && !req.Parents {
+		return fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", p.verb())
+	}
+	if dirSuffix || req.Parents {
+		if err := p.mkdirAll(dest, p.createdOwner()); err != nil {
+			return err
+		}
+	} else if err := p.mkdirAll(parentOf(dest), p.createdOwner()); err != nil {
+		return err
+	}
+
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := p.copyItem(ctx, it, dest); err != nil {
+			return err
+		}
+	}
+	for _, u := range urls {
+		if err := p.addURL(ctx, u, dest); err != nil {
+			return err
+		}
+	}
+	for _, h := range req.Heredocs {
+		p.addHeredoc(h, dest)
+	}
+	return nil
+}
+
+func parentOf(name string) string {
+	d := path.Dir("/" + name)
+	return strings.TrimPrefix(d, "/")
+}
+
+type owner struct{ uid, gid int }
+
+// createdOwner is the owner of directories the step creates.
+func (p *plan) createdOwner() owner {
+	if c := p.req.Chown; c != nil {
+		return owner{int(c.UID), int(c.GID)}
+	}
+	return owner{}
+}
+
+// setOwner applies --chown, or the 0:0 reset, to hdr.
+func (p *plan) setOwner(hdr *tar.Header) {
+	switch {
+	case p.req.Chown != nil:
+		hdr.Uid, hdr.Gid = int(p.req.Chown.UID), int(p.req.Chown.GID)
+	case !p.req.KeepOwner:
+		hdr.Uid, hdr.Gid = 0, 0
+	}
+}
+
+func (p *plan) applyChmod(hdr *tar.Header) {
+	if p.chmod != nil && hdr.Typeflag != tar.TypeSymlink {
+		hdr.Mode = p.chmod(hdr.Mode, hdr.Typeflag == tar.TypeDir)
+	}
+}
+
+// selectSources expands one source argument into items.
+func (p *plan) selectSources(src string) ([]item, error) {
+	fsys := p.req.Src
+	base, pattern := "", src
+	if p.req.Parents {
+		if b, pat, ok := strings.Cut(src, "/./"); ok {
+			base, pattern = relName(b), pat
+		}
+	}
+	full := relName(path.Join(base, pattern))
+	var names []string
+	if hasWildcard(full) {
+		// the fixed directory before the first wildcard must exist
+		fixed := []string{}
+		for _, c := range strings.Split(full, "/") {
+			if hasWildcard(c) {
+				break
+			}
+			fixed = append(fixed, c)
+		}
+		if len(fixed) > 0 {
+			r, err := resolveIn(fsys, strings.Join(fixed, "/"), true)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := fsys.Lstat(fsName(r)); err != nil {
+				return nil, p.notFound(src, err)
+			}
+		}
+		var err error
+		if names, err = expandWildcards(fsys, full); err != nil {
+			return nil, err
+		}
+	} else {
+		names = []string{relName(unescape(full))}
+	}
+	var out []item
+	for _, name := range names {
+		r, err := resolveIn(fsys, name, true)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := fsys.Lstat(fsName(r))
+		if err != nil {
+			return nil, p.notFound(src, err)
+		}
+		if p.excludedTop(name) {
+			continue
+		}
+		it := item{name: name, resolved: r, fi: fi}
+		if p.req.Parents {
+			it.parent = strings.TrimPrefix(strings.TrimPrefix(name, base), "/")
+			if base == "" {
+				it.parent = name
+			}
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+func (p *plan) notFound(src string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s failed: file not found in %s: %s: %w", p.verb(), p.srcName(), src, ErrNotFound)
+	}
+	return fmt.Errorf("stat %s: %w", src, err)
+}
+
+// excludedTop reports whether a top-level selected name is excluded: by its
+// full name or its base name.
+func (p *plan) excludedTop(name string) bool {
+	if p.excl == nil || name == "" {
+		return false
+	}
+	m1, _ := p.excl.MatchesOrParentMatches(name)
+	m2, _ := p.excl.MatchesOrParentMatches(path.Base(name))
+	return m1 || m2
+}
+
+// isDir reports whether name is a directory in the planned result.
+func (p *plan) isDir(name string) bool {
+	if name == "" {
+		return true
+	}
+	if e, ok := p.entries[name]; ok {
+		return e.hdr.Typeflag == tar.TypeDir
+	}
+	if p.req.Dest == nil {
+		return false
+	}
+	fi, err := p.req.Dest.Lstat(name)
+	return err == nil && fi.IsDir()
+}
+
+// exists reports whether name exists in the planned result (as any type).
+func (p *plan) existsNonDir(name string) bool {
+	if e, ok := p.entries[name]; ok {
+		return e.hdr.Typeflag != tar.TypeDir
+	}
+	if p.req.Dest == nil || name == "" {
+		return false
+	}
+	fi, err := p.req.Dest.Lstat(name)
+	return err == nil && !fi.IsDir()
+}
+
+// mkdirAll creates the missing directories of name like fsutil's MkdirAll:
+// 0755, owned by o, mtime of the step.
+func (p *plan) mkdirAll(name string, o owner) error {
+	if name == "" {
+		return nil
+	}
+	cur := ""
+	for _, c := range strings.Split(name, "/") {
+		cur = path.Join(cur, c)
+		if p.isDir(cur) {
+			continue
+		}
+		if p.existsNonDir(cur) {
+			return fmt.Errorf("%s failed: cannot copy to non-directory: /%s", p.verb(), cur)
+		}
+		p.entries[cur] = &entry{name: cur, hdr: tar.Header{
+			Typeflag: tar.TypeDir, Mode: 0o755, Uid: o.uid, Gid: o.gid,
+			ModTime: p.mtime, Format: tar.FormatPAX,
+		}}
+	}
+	return nil
+}
+
+// put records e, replacing what an earlier source wrote there.
+func (p *plan) put(e *entry) {
+	if old, ok := p.entries[e.name]; ok && old.hdr.Typeflag == tar.TypeDir && e.hdr.Typeflag != tar.TypeDir {
+		prefix := e.name + "/"
+		for k := range p.entries {
+			if strings.HasPrefix(k, prefix) {
+				delete(p.entries, k)
+			}
+		}
+	}
+	p.entries[e.name] = e
+}
+
+// fileEntry makes the entry for a non-directory-walk source file.
+func (p *plan) fileEntry(target, srcName string, fi fs.FileInfo) (*entry, bool, error) {
+	hdr, ok := headerFor(fi)
+	if !ok {
+		return nil, false, nil
+	}
+	p.setOwner(&hdr)
+	p.applyChmod(&hdr)
+	e := &entry{name: target, hdr: hdr}
+	fsys := p.req.Src
+	switch hdr.Typeflag {
+	case tar.TypeSymlink:
+		l, err := fsys.Readlink(srcName)
+		if err != nil {
+			return nil, false, fmt.Errorf("readlink %s: %w", srcName, err)
+		}
+		e.hdr.Linkname = l
+	case tar.TypeReg:
+		e.fsys, e.srcName, e.fi = fsys, srcName, fi
+		e.open = func() (io.ReadCloser, error) { return fsys.Open(srcName) }
+		if id, nlink, ok := statID(fi); ok && nlink > 1 {
+			e.id, e.linked = id, true
+		}
+	}
+	return e, true, nil
+}
+
+// copyItem copies one selected source into dest.
+func (p *plan) copyItem(ctx context.Context, it item, dest string) error {
+	if it.fi.IsDir() {
+		target := dest
+		if p.req.Parents && it.parent != "" {
+			target = path.Join(dest, it.parent)
+			if err := p.parentDirs(it, dest, true); err != nil {
+				return err
+			}
+		} else if err := p.mkdirAll(target, p.createdOwner()); err != nil {
+			return err
+		}
+		_, err := p.walk(ctx, it.resolved, target, "")
+		return err
+	}
+	if p.req.IsAdd && it.fi.Mode().IsRegular() && (p.req.Unpack == nil || *p.req.Unpack) {
+		ok, err := p.maybeExtract(ctx, func() (io.ReadCloser, error) { return p.req.Src.Open(it.resolved) }, dest)
+		if err != nil || ok {
+			return err
+		}
+	}
+	target := dest
+	switch {
+	case p.req.Parents:
+		target = path.Join(dest, it.parent)
+		if err := p.parentDirs(it, dest, false); err != nil {
+			return err
+		}
+	case p.isDir(dest):
+		target = path.Join(dest, path.Base(it.name))
+	}
+	e, ok, err := p.fileEntry(target, it.resolved, it.fi)
+	if err != nil || !ok {
+		return err
+	}
+	p.put(e)
+	return nil
+}
+
+// parentDirs writes, for --parents, the source's directories between the
+// pivot and the item (the item itself too when it is a directory) with the
+// source's metadata.
+func (p *plan) parentDirs(it item, dest string, inclusive bool) error {
+	comps := strings.Split(it.parent, "/")
+	if !inclusive {
+		comps = comps[:len(comps)-1]
+	}
+	base := strings.TrimSuffix(strings.TrimSuffix(it.name, it.parent), "/")
+	cur := ""
+	for _, c := range comps {
+		cur = path.Join(cur, c)
+		r, err := resolveIn(p.req.Src, path.Join(base, cur), true)
+		if err != nil {
+			return err
+		}
+		fi, err := p.req.Src.Lstat(fsName(r))
+		if err != nil {
+			return fmt.Errorf("lstat %s: %w", r, err)
+		}
+		hdr, _ := headerFor(fi)
+		p.setOwner(&hdr)
+		p.applyChmod(&hdr)
+		p.put(&entry{name: path.Join(dest, cur), hdr: hdr})
+	}
+	return nil
+}
+
+// walk copies the contents of the source directory srcDir into dstDir and
+// returns how many entries it wrote. rel is the path relative to the
+// selected source, which --exclude patterns are matched against.
+func (p *plan) walk(ctx context.Context, srcDir, dstDir, rel string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	fsys := p.req.Src
+	ents, err := fsys.ReadDir(fsName(srcDir))
+	if err != nil {
+		return 0, fmt.Errorf("read dir %s: %w", fsName(srcDir), err)
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	n := 0
+	for _, de := range ents {
+		childSrc := path.Join(srcDir, de.Name())
+		childRel := path.Join(rel, de.Name())
+		target := path.Join(dstDir, de.Name())
+		fi, err := fsys.Lstat(childSrc)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return n, fmt.Errorf("lstat %s: %w", childSrc, err)
+		}
+		excluded := false
+		if p.excl != nil {
+			if excluded, err = p.excl.MatchesOrParentMatches(childRel); err != nil {
+				return n, fmt.Errorf("match exclude patterns: %w", err)
+			}
+			if excluded && (!fi.IsDir() || !p.excl.Exclusions()) {
+				continue
+			}
+		}
+		if fi.IsDir() {
+			if p.existsNonDir(target) {
+				return n, fmt.Errorf("%s failed: cannot copy to non-directory: /%s", p.verb(), target)
+			}
+			hdr, _ := headerFor(fi)
+			p.setOwner(&hdr)
+			p.applyChmod(&hdr)
+			p.put(&entry{name: target, hdr: hdr})
+			c, err := p.walk(ctx, childSrc, target, childRel)
+			if err != nil {
+				return n, err
+			}
+			if excluded && c == 0 {
+				delete(p.entries, target)
+				continue
+			}
+			n += c + 1
+			continue
+		}
+		e, ok, err := p.fileEntry(target, childSrc, fi)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			p.put(e)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (p *plan) addHeredoc(h Heredoc, dest string) {
+	target := dest
+	if p.isDir(dest) {
+		target = path.Join(dest, relName(h.Name))
+	}
+	data := h.Data
+	hdr := tar.Header{Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data)), ModTime: p.mtime, Format: tar.FormatPAX}
+	p.setOwner(&hdr)
+	p.applyChmod(&hdr)
+	p.put(&entry{name: target, hdr: hdr, open: func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(data)), nil
+	}})
+}
+
+// sorted returns every entry in walk order, the missing parent directories
+// added (from the Dest view when they exist there), hard links resolved.
+func (p *plan) sorted() []*entry {
+	for name := range p.entries {
+		for d := parentOf(name); d != ""; d = parentOf(d) {
+			if _, ok := p.entries[d]; ok {
+				continue
+			}
+			hdr := tar.Header{Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX}
+			if p.req.Dest != nil {
+				if fi, err := p.req.Dest.Lstat(d); err == nil && fi.IsDir() {
+					hdr, _ = headerFor(fi)
+				}
+			}
+			hdr.ModTime = p.mtime
+			p.entries[d] = &entry{name: d, hdr: hdr}
+		}
+	}
+	delete(p.entries, "")
+	out := make([]*entry, 0, len(p.entries))
+	for _, e := range p.entries {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b *entry) int { return lessPath(a.name, b.name) })
+	first := map[fileID]string{}
+	for _, e := range out {
+		if !e.linked || e.hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		if f, ok := first[e.id]; ok {
+			e.hardTo = f
+			continue
+		}
+		first[e.id] = e.name
+	}
+	return out
+}

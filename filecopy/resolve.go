@@ -1,0 +1,156 @@
+package filecopy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// maxSymlinks bounds symlink resolution like the kernel's ELOOP limit.
+const maxSymlinks = 255
+
+// relName cleans p into an unrooted name inside the root; "" is the root.
+// ".." can never climb above the root.
+func relName(p string) string {
+	return strings.TrimPrefix(path.Clean("/"+p), "/")
+}
+
+// fsName turns a relative name into the form FS methods take.
+func fsName(rel string) string {
+	if rel == "" {
+		return "."
+	}
+	return rel
+}
+
+// resolveIn resolves the symlinks of name inside fsys as if fsys's root were
+// "/" (like a chroot): absolute link targets restart at the root and ".."
+// stops there. The final component is followed only when followFinal is set.
+// Components that do not exist are kept as they are. The result is relative
+// ("" for the root).
+func resolveIn(fsys FS, name string, followFinal bool) (string, error) {
+	rest := strings.Split(relName(name), "/")
+	if len(rest) == 1 && rest[0] == "" {
+		return "", nil
+	}
+	resolved := ""
+	links := 0
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		if c == "" || c == "." {
+			continue
+		}
+		if c == ".." {
+			resolved = relName(path.Dir("/" + resolved))
+			continue
+		}
+		next := path.Join(resolved, c)
+		if fsys == nil {
+			resolved = next
+			continue
+		}
+		fi, err := fsys.Lstat(next)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return relName(path.Join(append([]string{next}, rest...)...)), nil
+			}
+			return "", fmt.Errorf("lstat %s: %w", next, err)
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 || (len(rest) == 0 && !followFinal) {
+			resolved = next
+			continue
+		}
+		if links++; links > maxSymlinks {
+			return "", fmt.Errorf("resolve %s: too many levels of symbolic links", name)
+		}
+		target, err := fsys.Readlink(next)
+		if err != nil {
+			return "", fmt.Errorf("readlink %s: %w", next, err)
+		}
+		if path.IsAbs(target) {
+			resolved = ""
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return resolved, nil
+}
+
+// hasWildcard reports whether p holds path.Match meta characters.
+func hasWildcard(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '*', '?', '[':
+			return true
+		case '\\':
+			i++
+		}
+	}
+	return false
+}
+
+// expandWildcards returns the names in fsys matching the cleaned pattern p,
+// one path.Match per component, in lexical walk order. Symlinked directories
+// on the way are followed (inside fsys). Names are as matched (unresolved).
+func expandWildcards(fsys FS, p string) ([]string, error) {
+	comps := strings.Split(relName(p), "/")
+	cur := []string{""}
+	for _, c := range comps {
+		var next []string
+		for _, base := range cur {
+			if !hasWildcard(c) {
+				next = append(next, path.Join(base, unescape(c)))
+				continue
+			}
+			if _, err := path.Match(c, ""); err != nil {
+				return nil, fmt.Errorf("bad wildcard pattern %q: %w", p, err)
+			}
+			dir, err := resolveIn(fsys, base, true)
+			if err != nil {
+				return nil, err
+			}
+			fi, err := fsys.Lstat(fsName(dir))
+			if err != nil || !fi.IsDir() {
+				continue
+			}
+			ents, err := fsys.ReadDir(fsName(dir))
+			if err != nil {
+				return nil, fmt.Errorf("read dir %s: %w", fsName(dir), err)
+			}
+			for _, e := range ents {
+				if ok, _ := path.Match(c, e.Name()); ok {
+					next = append(next, path.Join(base, e.Name()))
+				}
+			}
+		}
+		cur = next
+	}
+	var out []string
+	for _, n := range cur {
+		r, err := resolveIn(fsys, n, true)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := fsys.Lstat(fsName(r)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// unescape removes path.Match backslash escapes from a literal component.
+func unescape(c string) string {
+	if !strings.Contains(c, `\`) {
+		return c
+	}
+	var b strings.Builder
+	for i := 0; i < len(c); i++ {
+		if c[i] == '\\' && i+1 < len(c) {
+			i++
+		}
+		b.WriteByte(c[i])
+	}
+	return b.String()
+}
