@@ -1,0 +1,329 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// whiteoutMode says what a whiteout in a layer becomes.
+type whiteoutMode int
+
+const (
+	// whiteoutsAsOverlay stores whiteouts in overlay-native form.
+	whiteoutsAsOverlay whiteoutMode = iota
+	// whiteoutsDelete deletes what the whiteouts name.
+	whiteoutsDelete
+)
+
+// Apply applies one uncompressed layer tar onto the plain directory root:
+// whiteouts delete what they name (an opaque marker deletes what the
+// directory held before this layer). No entry can land outside root.
+func Apply(ctx context.Context, root string, r io.Reader) error {
+	return extract(ctx, root, r, whiteoutsDelete)
+}
+
+type dirTime struct {
+	name         string
+	atime, mtime time.Time
+}
+
+type extractor struct {
+	root     *inRoot
+	mode     whiteoutMode
+	created  map[string]bool
+	dirTimes []dirTime
+	euid     int
+}
+
+func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode) error {
+	root, err := openRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	x := &extractor{root: root, mode: mode, created: map[string]bool{}, euid: os.Geteuid()}
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read layer tar: %w", err)
+		}
+		if err := x.entry(ctx, hdr, tr); err != nil {
+			return fmt.Errorf("extract %q: %w", hdr.Name, err)
+		}
+	}
+	for i := len(x.dirTimes) - 1; i >= 0; i-- {
+		d := x.dirTimes[i]
+		if err := x.setTimes(d.name, d.atime, d.mtime); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("set times of %q: %w", d.name, err)
+		}
+	}
+	return nil
+}
+
+func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) error {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil
+	}
+	name, ok := cleanName(hdr.Name)
+	if !ok {
+		return errors.New("path escapes the root")
+	}
+	if name == "." {
+		return nil // the root's own entry: the root keeps its attributes
+	}
+	dir, base := path.Split(name)
+	dir = path.Clean(dir)
+	if strings.HasPrefix(base, whiteoutPrefix) {
+		return x.whiteout(dir, base)
+	}
+	pfd, err := x.root.openDir(dir, true)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	var st unix.Stat_t
+	exists := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+	isDir := exists && st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if exists && !(isDir && hdr.Typeflag == tar.TypeDir) {
+		if err := os.RemoveAll(procPath(pfd, base)); err != nil {
+			return fmt.Errorf("remove existing: %w", err)
+		}
+	}
+	perm := uint32(hdr.Mode) & 0o7777
+	symlink := false
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if !isDir {
+			if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
+				return fmt.Errorf("mkdir: %w", err)
+			}
+		}
+	case tar.TypeReg, tar.TypeRegA:
+		if err := writeFile(ctx, pfd, base, tr); err != nil {
+			return err
+		}
+	case tar.TypeSymlink:
+		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
+			return fmt.Errorf("symlink: %w", err)
+		}
+		symlink = true
+	case tar.TypeLink:
+		s, err := x.link(pfd, base, hdr.Linkname)
+		if err != nil {
+			return err
+		}
+		symlink = s
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		typ := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
+		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+		if err := unix.Mknodat(pfd, base, typ|perm, int(dev)); err != nil {
+			if x.euid != 0 && errors.Is(err, unix.EPERM) {
+				return nil // devices need privileges; skipped like Docker in a user namespace
+			}
+			return fmt.Errorf("mknod: %w", err)
+		}
+	default:
+		return fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
+	}
+	x.created[name] = true
+	return x.metadata(pfd, base, name, hdr, symlink)
+}
+
+func writeFile(ctx context.Context, pfd int, base string, r io.Reader) error {
+	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create file: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), base)
+	_, err = copyCtx(ctx, f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write file: %w", err)
+	}
+	return nil
+}
+
+// link makes a hard link to target (resolved inside the root, its last
+// component not followed) and reports whether that is a symlink.
+func (x *extractor) link(pfd int, base, target string) (bool, error) {
+	t, ok := cleanName(target)
+	if !ok || t == "." {
+		return false, fmt.Errorf("hard link target %q escapes the root", target)
+	}
+	tdir, tbase := path.Split(t)
+	tfd, err := x.root.openDir(path.Clean(tdir), false)
+	if err != nil {
+		return false, fmt.Errorf("hard link target %q: %w", target, err)
+	}
+	defer unix.Close(tfd)
+	if err := unix.Linkat(tfd, tbase, pfd, base, 0); err != nil {
+		return false, fmt.Errorf("hard link to %q: %w", target, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return false, fmt.Errorf("stat hard link: %w", err)
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFLNK, nil
+}
+
+// metadata sets owner, xattrs, mode (after chown, which clears setuid) and
+// times, like containerd's createTarFile.
+func (x *extractor) metadata(pfd int, base, name string, hdr *tar.Header, symlink bool) error {
+	if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if x.euid == 0 || !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("chown: %w", err)
+		}
+	}
+	for k, v := range hdr.PAXRecords {
+		key, ok := strings.CutPrefix(k, paxXattr)
+		if !ok || skipXattr(key) {
+			continue
+		}
+		if err := unix.Lsetxattr(procPath(pfd, base), key, []byte(v), 0); err != nil {
+			if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM) && symlink {
+				continue // the file system or the file type cannot hold it
+			}
+			return fmt.Errorf("set xattr %s: %w", key, err)
+		}
+	}
+	if !symlink {
+		if err := unix.Fchmodat(pfd, base, uint32(hdr.Mode)&0o7777, 0); err != nil {
+			return fmt.Errorf("chmod: %w", err)
+		}
+	}
+	atime := hdr.AccessTime
+	if atime.Before(hdr.ModTime) {
+		atime = hdr.ModTime
+	}
+	if hdr.Typeflag == tar.TypeDir {
+		x.dirTimes = append(x.dirTimes, dirTime{name: name, atime: atime, mtime: hdr.ModTime})
+		return nil
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	if err := unix.UtimesNanoAt(pfd, base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	return nil
+}
+
+func (x *extractor) setTimes(name string, atime, mtime time.Time) error {
+	dir, base := path.Split(name)
+	pfd, err := x.root.openDir(path.Clean(dir), false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	return unix.UtimesNanoAt(pfd, base, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func (x *extractor) whiteout(dir, base string) error {
+	if base == whiteoutOpaque {
+		return x.opaque(dir)
+	}
+	if strings.HasPrefix(base, whiteoutMeta) {
+		return nil // other AUFS metadata (.wh..wh.plnk and such) is ignored
+	}
+	target := strings.TrimPrefix(base, whiteoutPrefix)
+	if target == "" || target == "." || target == ".." {
+		return fmt.Errorf("invalid whiteout %q", base)
+	}
+	pfd, err := x.root.openDir(dir, x.mode == whiteoutsAsOverlay)
+	if x.mode == whiteoutsDelete && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR)) {
+		return nil // nothing there to delete
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	if err := os.RemoveAll(procPath(pfd, target)); err != nil {
+		return fmt.Errorf("remove %q: %w", target, err)
+	}
+	if x.mode == whiteoutsDelete {
+		return nil
+	}
+	if err := unix.Mknodat(pfd, target, unix.S_IFCHR, 0); err != nil {
+		return fmt.Errorf("create whiteout: %w", err)
+	}
+	x.created[path.Join(dir, target)] = true
+	return nil
+}
+
+func (x *extractor) opaque(dir string) error {
+	pfd, err := x.root.openDir(dir, x.mode == whiteoutsAsOverlay)
+	if x.mode == whiteoutsDelete && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	dfd, err := unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open directory: %w", err)
+	}
+	d := os.NewFile(uintptr(dfd), dir)
+	defer d.Close()
+	if x.mode == whiteoutsAsOverlay {
+		if err := unix.Fsetxattr(dfd, opaqueXattr, []byte("y"), 0); err != nil {
+			return fmt.Errorf("mark opaque: %w", err)
+		}
+		return nil
+	}
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("read directory: %w", err)
+	}
+	for _, n := range names {
+		if x.created[path.Join(dir, n)] {
+			continue
+		}
+		if err := os.RemoveAll(procPath(dfd, n)); err != nil {
+			return fmt.Errorf("remove %q: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// copyCtx copies like io.Copy and stops when ctx is done.
+func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, 128<<10)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		nr, rerr := r.Read(buf)
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/singleflight"
+)
+
+// Layers keeps extracted layers under one directory, one subdirectory per
+// diffID hex, shared by every build and process using that directory.
+type Layers struct {
+	dir   string
+	group singleflight.Group
+}
+
+// NewLayers returns the layer set kept in dir (created on first use).
+func NewLayers(dir string) *Layers {
+	return &Layers{dir: dir}
+}
+
+// Dir returns where layer diffID is (or would be) extracted.
+func (l *Layers) Dir(diffID v1.Hash) string {
+	return filepath.Join(l.dir, diffID.Hex)
+}
+
+// Ensure extracts the uncompressed layer tar that open returns into
+// dir/<diffID hex> unless it is there already, and returns that directory.
+// Concurrent callers in one process share one extraction; across processes
+// the first rename wins and the others discard their copy. The stream's
+// sha256 must equal diffID.
+func (l *Layers) Ensure(ctx context.Context, diffID v1.Hash, open func() (io.ReadCloser, error)) (string, error) {
+	if diffID.Algorithm != "sha256" || len(diffID.Hex) != 64 {
+		return "", fmt.Errorf("ensure layer: unsupported diffID %q", diffID)
+	}
+	if _, err := hex.DecodeString(diffID.Hex); err != nil {
+		return "", fmt.Errorf("ensure layer: invalid diffID %q", diffID)
+	}
+	target := l.Dir(diffID)
+	if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+		return target, nil
+	}
+	ch := l.group.DoChan(diffID.Hex, func() (any, error) {
+		return target, l.extract(context.WithoutCancel(ctx), diffID, target, open)
+	})
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return "", res.Err
+		}
+		return target, nil
+	}
+}
+
+func (l *Layers) extract(ctx context.Context, diffID v1.Hash, target string, open func() (io.ReadCloser, error)) (err error) {
+	if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+		return nil
+	}
+	if err := os.MkdirAll(l.dir, 0o700); err != nil {
+		return fmt.Errorf("create layers dir: %w", err)
+	}
+	tmp, err := os.MkdirTemp(l.dir, ".tmp-"+diffID.Hex[:12]+"-")
+	if err != nil {
+		return fmt.Errorf("create extraction dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("chmod extraction dir: %w", err)
+	}
+	rc, err := open()
+	if err != nil {
+		return fmt.Errorf("open layer %s: %w", diffID, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	r := io.TeeReader(rc, h)
+	if err := extract(ctx, tmp, r, whiteoutsAsOverlay); err != nil {
+		return fmt.Errorf("extract layer %s: %w", diffID, err)
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil { // tar padding after the end marker
+		return fmt.Errorf("read layer %s: %w", diffID, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != diffID.Hex {
+		return fmt.Errorf("extract layer %s: content has diffID sha256:%s", diffID, got)
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		if fi, serr := os.Lstat(target); serr == nil && fi.IsDir() {
+			os.RemoveAll(tmp) // another process won the race
+			return nil
+		}
+		return fmt.Errorf("rename layer into place: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// overlay prepares roots as overlay mounts over the extracted layers.
+type overlay struct {
+	workDir string
+	options []string
+}
+
+var _ Snapshotter = (*overlay)(nil)
+
+// NewOverlay returns the overlay snapshotter keeping its upper and work
+// directories under workDir.
+func NewOverlay(workDir string) (Snapshotter, error) {
+	if err := os.MkdirAll(workDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create work dir: %w", err)
+	}
+	return &overlay{workDir: workDir, options: overlayOptions()}, nil
+}
+
+// overlayOptions turns off what would make the upper dir undiffable
+// (metacopy, redirect_dir) and the inode index, for the options this kernel
+// knows (a module parameter exists for each).
+func overlayOptions() []string {
+	var opts []string
+	for _, o := range []string{"index", "metacopy", "redirect_dir"} {
+		if _, err := os.Stat("/sys/module/overlay/parameters/" + o); err == nil {
+			opts = append(opts, o+"=off")
+		}
+	}
+	return opts
+}
+
+func (o *overlay) Prepare(ctx context.Context, lowers []string) (Active, error) {
+	dir, err := os.MkdirTemp(o.workDir, "ov-")
+	if err != nil {
+		return nil, fmt.Errorf("prepare overlay: %w", err)
+	}
+	a := &overlayActive{dir: dir}
+	if err := a.setup(lowers, o.options); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("prepare overlay: %w", err)
+	}
+	return a, nil
+}
+
+type overlayActive struct {
+	dir    string
+	mounts []Mount
+}
+
+var _ Active = (*overlayActive)(nil)
+
+// setup makes u (upper), w (work) and short names l/<n> linking to the
+// lowers, so the mount options stay short whatever the lowers' paths.
+func (a *overlayActive) setup(lowers []string, options []string) error {
+	for _, d := range []string{"u", "w", "l"} {
+		if err := os.Mkdir(filepath.Join(a.dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	var names []string
+	for i := len(lowers) - 1; i >= 0; i-- {
+		abs, err := filepath.Abs(lowers[i])
+		if err != nil {
+			return err
+		}
+		n := "l/" + strconv.Itoa(i)
+		if err := os.Symlink(abs, filepath.Join(a.dir, n)); err != nil {
+			return err
+		}
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		if err := os.Mkdir(filepath.Join(a.dir, "e"), 0o755); err != nil {
+			return err
+		}
+		names = []string{"e"}
+	}
+	opts := append(append([]string(nil), options...),
+		"lowerdir="+strings.Join(names, ":"), "upperdir=u", "workdir=w")
+	a.mounts = []Mount{{Type: "overlay", Source: "overlay", Options: opts, Dir: a.dir}}
+	return nil
+}
+
+func (a *overlayActive) Mounts() []Mount {
+	out := make([]Mount, len(a.mounts))
+	for i, m := range a.mounts {
+		m.Options = append([]string(nil), m.Options...)
+		out[i] = m
+	}
+	return out
+}
+
+// Diff walks only the upper directory: a whiteout device becomes ".wh.name",
+// an opaque directory the directory and its ".wh..wh..opq".
+func (a *overlayActive) Diff(ctx context.Context, w io.Writer) error {
+	upper := filepath.Join(a.dir, "u")
+	d := newDiffWriter(ctx, tar.NewWriter(w), upper)
+	if err := a.walk(d, upper, "."); err != nil {
+		return fmt.Errorf("diff overlay: %w", err)
+	}
+	return d.close()
+}
+
+func (a *overlayActive) walk(d *diffWriter, upper, rel string) error {
+	ents, err := os.ReadDir(filepath.Join(upper, rel))
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		name := path.Join(rel, e.Name())
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if isWhiteout(fi) {
+			if err := d.whiteout(name); err != nil {
+				return err
+			}
+			continue
+		}
+		hdr, err := d.change(changeModify, name, fi)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			continue
+		}
+		if isOpaque(filepath.Join(upper, name)) {
+			if err := d.opaque(name, hdr); err != nil {
+				return err
+			}
+		}
+		if err := a.walk(d, upper, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *overlayActive) Release(ctx context.Context) error {
+	if err := os.RemoveAll(a.dir); err != nil {
+		return fmt.Errorf("release overlay: %w", err)
+	}
+	return nil
+}

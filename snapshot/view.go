@@ -1,0 +1,226 @@
+package snapshot
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// View is a read-only merged view over extracted layer directories in
+// overlay-native form, resolved like overlayfs would: upper entries hide
+// lower ones, whiteouts hide, opaque directories stop the merge, and only
+// directories merge. Names are unrooted slash paths, "." is the root.
+type View struct {
+	lowers []string // bottom first
+}
+
+// NewView returns the view over lowers (bottom first).
+func NewView(lowers []string) *View {
+	return &View{lowers: append([]string(nil), lowers...)}
+}
+
+// find returns the layers (top first) whose entry makes up name: one for a
+// non-directory, all merged ones for a directory, and the top entry's info.
+func (v *View) find(op, name string) ([]int, fs.FileInfo, error) {
+	clean, ok := cleanName(name)
+	if !ok || !fs.ValidPath(clean) {
+		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	var layers []int
+	for i := len(v.lowers) - 1; i >= 0; i-- {
+		layers = append(layers, i)
+		if isOpaque(v.lowers[i]) {
+			break
+		}
+	}
+	var top fs.FileInfo
+	if clean == "." {
+		if len(layers) == 0 {
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		fi, err := os.Lstat(v.lowers[layers[0]])
+		if err != nil {
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
+		}
+		return layers, fi, nil
+	}
+	comps := strings.Split(clean, "/")
+	for depth := range comps {
+		prefix := path.Join(comps[:depth+1]...)
+		var next []int
+		top = nil
+		for _, i := range layers {
+			p := filepath.Join(v.lowers[i], prefix)
+			fi, err := os.Lstat(p)
+			if err != nil {
+				continue // absent here (or a non-directory on the way)
+			}
+			if isWhiteout(fi) {
+				break
+			}
+			if top == nil {
+				top = fi
+			}
+			if !fi.IsDir() {
+				if len(next) == 0 {
+					next = append(next, i)
+				}
+				break
+			}
+			next = append(next, i)
+			if isOpaque(p) {
+				break
+			}
+		}
+		if top == nil {
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		if depth < len(comps)-1 && !top.IsDir() {
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		layers = next
+	}
+	return layers, top, nil
+}
+
+// path returns the real path of name's top entry.
+func (v *View) realPath(op, name string) (string, fs.FileInfo, error) {
+	layers, fi, err := v.find(op, name)
+	if err != nil {
+		return "", nil, err
+	}
+	clean, _ := cleanName(name)
+	return filepath.Join(v.lowers[layers[0]], clean), fi, nil
+}
+
+// Lstat returns the info of name without following a final symlink; Sys()
+// is the *syscall.Stat_t of the entry on disk.
+func (v *View) Lstat(name string) (fs.FileInfo, error) {
+	_, fi, err := v.find("lstat", name)
+	return fi, err
+}
+
+// ReadDir returns the merged entries of the directory name, sorted by name.
+func (v *View) ReadDir(name string) ([]fs.DirEntry, error) {
+	layers, fi, err := v.find("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fmt.Errorf("not a directory")}
+	}
+	clean, _ := cleanName(name)
+	seen := map[string]bool{}
+	var out []fs.DirEntry
+	for _, i := range layers {
+		dir := filepath.Join(v.lowers[i], clean)
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
+		}
+		for _, e := range ents {
+			if seen[e.Name()] {
+				continue
+			}
+			seen[e.Name()] = true
+			info, err := e.Info()
+			if err != nil {
+				return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
+			}
+			if isWhiteout(info) {
+				continue
+			}
+			out = append(out, fs.FileInfoToDirEntry(info))
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name() < out[b].Name() })
+	return out, nil
+}
+
+// Open opens the regular file name for reading, following symlinks inside
+// the view.
+func (v *View) Open(name string) (io.ReadCloser, error) {
+	resolved, err := v.Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	p, fi, err := v.realPath("open", resolved)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("not a regular file")}
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return f, nil
+}
+
+// Readlink returns the target of the symlink name.
+func (v *View) Readlink(name string) (string, error) {
+	p, fi, err := v.realPath("readlink", name)
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
+	}
+	return os.Readlink(p)
+}
+
+// Resolve follows symlinks in name inside the view (absolute targets are
+// relative to its root, ".." stops at the root) and returns the resulting
+// unrooted slash path. Components that do not exist are kept as they are,
+// so a destination that is yet to be created resolves too.
+func (v *View) Resolve(name string) (string, error) {
+	clean, ok := cleanName(name)
+	if !ok {
+		return "", &fs.PathError{Op: "resolve", Path: name, Err: fs.ErrInvalid}
+	}
+	rest := strings.Split(clean, "/")
+	cur := "."
+	links := 0
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case ".", "":
+			continue
+		case "..":
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, c)
+		fi, err := v.Lstat(next)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		links++
+		if links > 255 {
+			return "", &fs.PathError{Op: "resolve", Path: name, Err: fmt.Errorf("too many levels of symbolic links")}
+		}
+		target, err := v.Readlink(next)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(target, "/") {
+			cur = "."
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return cur, nil
+}
+
+// realPathInfo returns name's info and the real path of its top entry.
+func (v *View) realPathInfo(name string) (fs.FileInfo, string, error) {
+	p, fi, err := v.realPath("lstat", name)
+	return fi, p, err
+}
