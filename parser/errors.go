@@ -117,3 +117,10 @@ func levenshtein(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// Suggest returns " (did you mean X?)" when one of options is within edit
+// distance 2 of value (case-insensitive, as buildkit's util/suggest), else "".
+// For messages like `target stage "buid" could not be found (did you mean build?)`.
+func Suggest(value string, options []string) string {
+	return suggest(value, options, false)
+}

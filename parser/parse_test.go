@@ -243,3 +243,24 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSuggest(t *testing.T) {
+	tests := []struct {
+		value   string
+		options []string
+		want    string
+	}{
+		{"buid", []string{"build", "test"}, " (did you mean build?)"},
+		{"build", []string{"build"}, ""},
+		{"zzzzzz", []string{"build"}, ""},
+		{"RUNN", instructionNames, " (did you mean RUN?)"},
+		{"Runn", instructionNames, " (did you mean run?)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			if got := Suggest(tt.value, tt.options); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
