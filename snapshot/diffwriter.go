@@ -31,10 +31,11 @@ const (
 
 // diffWriter writes layer tar entries the way containerd's
 // archive.ChangeWriter does: PAX format, mtimes truncated to seconds, no
-// atime/ctime, Uname/Gname as archive/tar.FileInfoHeader looks them up,
-// directories with a trailing slash, parents of every entry included,
-// hard links inside the layer as tar links to the first path. Unlike
-// containerd it carries every xattr but trusted.overlay.* and
+// atime/ctime, directories with a trailing slash, parents of every entry
+// included, hard links inside the layer as tar links to the first path.
+// Uname and Gname stay empty as Docker writes them (containerd looks the ids
+// up in the host's user database, which would leak host names into layers).
+// Unlike containerd it carries every xattr but trusted.overlay.* and
 // security.selinux, and writes opaque directories the way Docker does.
 type diffWriter struct {
 	ctx       context.Context
@@ -92,7 +93,7 @@ func (d *diffWriter) change(kind changeKind, name string, fi fs.FileInfo) (*tar.
 		}
 		link = l
 	}
-	hdr, err := tar.FileInfoHeader(fi, link)
+	hdr, err := tar.FileInfoHeader(noNames{fi}, link)
 	if err != nil {
 		return nil, fmt.Errorf("make header for %s: %w", name, err)
 	}
@@ -193,7 +194,6 @@ func (d *diffWriter) includeParents(name string) error {
 	if parent == "." || d.addedDirs[parent] {
 		return nil
 	}
-	d.addedDirs[parent] = true
 	fi, err := os.Stat(filepath.Join(d.source, parent))
 	if err != nil {
 		return fmt.Errorf("stat parent: %w", err)
@@ -251,3 +251,11 @@ func listXattrs(p string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// noNames keeps archive/tar from looking up user and group names.
+type noNames struct{ fs.FileInfo }
+
+func (noNames) Uname() (string, error) { return "", nil }
+func (noNames) Gname() (string, error) { return "", nil }
+
+var _ tar.FileInfoNames = noNames{}
