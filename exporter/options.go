@@ -1,0 +1,98 @@
+package exporter
+
+import (
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Compression is a layer compression.
+type Compression string
+
+// The layer compressions an output can ask for.
+const (
+	Gzip         Compression = "gzip"
+	Zstd         Compression = "zstd"
+	Uncompressed Compression = "uncompressed"
+)
+
+// Options tune how an image is written. The zero value keeps layers as they
+// are stored and uses the output's default media types (OCI for WriteOCI,
+// Docker for WriteDocker).
+type Options struct {
+	// Compression of the layers written; "" keeps each layer as stored.
+	Compression Compression
+	// Level is the compression level (0: the compressor's default).
+	Level int
+	// Force recompresses layers even when already in Compression.
+	Force bool
+	// OCIMediaTypes forces OCI (true) or Docker (false) media types; nil
+	// takes the output's default. zstd layers always get OCI media types.
+	OCIMediaTypes *bool
+	// TempDir holds recompressed layers while they are written; "" uses
+	// the system's temp dir.
+	TempDir string
+}
+
+// Option sets one field of Options.
+type Option func(*Options)
+
+// WithCompression asks for layers compressed with c at level (0: default).
+func WithCompression(c Compression, level int) Option {
+	return func(o *Options) { o.Compression, o.Level = c, level }
+}
+
+// WithForceCompression recompresses every layer, even those already in the
+// requested compression.
+func WithForceCompression() Option { return func(o *Options) { o.Force = true } }
+
+// WithOCIMediaTypes chooses OCI (true) or Docker (false) media types.
+func WithOCIMediaTypes(oci bool) Option { return func(o *Options) { o.OCIMediaTypes = &oci } }
+
+// WithTempDir sets where recompressed layers are staged.
+func WithTempDir(dir string) Option { return func(o *Options) { o.TempDir = dir } }
+
+// WithOptions applies a whole Options value.
+func WithOptions(opts Options) Option { return func(o *Options) { *o = opts } }
+
+func makeOptions(opts []Option) (Options, error) {
+	var o Options
+	for _, fn := range opts {
+		fn(&o)
+	}
+	switch o.Compression {
+	case "", Gzip, Zstd, Uncompressed:
+	default:
+		return o, fmt.Errorf("unknown compression %q", o.Compression)
+	}
+	return o, nil
+}
+
+// compressionOf tells the compression of a layer media type.
+func compressionOf(mt types.MediaType) (Compression, bool) {
+	switch mt {
+	case types.OCILayer, types.DockerLayer, types.OCIRestrictedLayer, types.DockerForeignLayer:
+		return Gzip, true
+	case types.OCILayerZStd:
+		return Zstd, true
+	case types.OCIUncompressedLayer, types.OCIUncompressedRestrictedLayer, types.DockerUncompressedLayer:
+		return Uncompressed, true
+	}
+	return "", false
+}
+
+// layerMediaType is the media type for a distributable layer.
+func layerMediaType(c Compression, oci bool) types.MediaType {
+	switch {
+	case c == Zstd:
+		return types.OCILayerZStd
+	case c == Uncompressed && oci:
+		return types.OCIUncompressedLayer
+	case c == Uncompressed:
+		return types.DockerUncompressedLayer
+	case oci:
+		return types.OCILayer
+	default:
+		return types.DockerLayer
+	}
+}
