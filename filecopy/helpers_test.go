@@ -30,9 +30,9 @@ type node struct {
 }
 
 func f(p string, mode fs.FileMode, data string) node { return node{p, 'f', mode, data} }
-func d(p string, mode fs.FileMode) node               { return node{p, 'd', mode, ""} }
-func l(p, target string) node                         { return node{p, 'l', 0, target} }
-func h(p, existing string) node                       { return node{p, 'h', 0, existing} }
+func d(p string, mode fs.FileMode) node              { return node{p, 'd', mode, ""} }
+func l(p, target string) node                        { return node{p, 'l', 0, target} }
+func h(p, existing string) node                      { return node{p, 'h', 0, existing} }
 
 // mkTree creates nodes under a new temp dir with srcTime mtimes.
 func mkTree(t *testing.T, nodes ...node) string {
