@@ -82,7 +82,7 @@ func (b *build) solve(ctx context.Context) (*state, error) {
 		return nil, fmt.Errorf("%s: no build stage in the Dockerfile", b.df.Name)
 	}
 	host := hostPlatform()
-	g, err := parser.NewGlobals(b.df, parser.BuildArgs{
+	globals, err := parser.NewGlobals(b.df, parser.BuildArgs{
 		Values:      b.req.BuildArgs,
 		Build:       parser.Platform{OS: host.OS, Architecture: host.Architecture, Variant: host.Variant},
 		Target:      parser.Platform{OS: b.platform.OS, Architecture: b.platform.Architecture, Variant: b.platform.Variant},
@@ -91,7 +91,7 @@ func (b *build) solve(ctx context.Context) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.globals = g
+	b.globals = globals
 	target, err := b.targetStage()
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/builderdev/builder/filecopy"
 	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/parser/shell"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/user"
 )
@@ -72,20 +73,24 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 	dest := snapshot.NewView(dirs)
 	var chown *user.Identity
 	if c.Chown != "" {
-		id, err := user.Resolve(dest, c.Chown)
+		id, err := user.ResolveChown(dest, c.Chown)
 		if err != nil {
 			return nil, fmt.Errorf("--chown=%s: %w", c.Chown, err)
 		}
 		chown = &id
 	}
+	heredocs, err := b.heredocFiles(sr, c.Heredocs)
+	if err != nil {
+		return nil, err
+	}
 	req := filecopy.Request{
-		Src: src, Dest: dest,
-		Sources: c.Sources, Heredocs: c.Heredocs,
+		Src: src, SrcName: srcName(c.From), Dest: dest,
+		Sources: c.Sources, Heredocs: heredocs,
 		DestPath: c.Dest, Workdir: workdirOrRoot(st.cfg.Config.WorkingDir),
-		Chown: chown, Chmod: c.Chmod,
+		Chown: chown, KeepOwner: c.From != "", Chmod: c.Chmod,
 		IsAdd: c.Add, Unpack: c.Unpack, Checksum: c.Checksum,
 		Excludes: c.Excludes, Parents: c.Parents,
-		HTTP: b.s.http, Created: b.created,
+		Client: b.s.http, TmpDir: b.s.store.TmpDir(), ModTime: b.created,
 	}
 	sum, err := filecopy.Checksum(ctx, req)
 	if err != nil {
@@ -120,6 +125,31 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 			return lw.Commit()
 		},
 	})
+}
+
+func srcName(from string) string {
+	if from == "" {
+		return "build context"
+	}
+	return from
+}
+
+// heredocFiles are COPY <<EOF files, expanded unless the name was quoted.
+func (b *build) heredocFiles(sr *stageRun, hs []parser.Heredoc) ([]filecopy.Heredoc, error) {
+	out := make([]filecopy.Heredoc, 0, len(hs))
+	for _, h := range hs {
+		data := h.Content
+		if h.Expand {
+			lex := shell.Lexer{SkipQuotes: true} // Docker: quotes are plain text in heredoc bodies
+			v, err := lex.ProcessWord(data, sr.scope)
+			if err != nil {
+				return nil, fmt.Errorf("heredoc %s: %w", h.Name, err)
+			}
+			data = v
+		}
+		out = append(out, filecopy.Heredoc{Name: h.Name, Data: data})
+	}
+	return out, nil
 }
 
 func heredocNames(hs []parser.Heredoc) []string {

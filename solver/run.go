@@ -194,9 +194,11 @@ type StepError struct {
 func (e *StepError) Error() string { return e.Msg }
 func (e *StepError) Unwrap() error { return e.Err }
 
+// userOrRoot is the USER a step runs as: uid 0 when none is set (looked up
+// in /etc/passwd when present, for HOME and groups).
 func userOrRoot(u string) string {
 	if u == "" {
-		return "root"
+		return "0"
 	}
 	return u
 }

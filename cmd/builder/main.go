@@ -36,7 +36,9 @@ type globalOptions struct {
 }
 
 func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.root, "root", "", "store directory (env BUILDER_ROOT; default /var/lib/builder as root)")
+	// The current value is the default: the flag may come before the
+	// subcommand too.
+	fs.StringVar(&o.root, "root", o.root, "store directory (env BUILDER_ROOT; default /var/lib/builder as root)")
 }
 
 func (o *globalOptions) openStore() (*store.Store, error) {

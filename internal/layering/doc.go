@@ -1,0 +1,4 @@
+// Package layering holds the test that keeps imports flowing one way:
+// parser → solver → snapshot, cache, executor, filecopy → exporter, store;
+// cmd/builder only wires them. It has no code of its own.
+package layering

@@ -1,0 +1,69 @@
+package layering
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/builderdev/builder/"
+
+// allowed lists, for each package, the packages of ours it may import
+// (directly or not). Lower layers never import higher ones.
+var allowed = map[string][]string{
+	"parser/shell": {},
+	"parser":       {"parser/shell"},
+	"user":         {},
+	"store":        {},
+	"snapshot":     {},
+	"executor":     {},
+	"filecopy":     {"parser", "parser/shell", "user"},
+	"exporter":     {"store"},
+	"cache":        {"store"},
+	"solver":       {"parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache"},
+}
+
+func TestImportsFlowOneWay(t *testing.T) {
+	for pkg, ok := range allowed {
+		t.Run(pkg, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+pkg).Output()
+			if err != nil {
+				t.Fatalf("go list %s: %v", pkg, err)
+			}
+			okSet := map[string]bool{pkg: true}
+			for _, o := range ok {
+				okSet[o] = true
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				if !strings.HasPrefix(dep, module) {
+					continue
+				}
+				name := strings.TrimPrefix(dep, module)
+				if strings.HasPrefix(name, "internal/") {
+					t.Errorf("%s imports %s: internal test helpers are for tests only", pkg, name)
+					continue
+				}
+				if !okSet[name] {
+					t.Errorf("%s imports %s, against the layering", pkg, name)
+				}
+			}
+		})
+	}
+}
+
+// TestBuildkitOnlyParser keeps our own imports of buildkit to its
+// Dockerfile syntax parser (which itself uses a few buildkit packages).
+func TestBuildkitOnlyParser(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "github.com/builderdev/builder/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		for _, dep := range f[1:] {
+			if strings.HasPrefix(dep, "github.com/moby/buildkit/") && dep != "github.com/moby/buildkit/frontend/dockerfile/parser" {
+				t.Errorf("%s imports %s: only buildkit's frontend/dockerfile/parser may be used", f[0], dep)
+			}
+		}
+	}
+}
