@@ -47,8 +47,8 @@ type build struct {
 // stageRun is one stage of the Dockerfile in this build.
 type stageRun struct {
 	stage  *parser.Stage
-	label  string // "build" or "stage-2", as progress shows it
-	base   string // the FROM image after expansion
+	label  string        // "build" or "stage-2", as progress shows it
+	base   string        // the FROM image after expansion
 	scope  *parser.Scope // ARG/ENV scope, advanced by each instruction
 	needed bool
 	deps   map[int]bool

@@ -16,7 +16,7 @@ import (
 type state struct {
 	cfg     *v1.ConfigFile
 	layers  []v1.Layer
-	key     v1.Hash // cache key of the last vertex
+	key     v1.Hash  // cache key of the last vertex
 	cmdSet  bool     // CMD given in this stage (ENTRYPOINT keeps it)
 	onbuild []string // base image triggers still to run
 	dir     string   // a local directory context (COPY --from=NAME only)
