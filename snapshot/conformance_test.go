@@ -82,7 +82,9 @@ func expectedDiff(kind string) []hdrInfo {
 	reg := func(n, body string, mode int64) hdrInfo {
 		return hdrInfo{Name: n, Type: tar.TypeReg, Mode: mode, Size: int64(len(body)), Body: body, ModTime: ts}
 	}
-	d := func(n string, mode int64) hdrInfo { return hdrInfo{Name: n, Type: tar.TypeDir, Mode: mode, ModTime: ts} }
+	d := func(n string, mode int64) hdrInfo {
+		return hdrInfo{Name: n, Type: tar.TypeDir, Mode: mode, ModTime: ts}
+	}
 	wh := func(n string) hdrInfo { return hdrInfo{Name: n, Type: tar.TypeReg, ModTime: 0} }
 	opqMarker := func(n string) hdrInfo { return hdrInfo{Name: n, Type: tar.TypeReg, Mode: 0o755, ModTime: 0} }
 	caps := reg("caps", "cap", 0o755)

@@ -124,11 +124,16 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 		}
 		symlink = true
 	case tar.TypeLink:
-		s, err := x.link(pfd, base, hdr.Linkname)
+		st, err := x.link(pfd, base, hdr.Linkname)
 		if err != nil {
 			return err
 		}
-		symlink = s
+		symlink = st.Mode&unix.S_IFMT == unix.S_IFLNK
+		if int(st.Uid) == hdr.Uid && int(st.Gid) == hdr.Gid {
+			// A chown would only clear security.capability of the inode
+			// the link shares; tars not made by us omit it on links.
+			hdr.Uid, hdr.Gid = -1, -1
+		}
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		typ := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
 		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
@@ -162,34 +167,36 @@ func writeFile(ctx context.Context, pfd int, base string, r io.Reader) error {
 }
 
 // link makes a hard link to target (resolved inside the root, its last
-// component not followed) and reports whether that is a symlink.
-func (x *extractor) link(pfd int, base, target string) (bool, error) {
+// component not followed) and returns the linked inode's stat.
+func (x *extractor) link(pfd int, base, target string) (unix.Stat_t, error) {
+	var st unix.Stat_t
 	t, ok := cleanName(target)
 	if !ok || t == "." {
-		return false, fmt.Errorf("hard link target %q escapes the root", target)
+		return st, fmt.Errorf("hard link target %q escapes the root", target)
 	}
 	tdir, tbase := path.Split(t)
 	tfd, err := x.root.openDir(path.Clean(tdir), false)
 	if err != nil {
-		return false, fmt.Errorf("hard link target %q: %w", target, err)
+		return st, fmt.Errorf("hard link target %q: %w", target, err)
 	}
 	defer unix.Close(tfd)
 	if err := unix.Linkat(tfd, tbase, pfd, base, 0); err != nil {
-		return false, fmt.Errorf("hard link to %q: %w", target, err)
+		return st, fmt.Errorf("hard link to %q: %w", target, err)
 	}
-	var st unix.Stat_t
 	if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return false, fmt.Errorf("stat hard link: %w", err)
+		return st, fmt.Errorf("stat hard link: %w", err)
 	}
-	return st.Mode&unix.S_IFMT == unix.S_IFLNK, nil
+	return st, nil
 }
 
 // metadata sets owner, xattrs, mode (after chown, which clears setuid) and
 // times, like containerd's createTarFile.
 func (x *extractor) metadata(pfd int, base, name string, hdr *tar.Header, symlink bool) error {
-	if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		if x.euid == 0 || !errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("chown: %w", err)
+	if hdr.Uid >= 0 {
+		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if x.euid == 0 || !errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("chown: %w", err)
+			}
 		}
 	}
 	for k, v := range hdr.PAXRecords {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
@@ -35,10 +36,14 @@ type ent struct {
 	xattrs           map[string]string
 }
 
-func dir(name string, mode int64) ent  { return ent{name: name, typ: tar.TypeDir, mode: mode} }
-func file(name, body string) ent       { return ent{name: name, typ: tar.TypeReg, mode: 0o644, body: body} }
-func symlink(name, target string) ent  { return ent{name: name, typ: tar.TypeSymlink, mode: 0o777, link: target} }
-func hardlink(name, target string) ent { return ent{name: name, typ: tar.TypeLink, mode: 0o644, link: target} }
+func dir(name string, mode int64) ent { return ent{name: name, typ: tar.TypeDir, mode: mode} }
+func file(name, body string) ent      { return ent{name: name, typ: tar.TypeReg, mode: 0o644, body: body} }
+func symlink(name, target string) ent {
+	return ent{name: name, typ: tar.TypeSymlink, mode: 0o777, link: target}
+}
+func hardlink(name, target string) ent {
+	return ent{name: name, typ: tar.TypeLink, mode: 0o644, link: target}
+}
 
 // mkTar builds an uncompressed tar of the entries, in order.
 func mkTar(t testing.TB, ents ...ent) []byte {
@@ -238,4 +243,8 @@ func setTimes(t *testing.T, root string, names ...string) {
 			t.Fatalf("set times of %s: %v", n, err)
 		}
 	}
+}
+
+func cmpNode(want, got node) string {
+	return cmp.Diff(want, got)
 }
