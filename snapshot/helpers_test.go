@@ -248,3 +248,13 @@ func setTimes(t *testing.T, root string, names ...string) {
 func cmpNode(want, got node) string {
 	return cmp.Diff(want, got)
 }
+
+func containsMount(mountinfo, dir string) bool {
+	for _, line := range strings.Split(mountinfo, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(unescapeMountinfo(f[4]), dir) {
+			return true
+		}
+	}
+	return false
+}
