@@ -47,7 +47,9 @@ func (l *Layers) Ensure(ctx context.Context, diffID v1.Hash, open func() (io.Rea
 		return target, nil
 	}
 	ch := l.group.DoChan(diffID.Hex, func() (any, error) {
-		return target, l.extract(context.WithoutCancel(ctx), diffID, target, open)
+		// The first caller's ctx bounds the extraction: if it is cancelled,
+		// callers sharing it get the error and may retry.
+		return target, l.extract(ctx, diffID, target, open)
 	})
 	select {
 	case <-ctx.Done():
