@@ -91,6 +91,7 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 		IsAdd: c.Add, Unpack: c.Unpack, Checksum: c.Checksum,
 		Excludes: c.Excludes, Parents: c.Parents,
 		Client: b.s.http, TmpDir: b.s.store.TmpDir(), ModTime: b.created,
+		StatCache: b.s.stats,
 	}
 	sum, err := filecopy.Checksum(ctx, req)
 	if err != nil {
@@ -174,7 +175,7 @@ func (b *build) mountInput(ctx context.Context, m *parser.Mount) (string, error)
 	if source == "" {
 		source = "."
 	}
-	sum, err := filecopy.Checksum(ctx, filecopy.Request{Src: src, Dest: nil, Sources: []string{source}, DestPath: "/mnt/", Workdir: "/"})
+	sum, err := filecopy.Checksum(ctx, filecopy.Request{Src: src, Sources: []string{source}, DestPath: "/mnt/", Workdir: "/", StatCache: b.s.stats})
 	if err != nil {
 		return "", fmt.Errorf("bind mount %s: %w", m.Source, err)
 	}
@@ -201,7 +202,7 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 		missing = append([]string{p}, missing...)
 	}
 	if len(missing) == 0 {
-		next.cfg.History = append(next.cfg.History, b.history(createdBy, true))
+		next.cfg.History = append(next.cfg.History, b.history(st, createdBy, true))
 		next.key = keyOf(keyInput{Version: keyVersion, Parent: st.key.String(), Kind: "workdir", Args: wd})
 		return next, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -36,7 +37,7 @@ func (b *build) dispatch(ctx context.Context, sr *stageRun, st *state, inst pars
 				parts = append(parts, d.Key)
 			}
 		}
-		n.cfg.History = append(n.cfg.History, b.history("ARG "+strings.Join(parts, " "), true))
+		n.cfg.History = append(n.cfg.History, b.history(st, "ARG "+strings.Join(parts, " "), true))
 		n.key = keyOf(keyInput{Version: keyVersion, Parent: st.key.String(), Kind: "arg", Args: parts})
 		return n, nil
 	case *parser.Run:
@@ -83,7 +84,11 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 			return nil, fmt.Errorf("cache lookup: %w", err)
 		}
 	}
-	b.start(v)
+	reason := ""
+	if b.req.Explain {
+		reason = b.explain(ctx, s, noCache)
+	}
+	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusStarted, Reason: reason})
 	started := time.Now()
 	res, err, _ := b.s.steps.Do(key.String(), func() (any, error) {
 		if err := b.sem.Acquire(ctx, 1); err != nil {
@@ -94,8 +99,8 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 		if err != nil {
 			return nil, err
 		}
-		rec := &cache.Record{Key: key, Created: time.Now(), Description: s.text}
-		rec.History = b.history(s.createdBy, true)
+		rec := &cache.Record{Key: key, Parent: s.st.key, Created: time.Now(), Description: s.text, Inputs: s.inputs()}
+		rec.History = v1.History{CreatedBy: s.createdBy, Comment: historyComment, Created: v1.Time{Time: rec.Created.UTC()}}
 		if l != nil {
 			diffID, err := l.DiffID()
 			if err != nil {
@@ -139,10 +144,71 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 	return st, nil
 }
 
+// inputs names what the step's key is made of, for --explain.
+func (s step) inputs() map[string]string {
+	in := map[string]string{}
+	for k, v := range s.key.Inputs {
+		in[k] = v
+	}
+	for _, kv := range s.key.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		in["env:"+k] = keyOf(v).Hex[:16]
+	}
+	in["args"] = keyOf(s.key.Args).Hex[:16]
+	return in
+}
+
+// explain says why a step misses the cache.
+func (b *build) explain(ctx context.Context, s step, noCache bool) string {
+	if noCache {
+		return "cache miss: --no-cache"
+	}
+	prev, err := b.s.cache.Previous(ctx, s.st.key, s.text)
+	if err != nil {
+		return "cache miss: no earlier build of this step on this parent (the parent or the instruction changed)"
+	}
+	was, now := prev.Inputs, s.inputs()
+	var changed []string
+	for k, v := range now {
+		if was[k] != v {
+			changed = append(changed, describeInput(k, was[k] == ""))
+		}
+	}
+	for k := range was {
+		if _, ok := now[k]; !ok {
+			changed = append(changed, strings.TrimPrefix(k, "env:")+" removed")
+		}
+	}
+	if len(changed) == 0 {
+		return "cache miss: the earlier result is gone from the store"
+	}
+	sort.Strings(changed)
+	return "cache miss: changed " + strings.Join(changed, ", ")
+}
+
+func describeInput(k string, added bool) string {
+	switch {
+	case k == "files":
+		return "source files"
+	case k == "source":
+		return "--from source"
+	case k == "args":
+		return "instruction arguments"
+	case strings.HasPrefix(k, "env:"):
+		if added {
+			return "variable " + strings.TrimPrefix(k, "env:") + " (new)"
+		}
+		return "variable " + strings.TrimPrefix(k, "env:")
+	case strings.HasPrefix(k, "mount:"):
+		return "bind mount " + strings.TrimPrefix(k, "mount:")
+	}
+	return k
+}
+
 // fromRecord applies a cache record to st.
 func (b *build) fromRecord(st *state, rec *cache.Record, key v1.Hash) (*state, error) {
 	h := rec.History
-	h.Created = v1.Time{Time: b.created}
+	h.Created = v1.Time{Time: b.stamp(rec.Created)}
 	var n *state
 	if rec.Layer == nil {
 		n = st.clone()
@@ -161,6 +227,7 @@ func (b *build) fromRecord(st *state, rec *cache.Record, key v1.Hash) (*state, e
 		}
 	}
 	n.key = key
+	n.time = rec.Created
 	return n, nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/builderdev/builder/store"
 )
 
 // image is a resolved base image: its identity for cache keys, its config
@@ -53,8 +55,10 @@ func (b *build) resolveImageOnce(ctx context.Context, ref string) (*image, error
 			return nil, fmt.Errorf("build context %q is a local directory, not an image", ref)
 		}
 	}
-	if img, err := b.s.store.Image(StoreName(ref)); err == nil {
-		return b.load(ctx, ref, img)
+	if n, err := store.NormalizeName(ref); err == nil {
+		if img, err := b.s.store.Image(n); err == nil {
+			return b.load(ctx, ref, img)
+		}
 	}
 	return b.fromRegistry(ctx, ref)
 }
@@ -64,19 +68,6 @@ func scratchImage(p v1.Platform) *image {
 		Architecture: p.Architecture, OS: p.OS, Variant: p.Variant,
 		RootFS: v1.RootFS{Type: "layers"},
 	}}
-}
-
-// StoreName is how a user's image reference is named in the local store:
-// the tag defaults to "latest", digests are kept as they are.
-func StoreName(ref string) string {
-	if strings.Contains(ref, "@") {
-		return ref
-	}
-	last := ref[strings.LastIndex(ref, "/")+1:]
-	if !strings.Contains(last, ":") {
-		return ref + ":latest"
-	}
-	return ref
 }
 
 func (b *build) fromRegistry(ctx context.Context, ref string) (*image, error) {

@@ -2,6 +2,7 @@ package solver
 
 import (
 	"fmt"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -13,7 +14,15 @@ import (
 // layers (all in the store) and its config with --label applied.
 func (b *build) finalImage(st *state) (v1.Image, error) {
 	cfg := st.cfg.DeepCopy()
-	cfg.Created = v1.Time{Time: b.created}
+	// The image is as new as its newest history entry, so a rebuild served
+	// wholly from the cache gives the same image.
+	created := time.Time{}
+	for _, h := range cfg.History {
+		if h.Created.After(created) {
+			created = h.Created.Time
+		}
+	}
+	cfg.Created = v1.Time{Time: b.stamp(created)}
 	for k, v := range b.req.Labels {
 		if cfg.Config.Labels == nil {
 			cfg.Config.Labels = map[string]string{}

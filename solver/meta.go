@@ -94,7 +94,7 @@ func (b *build) meta(st *state, inst parser.Instruction) (*state, error) {
 	default:
 		return nil, fmt.Errorf("unsupported instruction %T", inst)
 	}
-	n.cfg.History = append(n.cfg.History, b.history(createdBy, true))
+	n.cfg.History = append(n.cfg.History, b.history(st, createdBy, true))
 	n.key = keyOf(map[string]any{"parent": st.key.String(), "config": createdBy, "cmdSet": n.cmdSet})
 	return n, nil
 }

@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/snapshot"
 )
 
 // Secret is where a --secret comes from: a file or an environment variable
@@ -223,14 +225,13 @@ func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work str
 			if err != nil {
 				return executor.Mount{}, err
 			}
-			for i := len(dirs) - 1; i >= 0; i-- { // overlay wants the top first
-				p := filepath.Join(dirs[i], filepath.FromSlash(source))
-				if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
-					lowers = append(lowers, p)
-				}
+			resolved, err := snapshot.NewView(dirs).Resolve(source)
+			if err != nil {
+				return executor.Mount{}, fmt.Errorf("bind mount %s from %s: %w", m.Source, m.From, err)
 			}
-			if len(lowers) == 0 {
-				return executor.Mount{}, fmt.Errorf("bind mount %s from %s: not a directory", m.Source, m.From)
+			lowers, err = stageLowers(dirs, resolved)
+			if err != nil {
+				return executor.Mount{}, fmt.Errorf("bind mount %s from %s: %w", m.Source, m.From, err)
 			}
 		}
 	}
@@ -256,6 +257,48 @@ func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work str
 		opts = append(opts, "ro")
 	}
 	return executor.Mount{Type: "overlay", Source: "overlay", Target: target, Options: opts}, nil
+}
+
+// stageLowers returns the directories that make up name (a resolved path)
+// in a stack of layer dirs, top first: one path for a file, every layer's
+// copy down to an opaque or replacing one for a directory.
+func stageLowers(dirs []string, name string) ([]string, error) {
+	var out []string
+	for i := len(dirs) - 1; i >= 0; i-- {
+		p := filepath.Join(dirs[i], filepath.FromSlash(name))
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		if fi.Mode()&os.ModeCharDevice != 0 && fi.Sys() != nil && isWhiteout(fi) {
+			break
+		}
+		if !fi.IsDir() {
+			if len(out) == 0 {
+				return []string{p}, nil
+			}
+			break
+		}
+		out = append(out, p)
+		if isOpaqueDir(p) {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: %w", name, os.ErrNotExist)
+	}
+	return out, nil
+}
+
+func isWhiteout(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Rdev == 0
+}
+
+func isOpaqueDir(p string) bool {
+	buf := make([]byte, 1)
+	n, err := unix.Lgetxattr(p, "trusted.overlay.opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
 }
 
 // insideDir joins root and a cleaned absolute name and refuses results that

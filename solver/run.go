@@ -146,7 +146,7 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		Cwd:        workdirOrRoot(st.cfg.Config.WorkingDir),
 		UID:        id.UID,
 		GID:        id.GID,
-		Groups:     id.Groups,
+		Groups:     withPrimary(id.GID, id.Groups),
 		Hostname:   "buildkitsandbox",
 		Network:    network,
 		Mounts:     mounts,
@@ -167,6 +167,18 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		return nil, fmt.Errorf("diff root: %w", err)
 	}
 	return lw.Commit()
+}
+
+// withPrimary puts the primary gid first in the supplementary groups, as
+// containerd's WithAdditionalGIDs does for BuildKit.
+func withPrimary(gid uint32, groups []uint32) []uint32 {
+	out := []uint32{gid}
+	for _, g := range groups {
+		if g != gid {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func runError(err error, args []string, tail []string) error {

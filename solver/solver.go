@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/filecopy"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/store"
@@ -35,6 +37,7 @@ type Solver struct {
 	http        *http.Client
 	cacheMounts string
 	now         func() time.Time
+	stats       *filecopy.StatCache // content digests by stat, for context hashing
 
 	// steps shares identical vertices (same cache key) across builds.
 	steps singleflight.Group
@@ -80,6 +83,8 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 	for _, o := range opts {
 		o(s)
 	}
+	// A stat cache that cannot be read only costs reads, never correctness.
+	s.stats, _ = filecopy.OpenStatCache(filepath.Join(st.Root(), "statcache"))
 	if s.cacheMounts == "" {
 		s.cacheMounts = st.CacheDir() + "-mounts"
 	}
@@ -100,6 +105,7 @@ type Request struct {
 	Labels        map[string]string
 	NoCache       bool
 	NoCacheFilter []string
+	Explain       bool              // say why each executed step missed the cache
 	Contexts      map[string]string // --build-context NAME=VALUE
 	Secrets       map[string]Secret
 	Limits        executor.Limits
@@ -159,6 +165,9 @@ func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
 	defer lease.Release()
 	b.lease = lease
 	st, err := b.solve(ctx)
+	if s.stats != nil {
+		s.stats.Save() // best effort: a lost save costs reads next time
+	}
 	if err != nil {
 		return nil, err
 	}

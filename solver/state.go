@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -20,6 +21,10 @@ type state struct {
 	cmdSet  bool     // CMD given in this stage (ENTRYPOINT keeps it)
 	onbuild []string // base image triggers still to run
 	dir     string   // a local directory context (COPY --from=NAME only)
+	// time is when the newest layer of this state was made (from the cache
+	// record when it was a hit): the created time of later metadata-only
+	// history entries, so a fully cached rebuild gives the same image.
+	time time.Time
 
 	dirs []string // extracted layer dirs, filled lazily
 }
@@ -75,14 +80,24 @@ func (b *build) lowerDirs(ctx context.Context, st *state) ([]string, error) {
 	return dirs, nil
 }
 
-// history is the history entry of an instruction, as BuildKit writes it.
-func (b *build) history(createdBy string, empty bool) v1.History {
+// history is the history entry of an instruction, as BuildKit writes it,
+// dated like the newest layer of st (or now / SOURCE_DATE_EPOCH).
+func (b *build) history(st *state, createdBy string, empty bool) v1.History {
 	return v1.History{
-		Created:    v1.Time{Time: b.created},
+		Created:    v1.Time{Time: b.stamp(st.time)},
 		CreatedBy:  createdBy,
-		Comment:    "buildkit.dockerfile.v0",
+		Comment:    historyComment,
 		EmptyLayer: empty,
 	}
+}
+
+// stamp is the time to record for something made at t: SOURCE_DATE_EPOCH
+// when set, else t, else the build's start.
+func (b *build) stamp(t time.Time) time.Time {
+	if b.req.SourceDateEpoch != nil || t.IsZero() {
+		return b.created
+	}
+	return t.UTC()
 }
 
 // from resolves the stage's base: an earlier stage, a named context, the
@@ -122,7 +137,7 @@ func (b *build) from(ctx context.Context, sr *stageRun) (*state, error) {
 	if !hasEnv(cfg.Config.Env, "PATH") {
 		cfg.Config.Env = append([]string{"PATH=" + defaultPath}, cfg.Config.Env...)
 	}
-	st := &state{cfg: cfg, layers: img.layers, onbuild: cfg.Config.OnBuild}
+	st := &state{cfg: cfg, layers: img.layers, onbuild: cfg.Config.OnBuild, time: img.config.Created.Time}
 	cfg.Config.OnBuild = nil
 	st.key = keyOf(map[string]any{"from": img.digest.String(), "ref": canonicalRef(img), "platform": b.platform.String()})
 	return st, nil
@@ -143,6 +158,9 @@ func parseTriggers(file string, triggers []string) ([]parser.Instruction, error)
 	}
 	return df.Stages[0].Instructions, nil
 }
+
+// historyComment marks history entries as BuildKit does.
+const historyComment = "buildkit.dockerfile.v0"
 
 // layerMediaType is what OCI manifests call a gzip layer.
 const layerMediaType = types.OCILayer

@@ -46,6 +46,7 @@ type buildOptions struct {
 	pidsLimit     int64
 	isolation     string
 	jobs          int
+	explain       bool
 }
 
 func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
@@ -69,6 +70,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit of each RUN step")
 	fs.StringVar(&o.isolation, "isolation", "auto", "isolation of RUN steps: auto, namespace, rootless, chroot")
 	fs.IntVar(&o.jobs, "jobs", 0, "steps run at once (default: number of CPUs)")
+	fs.BoolVar(&o.explain, "explain", false, "say for each step run why it missed the cache")
 }
 
 func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
@@ -85,6 +87,11 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return err
+	}
+	for _, t := range o.tags {
+		if _, err := store.NormalizeName(t); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("invalid tag %q: %w", t, err)}
+		}
 	}
 	req, err := o.request(contextDir, s.in)
 	if err != nil {
@@ -129,7 +136,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		return err
 	}
 	for _, t := range o.tags {
-		if err := st.Tag(ctx, solver.StoreName(t), res.Image); err != nil {
+		if err := st.Tag(ctx, tagName(t), res.Image); err != nil {
 			return fmt.Errorf("tag %s: %w", t, err)
 		}
 	}
@@ -165,7 +172,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	fmt.Fprintf(s.err, "image %s (config %s), %s, %d steps run, %d cached, %.1fs\n",
 		digest, cfgDigest, humanSize(size), res.Steps, res.Cached, res.Elapsed.Seconds())
 	for _, t := range o.tags {
-		fmt.Fprintf(s.err, "tagged %s\n", solver.StoreName(t))
+		fmt.Fprintf(s.err, "tagged %s\n", tagName(t))
 	}
 	return nil
 }
@@ -204,7 +211,7 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 	}
 	req := &solver.Request{
 		Dockerfile: df, ContextDir: contextDir, Ignore: ignore, Target: o.target,
-		Platform: &platform, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter,
+		Platform: &platform, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter, Explain: o.explain,
 		BuildArgs: map[string]string{}, Labels: map[string]string{},
 		Contexts: map[string]string{}, Secrets: map[string]solver.Secret{},
 	}

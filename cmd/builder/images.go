@@ -11,7 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
-	"github.com/builderdev/builder/solver"
+	"github.com/builderdev/builder/store"
 )
 
 func runImages(ctx context.Context, g *globalOptions, args []string, s stdio) error {
@@ -52,17 +52,26 @@ func (o *rmOptions) run(ctx context.Context, g *globalOptions, args []string, s 
 	}
 	var failed []string
 	for _, t := range args {
-		if err := st.Remove(solver.StoreName(t)); err != nil {
+		if err := st.Remove(tagName(t)); err != nil {
 			fmt.Fprintf(s.err, "rm %s: %v\n", t, err)
 			failed = append(failed, t)
 			continue
 		}
-		fmt.Fprintf(s.out, "Untagged: %s\n", solver.StoreName(t))
+		fmt.Fprintf(s.out, "Untagged: %s\n", tagName(t))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("could not remove %s", strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// tagName is how a -t name is kept in the store ("app" is "app:latest");
+// names that do not parse are kept as written and fail where used.
+func tagName(t string) string {
+	if n, err := store.NormalizeName(t); err == nil {
+		return n
+	}
+	return t
 }
 
 func shortDigest(h v1.Hash) string {

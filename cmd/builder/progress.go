@@ -71,6 +71,9 @@ func (p *plainRenderer) Report(e solver.Event) {
 	case solver.StatusStarted:
 		p.started[e.Vertex] = e.Time
 		fmt.Fprintf(p.w, "#%d %s\n", e.Vertex, e.Name)
+		if e.Reason != "" {
+			fmt.Fprintf(p.w, "#%d %s\n", e.Vertex, e.Reason)
+		}
 	case solver.StatusCached:
 		fmt.Fprintf(p.w, "#%d %s\n#%d CACHED\n", e.Vertex, e.Name, e.Vertex)
 		if e.Reason != "" {
@@ -85,9 +88,6 @@ func (p *plainRenderer) Report(e solver.Event) {
 			fmt.Fprintf(p.w, "#%d %.3f %s", e.Vertex, el, strings.TrimSuffix(line, "\n")+"\n")
 		}
 	case solver.StatusDone:
-		if e.Reason != "" {
-			fmt.Fprintf(p.w, "#%d %s\n", e.Vertex, e.Reason)
-		}
 		fmt.Fprintf(p.w, "#%d DONE %.1fs\n", e.Vertex, e.Duration.Seconds())
 	case solver.StatusError:
 		fmt.Fprintf(p.w, "#%d ERROR: %s\n", e.Vertex, firstLine(e.Data))

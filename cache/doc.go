@@ -1,0 +1,7 @@
+// Package cache keeps cache records: what a build step with a given cache
+// key produced (a layer blob in the store, or nothing, and its history
+// entry). Records are JSON files written atomically, safe for many builder
+// processes on one store; a record whose blob is gone is never served. The
+// solver decides what a key is; this package only stores and finds records,
+// and prunes what nothing uses.
+package cache
