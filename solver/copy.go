@@ -5,9 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"path"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -115,15 +115,7 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 			"checksum": c.Checksum, "unpack": c.Unpack, "from": c.From,
 		}, Inputs: map[string]string{"files": sum.String(), "source": srcKey}},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
-			lw, err := b.s.store.NewLayer(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("create layer: %w", err)
-			}
-			if err := filecopy.Copy(ctx, req, lw); err != nil {
-				lw.Abort()
-				return nil, err
-			}
-			return lw.Commit()
+			return b.writeLayer(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
 		},
 	})
 }
@@ -214,26 +206,17 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 		sr: sr, st: next, text: "WORKDIR " + wd, createdBy: createdBy,
 		key: keyInput{Kind: "workdir", Args: map[string]any{"path": wd, "uid": id.UID, "gid": id.GID}},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
-			lw, err := b.s.store.NewLayer(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("create layer: %w", err)
-			}
-			tw := tar.NewWriter(lw)
-			for _, p := range missing {
-				hdr := &tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(p, "/") + "/", Mode: 0o755 | int64(fs.ModeDir&0),
-					Uid: int(id.UID), Gid: int(id.GID), ModTime: b.created, Format: tar.FormatPAX}
-				if err := tw.WriteHeader(hdr); err != nil {
-					lw.Abort()
-					return nil, fmt.Errorf("write layer: %w", err)
+			return b.writeLayer(ctx, func(w io.Writer) error {
+				tw := tar.NewWriter(w)
+				for _, p := range missing {
+					hdr := &tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(p, "/") + "/", Mode: 0o755,
+						Uid: int(id.UID), Gid: int(id.GID), ModTime: b.created.Truncate(time.Second), Format: tar.FormatPAX}
+					if err := tw.WriteHeader(hdr); err != nil {
+						return fmt.Errorf("write layer: %w", err)
+					}
 				}
-			}
-			if err := tw.Close(); err != nil {
-				lw.Abort()
-				return nil, fmt.Errorf("write layer: %w", err)
-			}
-			return lw.Commit()
+				return tw.Close()
+			})
 		},
 	})
 }
-
-var _ io.Writer = (*strings.Builder)(nil)

@@ -68,6 +68,13 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 	s.key.Version = keyVersion
 	s.key.Parent = s.st.key.String()
 	s.key.Platform = b.platform.String()
+	if b.req.RewriteTimestamp && b.req.SourceDateEpoch != nil {
+		in := map[string]string{"rewrite-timestamp": b.req.SourceDateEpoch.UTC().Format(time.RFC3339)}
+		for k, v := range s.key.Inputs {
+			in[k] = v
+		}
+		s.key.Inputs = in
+	}
 	key := keyOf(s.key)
 	v := b.newVertex(s.sr, s.text)
 	noCache := b.req.NoCache || b.noCacheFilter[strings.ToLower(s.sr.stage.Name)] || b.noCacheFilter[s.sr.label]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -158,15 +159,12 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		return nil, runError(err, args, tail.Lines())
 	}
 
-	lw, err := b.s.store.NewLayer(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("create layer: %w", err)
-	}
-	if err := active.Diff(ctx, lw); err != nil {
-		lw.Abort()
-		return nil, fmt.Errorf("diff root: %w", err)
-	}
-	return lw.Commit()
+	return b.writeLayer(ctx, func(w io.Writer) error {
+		if err := active.Diff(ctx, w); err != nil {
+			return fmt.Errorf("diff root: %w", err)
+		}
+		return nil
+	})
 }
 
 // withPrimary puts the primary gid first in the supplementary groups, as

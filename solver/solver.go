@@ -112,6 +112,8 @@ type Request struct {
 	// SourceDateEpoch, when set, is the created time of the config and
 	// history (reproducible builds).
 	SourceDateEpoch *time.Time
+	// RewriteTimestamp clamps file mtimes in new layers to SourceDateEpoch.
+	RewriteTimestamp bool
 }
 
 // Result is a finished build.

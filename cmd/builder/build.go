@@ -97,6 +97,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err != nil {
 		return err
 	}
+	req.RewriteTimestamp = rewriteTimestamp(outs)
 	st, err := g.openStore()
 	if err != nil {
 		return err
@@ -141,7 +142,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		}
 	}
 	for _, out := range outs {
-		if err := out.write(ctx, res.Image, o.tags, s.out); err != nil {
+		if err := out.write(ctx, res.Image, o.tags, s.out, st.TmpDir()); err != nil {
 			return err
 		}
 	}

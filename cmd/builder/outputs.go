@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -54,6 +55,9 @@ func parseOutputs(specs []string) ([]output, error) {
 				o.attrs[strings.ToLower(k)] = v
 			}
 		}
+		if _, err := o.exportOptions(""); err != nil {
+			return nil, fmt.Errorf("invalid --output %q: %w", s, err)
+		}
 		switch o.typ {
 		case "oci", "docker", "tar", "local":
 			if o.dest == "" {
@@ -72,10 +76,65 @@ func parseOutputs(specs []string) ([]output, error) {
 	return outs, nil
 }
 
+// exportOptions turns compression=, compression-level=, force-compression=
+// and oci-mediatypes= into exporter options.
+func (o output) exportOptions(tmpDir string) ([]exporter.Option, error) {
+	opts := []exporter.Option{exporter.WithTempDir(tmpDir)}
+	if c, ok := o.attrs["compression"]; ok {
+		level := 0
+		if l, ok := o.attrs["compression-level"]; ok {
+			n, err := strconv.Atoi(l)
+			if err != nil {
+				return nil, fmt.Errorf("invalid compression-level %q", l)
+			}
+			level = n
+		}
+		switch exporter.Compression(c) {
+		case exporter.Gzip, exporter.Zstd, exporter.Uncompressed:
+		default:
+			return nil, fmt.Errorf("invalid compression %q (want gzip, zstd or uncompressed)", c)
+		}
+		opts = append(opts, exporter.WithCompression(exporter.Compression(c), level))
+	}
+	for _, k := range []string{"force-compression", "oci-mediatypes", "rewrite-timestamp"} {
+		v, ok := o.attrs[k]
+		if !ok {
+			continue
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("invalid %s=%q", k, v)
+		}
+		switch k {
+		case "force-compression":
+			if b {
+				opts = append(opts, exporter.WithForceCompression())
+			}
+		case "oci-mediatypes":
+			opts = append(opts, exporter.WithOCIMediaTypes(b))
+		}
+	}
+	return opts, nil
+}
+
+// rewriteTimestamp reports whether any output asks for clamped mtimes.
+func rewriteTimestamp(outs []output) bool {
+	for _, o := range outs {
+		if b, _ := strconv.ParseBool(o.attrs["rewrite-timestamp"]); b {
+			return true
+		}
+	}
+	return false
+}
+
 // write exports img as this output says.
-func (o output) write(ctx context.Context, img v1.Image, tags []string, stdout io.Writer) error {
+func (o output) write(ctx context.Context, img v1.Image, tags []string, stdout io.Writer, tmpDir string) error {
 	if o.typ == "local" {
 		return writeLocal(ctx, img, o.dest)
+	}
+	opts, err := o.exportOptions(tmpDir)
+	if err != nil {
+		return err
 	}
 	return writeTo(o.dest, stdout, func(w io.Writer) error {
 		switch o.typ {
@@ -84,13 +143,13 @@ func (o output) write(ctx context.Context, img v1.Image, tags []string, stdout i
 			if name == "" && len(tags) > 0 {
 				name = tags[0]
 			}
-			return exporter.WriteOCI(ctx, w, img, name)
+			return exporter.WriteOCI(ctx, w, img, name, opts...)
 		case "docker":
 			names := tags
 			if n := o.attrs["name"]; n != "" {
 				names = strings.Split(n, ",")
 			}
-			return exporter.WriteDocker(ctx, w, img, names)
+			return exporter.WriteDocker(ctx, w, img, names, opts...)
 		default:
 			return exporter.WriteRootfsTar(ctx, w, img)
 		}
