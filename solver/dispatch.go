@@ -38,7 +38,13 @@ func (b *build) dispatch(ctx context.Context, sr *stageRun, st *state, inst pars
 			}
 		}
 		n.cfg.History = append(n.cfg.History, b.history(st, "ARG "+strings.Join(parts, " "), true))
-		n.key = keyOf(keyInput{Version: keyVersion, Parent: st.key.String(), Kind: "arg", Args: parts})
+		// The values are not in the key: the steps that see them (RUN's
+		// environment, expanded words) have them in theirs.
+		names := make([]string, len(in.Args))
+		for i, d := range in.Args {
+			names[i] = d.Key
+		}
+		n.key = keyOf(keyInput{Version: keyVersion, Parent: st.key.String(), Kind: "arg", Args: names})
 		return n, nil
 	case *parser.Run:
 		return b.run(ctx, sr, st, in, sr.scope.Env(), sr.scope.RunEnv())
