@@ -281,7 +281,7 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 	for _, inst := range insts {
 		next, err := b.dispatch(ctx, sr, st, inst)
 		if err != nil {
-			return nil, locErr(inst.Location(), err)
+			return nil, instErr(inst.Location(), shorten(inst.Original(), 60), err)
 		}
 		st = next
 	}
@@ -290,24 +290,44 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 
 // locErr attaches the Dockerfile location to an error once.
 func locErr(loc parser.Location, err error) error {
+	return instErr(loc, "", err)
+}
+
+// instErr attaches the Dockerfile location and the instruction's text.
+func instErr(loc parser.Location, text string, err error) error {
 	var ie *InstructionError
-	if errors.As(err, &ie) || errors.Is(err, context.Canceled) {
+	var pe *parser.Error
+	if errors.As(err, &ie) || errors.As(err, &pe) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	return &InstructionError{Loc: loc, Err: err}
+	return &InstructionError{Loc: loc, Text: text, Err: err}
 }
 
 // InstructionError is a failure of one Dockerfile instruction.
 type InstructionError struct {
-	Loc parser.Location
-	Err error
+	Loc  parser.Location
+	Text string // the instruction as written, shortened
+	Err  error
 }
 
 func (e *InstructionError) Error() string {
-	return fmt.Sprintf("%s:%d: %v", e.Loc.File, e.Loc.Start, e.Err)
+	msg := e.Err.Error()
+	kw, _, _ := strings.Cut(e.Text, " ")
+	if e.Text == "" || strings.HasPrefix(msg, strings.ToUpper(kw)+" ") {
+		return fmt.Sprintf("%s:%d: %s", e.Loc.File, e.Loc.Start, msg)
+	}
+	return fmt.Sprintf("%s:%d: %s: %s", e.Loc.File, e.Loc.Start, e.Text, msg)
 }
 
 func (e *InstructionError) Unwrap() error { return e.Err }
+
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n-3] + "..."
+	}
+	return s
+}
 
 // warnUnusedArgs reports --build-arg values no ARG of the build declares,
 // as Docker does.
