@@ -1,0 +1,84 @@
+package e2e_test
+
+import (
+	"bytes"
+	"sync"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/builderdev/builder/internal/testenv"
+)
+
+// Ctrl-C during a RUN stops the step, kills its processes, unmounts
+// everything and exits non-zero; the store stays usable.
+func TestInterruptDuringRun(t *testing.T) {
+	testenv.LeakCheck(t)
+	root := newRoot(t)
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM busybox\nRUN echo started && sleep 100 & sleep 100\n")
+	cmd := exec.Command(builderBin, "--root", root, "build", "--progress", "plain", "--build-context", busyboxContext(t), ctxDir)
+	cmd.Env = builderEnv(t, nil)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stderr.String(), "started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("step did not start:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatalf("interrupted build exited 0:\n%s", stderr.String())
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("interrupted build took %s to stop", took)
+	}
+	if m := testenv.MountsUnder(root); len(m) > 0 {
+		t.Errorf("mounts left under the store: %v", m)
+	}
+	if p := testenv.ProcessesUnder(root); len(p) > 0 {
+		t.Errorf("processes left under the store: %v", p)
+	}
+	// The store is still usable.
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM busybox\nRUN echo ok\n")
+	mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--build-context", busyboxContext(t), ctxDir)
+	leftovers, _ := filepath.Glob(filepath.Join(root, "tmp", "*"))
+	for _, l := range leftovers {
+		if !strings.Contains(filepath.Base(l), "lease") {
+			t.Errorf("tmp entry left after the next build: %s", l)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
