@@ -2,11 +2,11 @@ package e2e_test
 
 import (
 	"bytes"
-	"sync"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
