@@ -46,17 +46,19 @@ type build struct {
 
 // stageRun is one stage of the Dockerfile in this build.
 type stageRun struct {
-	stage  *parser.Stage
-	label  string        // "build" or "stage-2", as progress shows it
-	base   string        // the FROM image after expansion
-	scope  *parser.Scope // ARG/ENV scope, advanced by each instruction
-	needed bool
-	deps   map[int]bool
-	done   chan struct{}
-	result *state
-	err    error
-	total  int // vertices of this stage, for "[label i/total]"
-	count  int
+	stage *parser.Stage
+	label string        // "build" or "stage-2", as progress shows it
+	base  string        // the FROM image after expansion
+	scope *parser.Scope // ARG/ENV scope, advanced by each instruction
+	// platform is FROM --platform's, else the build's.
+	platform v1.Platform
+	needed   bool
+	deps     map[int]bool
+	done     chan struct{}
+	result   *state
+	err      error
+	total    int // vertices of this stage, for "[label i/total]"
+	count    int
 }
 
 // vertex is one executed instruction, as progress shows it.
@@ -191,6 +193,14 @@ func (b *build) stageDeps(i int) error {
 		return locErr(st.From.Location(), fmt.Errorf("base name (%s) should not be blank", st.From.Image))
 	}
 	sr.base = base
+	sr.platform = b.platform
+	if from.Platform != "" {
+		p, err := ParsePlatform(from.Platform)
+		if err != nil {
+			return locErr(st.From.Location(), err)
+		}
+		sr.platform = p
+	}
 	if j, ok := b.stageIndex(base, i); ok && !isNumeric(base) {
 		sr.deps[j] = true
 	} else if strings.EqualFold(base, st.Name) || b.laterStage(base, i) {

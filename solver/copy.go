@@ -34,7 +34,7 @@ func (b *build) sourceState(ctx context.Context, from string) (*state, error) {
 	if nc, ok := b.namedContext(from); ok && nc.kind == contextDir {
 		return &state{dir: nc.target, key: keyOf(map[string]string{"context": from, "dir": nc.target})}, nil
 	}
-	img, err := b.resolveImage(ctx, from)
+	img, err := b.resolveImage(ctx, from, b.platform)
 	if err != nil {
 		return nil, err
 	}

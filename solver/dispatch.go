@@ -73,7 +73,7 @@ type step struct {
 func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 	s.key.Version = keyVersion
 	s.key.Parent = s.st.key.String()
-	s.key.Platform = b.platform.String()
+	s.key.Platform = s.st.platform.String()
 	if b.req.RewriteTimestamp && b.req.SourceDateEpoch != nil {
 		in := map[string]string{"rewrite-timestamp": b.req.SourceDateEpoch.UTC().Format(time.RFC3339)}
 		for k, v := range s.key.Inputs {

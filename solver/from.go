@@ -31,12 +31,12 @@ const annotationRefName = "org.opencontainers.image.ref.name"
 
 // resolveImage finds ref in, in order: the named build contexts, the local
 // store, the registry. Layers are imported into the store once by digest.
-func (b *build) resolveImage(ctx context.Context, ref string) (*image, error) {
+func (b *build) resolveImage(ctx context.Context, ref string, p v1.Platform) (*image, error) {
 	if strings.EqualFold(ref, "scratch") {
-		return scratchImage(b.platform), nil
+		return scratchImage(p), nil
 	}
-	v, err, _ := b.images.Do(ref, func() (any, error) {
-		return b.resolveImageOnce(ctx, ref)
+	v, err, _ := b.images.Do(p.String()+" "+ref, func() (any, error) {
+		return b.resolveImageOnce(ctx, ref, p)
 	})
 	if err != nil {
 		return nil, err
@@ -44,23 +44,23 @@ func (b *build) resolveImage(ctx context.Context, ref string) (*image, error) {
 	return v.(*image), nil
 }
 
-func (b *build) resolveImageOnce(ctx context.Context, ref string) (*image, error) {
+func (b *build) resolveImageOnce(ctx context.Context, ref string, p v1.Platform) (*image, error) {
 	if nc, ok := b.namedContext(ref); ok {
 		switch nc.kind {
 		case contextOCILayout:
-			return b.fromLayout(ctx, ref, nc.target)
+			return b.fromLayout(ctx, ref, nc.target, p)
 		case contextDockerImage:
-			return b.fromRegistry(ctx, nc.target)
+			return b.fromRegistry(ctx, nc.target, p)
 		default:
 			return nil, fmt.Errorf("build context %q is a local directory, not an image", ref)
 		}
 	}
 	if n, err := store.NormalizeName(ref); err == nil {
 		if img, err := b.s.store.Image(n); err == nil {
-			return b.load(ctx, ref, img)
+			return b.load(ctx, ref, img, p)
 		}
 	}
-	return b.fromRegistry(ctx, ref)
+	return b.fromRegistry(ctx, ref, p)
 }
 
 func scratchImage(p v1.Platform) *image {
@@ -70,21 +70,21 @@ func scratchImage(p v1.Platform) *image {
 	}}
 }
 
-func (b *build) fromRegistry(ctx context.Context, ref string) (*image, error) {
+func (b *build) fromRegistry(ctx context.Context, ref string, p v1.Platform) (*image, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("parse image reference %q: %w", ref, err)
 	}
-	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithPlatform(b.platform)}, b.s.remote...)
+	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithPlatform(p)}, b.s.remote...)
 	b.info("resolve image " + r.Name())
 	img, err := remote.Image(r, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
-	return b.load(ctx, ref, img)
+	return b.load(ctx, ref, img, p)
 }
 
-func (b *build) fromLayout(ctx context.Context, ref, target string) (*image, error) {
+func (b *build) fromLayout(ctx context.Context, ref, target string, p v1.Platform) (*image, error) {
 	dir, sel := target, "latest"
 	if i := strings.LastIndex(target, "@"); i >= 0 {
 		dir, sel = target[:i], target[i+1:]
@@ -108,17 +108,17 @@ func (b *build) fromLayout(ctx context.Context, ref, target string) (*image, err
 			if err != nil {
 				return nil, fmt.Errorf("open index %s in %s: %w", d.Digest, dir, err)
 			}
-			img, err := platformImage(child, b.platform)
+			img, err := platformImage(child, p)
 			if err != nil {
 				return nil, fmt.Errorf("oci layout %s: %w", dir, err)
 			}
-			return b.load(ctx, ref, img)
+			return b.load(ctx, ref, img, p)
 		}
 		img, err := idx.Image(d.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("open image %s in %s: %w", d.Digest, dir, err)
 		}
-		return b.load(ctx, ref, img)
+		return b.load(ctx, ref, img, p)
 	}
 	return nil, fmt.Errorf("oci layout %s has no image %q", dir, sel)
 }
@@ -138,7 +138,7 @@ func platformImage(idx v1.ImageIndex, p v1.Platform) (v1.Image, error) {
 
 // load imports img's layers into the store (each blob once, in parallel) and
 // returns the store-backed image.
-func (b *build) load(ctx context.Context, ref string, img v1.Image) (*image, error) {
+func (b *build) load(ctx context.Context, ref string, img v1.Image, p v1.Platform) (*image, error) {
 	digest, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", ref, err)
@@ -147,8 +147,8 @@ func (b *build) load(ctx context.Context, ref string, img v1.Image) (*image, err
 	if err != nil {
 		return nil, fmt.Errorf("image %s: read config: %w", ref, err)
 	}
-	if cfg.OS != "" && cfg.OS != b.platform.OS || cfg.Architecture != "" && cfg.Architecture != b.platform.Architecture {
-		b.info(fmt.Sprintf("warning: image %s is %s/%s, not %s", ref, cfg.OS, cfg.Architecture, b.platform.String()))
+	if cfg.OS != "" && cfg.OS != p.OS || cfg.Architecture != "" && cfg.Architecture != p.Architecture {
+		b.info(fmt.Sprintf("warning: image %s is %s/%s, not %s", ref, cfg.OS, cfg.Architecture, p.String()))
 	}
 	remoteLayers, err := img.Layers()
 	if err != nil {

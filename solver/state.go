@@ -21,6 +21,8 @@ type state struct {
 	cmdSet  bool     // CMD given in this stage (ENTRYPOINT keeps it)
 	onbuild []string // base image triggers still to run
 	dir     string   // a local directory context (COPY --from=NAME only)
+	// platform is the stage's (FROM --platform, else the build's).
+	platform v1.Platform
 	// time is when the newest layer of this state was made (from the cache
 	// record when it was a hit): the created time of later metadata-only
 	// history entries, so a fully cached rebuild gives the same image.
@@ -115,7 +117,7 @@ func (b *build) from(ctx context.Context, sr *stageRun) (*state, error) {
 	}
 	v := b.newVertex(sr, "FROM "+sr.base)
 	b.start(v)
-	img, err := b.resolveImage(ctx, sr.base)
+	img, err := b.resolveImage(ctx, sr.base, sr.platform)
 	if err != nil {
 		b.fail(v, err)
 		return nil, err
@@ -125,11 +127,11 @@ func (b *build) from(ctx context.Context, sr *stageRun) (*state, error) {
 	cfg.Created = v1.Time{}
 	cfg.Container, cfg.DockerVersion = "", ""
 	if cfg.OS == "" {
-		cfg.OS = b.platform.OS
+		cfg.OS = sr.platform.OS
 	}
 	if cfg.Architecture == "" {
-		cfg.Architecture = b.platform.Architecture
-		cfg.Variant = b.platform.Variant
+		cfg.Architecture = sr.platform.Architecture
+		cfg.Variant = sr.platform.Variant
 	}
 	if cfg.RootFS.Type == "" {
 		cfg.RootFS.Type = "layers"
@@ -137,9 +139,9 @@ func (b *build) from(ctx context.Context, sr *stageRun) (*state, error) {
 	if !hasEnv(cfg.Config.Env, "PATH") {
 		cfg.Config.Env = append([]string{"PATH=" + defaultPath}, cfg.Config.Env...)
 	}
-	st := &state{cfg: cfg, layers: img.layers, onbuild: cfg.Config.OnBuild, time: img.config.Created.Time}
+	st := &state{cfg: cfg, layers: img.layers, onbuild: cfg.Config.OnBuild, time: img.config.Created.Time, platform: sr.platform}
 	cfg.Config.OnBuild = nil
-	st.key = keyOf(map[string]any{"from": img.digest.String(), "ref": canonicalRef(img), "platform": b.platform.String()})
+	st.key = keyOf(map[string]any{"from": img.digest.String(), "ref": canonicalRef(img), "platform": sr.platform.String()})
 	return st, nil
 }
 
