@@ -79,6 +79,14 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 		}
 		chown = &id
 	}
+	// BuildKit keeps the owners of files from a stage or an image; the
+	// build context and local directory contexts give 0:0.
+	keepOwner := false
+	if c.From != "" {
+		_, isStage := b.stageIndex(c.From, sr.stage.Index)
+		nc, isContext := b.namedContext(c.From)
+		keepOwner = isStage || !isContext || nc.kind != contextDir
+	}
 	heredocs, err := b.heredocFiles(sr, c.Heredocs)
 	if err != nil {
 		return nil, err
@@ -87,11 +95,14 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 		Src: src, SrcName: srcName(c.From), Dest: dest,
 		Sources: c.Sources, Heredocs: heredocs,
 		DestPath: c.Dest, Workdir: workdirOrRoot(st.cfg.Config.WorkingDir),
-		Chown: chown, KeepOwner: c.From != "", Chmod: c.Chmod,
+		Chown: chown, KeepOwner: keepOwner, Chmod: c.Chmod,
 		IsAdd: c.Add, Unpack: c.Unpack, Checksum: c.Checksum,
 		Excludes: c.Excludes, Parents: c.Parents,
 		Client: b.s.http, TmpDir: b.s.store.TmpDir(), ModTime: b.created,
 		StatCache: b.s.stats,
+	}
+	if c.Link {
+		req.Dest = nil // --link: the layer does not depend on what is below it
 	}
 	sum, err := filecopy.Checksum(ctx, req)
 	if err != nil {
