@@ -38,6 +38,7 @@ func newRenderer(mode string, quiet bool, w io.Writer) (solver.Reporter, func())
 		}), func() {}
 	case "tty":
 		t := &ttyRenderer{w: w, start: time.Now(), vertices: map[int]*ttyVertex{}, stop: make(chan struct{})}
+		t.done.Add(1)
 		go t.loop()
 		var once sync.Once
 		return t, func() { once.Do(t.close) }
@@ -148,7 +149,6 @@ func (t *ttyRenderer) Report(e solver.Event) {
 }
 
 func (t *ttyRenderer) loop() {
-	t.done.Add(1)
 	defer t.done.Done()
 	tick := time.NewTicker(150 * time.Millisecond)
 	defer tick.Stop()
