@@ -29,6 +29,11 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// BUILDER_E2E_BIN runs the suite against an already built binary.
+	if bin := os.Getenv("BUILDER_E2E_BIN"); bin != "" {
+		builderBin = bin
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "builder-e2e-bin-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: temp dir: %v\n", err)
