@@ -35,8 +35,11 @@ func startTokenServer(t testing.TB, server *KeyPair, signer *KeyPair, service, i
 	if err != nil {
 		t.Fatalf("listen token server: %v", err)
 	}
+	// The realm names the host "localhost", as real token services use DNS
+	// names: clients such as go-containerregistry refuse realms that are
+	// loopback or private IP literals on another port than the registry.
 	ts := &tokenServer{
-		url:     "https://" + ln.Addr().String() + "/token",
+		url:     fmt.Sprintf("https://localhost:%d/token", ln.Addr().(*net.TCPAddr).Port),
 		service: service, issuer: issuer, user: user, password: password, signer: signer,
 	}
 	cert, err := tls.LoadX509KeyPair(server.CertFile, server.KeyFile)
