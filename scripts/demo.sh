@@ -84,7 +84,7 @@ echo "== manifest $manifest: layers"
 jq -r '.layers[] | "\(.digest)  \(.size) bytes  \(.mediaType)"' "$(blob "$manifest")"
 config=$(jq -r .config.digest "$(blob "$manifest")")
 echo "== config $config"
-jq '{architecture, os, config, history: [.history[] | {created_by, empty_layer}]}' "$(blob "$config")"
+jq '{architecture, os, config, history: [.history[] | {created_by, empty_layer: (.empty_layer // false)}]}' "$(blob "$config")"
 
 echo "== run it (umoci + runc)"
 umoci unpack --image "$layout:$(jq -r --arg d "$manifest" '.manifests[] | select(.digest == $d) | .annotations["org.opencontainers.image.ref.name"]' "$layout/index.json" | head -1)" "$tmp/bundle" >/dev/null
