@@ -35,8 +35,8 @@ type LayerRef struct {
 type Record struct {
 	Version int     `json:"version"`
 	Key     v1.Hash `json:"key"`
-	// Parent is the key of the step before (for --explain).
-	Parent v1.Hash `json:"parent,omitempty"`
+	// Parent is the key of the step before (for --explain), "" if none.
+	Parent string `json:"parent,omitempty"`
 	// Description is the instruction as progress shows it ("RUN make").
 	Description string `json:"description,omitempty"`
 	// Layer is nil for a step that changed no file.
@@ -69,8 +69,8 @@ func (c *Cache) recordPath(key v1.Hash) string {
 }
 
 // lastPath indexes the newest record of a (parent, description) pair.
-func (c *Cache) lastPath(parent v1.Hash, description string) string {
-	sum := sha256.Sum256([]byte(parent.String() + "\x00" + description))
+func (c *Cache) lastPath(parent, description string) string {
+	sum := sha256.Sum256([]byte(parent + "\x00" + description))
 	return filepath.Join(c.dir, "last", hex.EncodeToString(sum[:]))
 }
 
@@ -137,7 +137,7 @@ func (c *Cache) Put(ctx context.Context, rec *Record) error {
 // Previous returns the newest record made for the same instruction on the
 // same parent, so the caller can tell which input changed.
 func (c *Cache) Previous(ctx context.Context, parent v1.Hash, description string) (*Record, error) {
-	data, err := os.ReadFile(c.lastPath(parent, description))
+	data, err := os.ReadFile(c.lastPath(parent.String(), description))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotFound
 	}

@@ -112,7 +112,7 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 		if err != nil {
 			return nil, err
 		}
-		rec := &cache.Record{Key: key, Parent: s.st.key, Created: time.Now(), Description: s.text, Inputs: s.inputs()}
+		rec := &cache.Record{Key: key, Parent: s.st.key.String(), Created: time.Now(), Description: s.text, Inputs: s.inputs()}
 		rec.History = v1.History{CreatedBy: s.createdBy, Comment: historyComment, Created: v1.Time{Time: rec.Created.UTC()}}
 		if l != nil {
 			diffID, err := l.DiffID()
