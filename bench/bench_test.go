@@ -1,0 +1,221 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/builderdev/builder/internal/testenv"
+)
+
+// defaultRuns is -benchtime when none is given: every series is the median
+// of this many builds (b.Loop runs exactly this many iterations).
+const defaultRuns = "5x"
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.benchtime" })
+	if !set {
+		if err := flag.Set("test.benchtime", defaultRuns); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: set -test.benchtime: %v\n", err)
+			os.Exit(2)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// BenchmarkBuild runs every workload with builder and, when installed,
+// buildah, one sub-benchmark per workload/phase/tool (one op = one build),
+// then prints the comparison table and writes bench-out/results.md.
+func BenchmarkBuild(b *testing.B) {
+	testenv.LeakCheck(b)
+	ctx := context.Background()
+	work := b.TempDir()
+	for _, d := range []string{"home", "tmp", "out"} {
+		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + filepath.Join(work, "home"),
+		"DOCKER_CONFIG=" + filepath.Join(work, "home", ".docker"),
+		"TMPDIR=" + filepath.Join(work, "tmp"),
+	}
+	layout := testenv.BusyboxLayout(b)
+	root := repoRoot(b)
+
+	var tools []Tool
+	builderErr := error(nil)
+	bin := filepath.Join(work, "builder")
+	if out, err := goBuild(ctx, root, bin); err != nil {
+		builderErr = fmt.Errorf("go build ./cmd/builder: %w: %s", err, lastLines(string(out), 3))
+	}
+	tools = append(tools, &Builder{Bin: bin, Root: filepath.Join(work, "builder-root"), BusyboxLayout: layout, Env: env})
+	notes := []string{"builder: " + toolVersion(ctx, bin, "version")}
+	if builderErr != nil {
+		notes[0] = "builder: " + builderErr.Error()
+	}
+	if path, err := exec.LookPath("buildah"); err == nil {
+		bh, err := newBuildah(ctx, path, work, layout, env)
+		if err != nil {
+			b.Errorf("buildah is installed but unusable: %v", err)
+		} else {
+			tools = append(tools, bh)
+			notes = append(notes, fmt.Sprintf("buildah: %s, storage driver %s, `bud --isolation chroot --layers --jobs %d --pull=never`",
+				toolVersion(ctx, path, "--version"), bh.Driver, bh.Jobs))
+		}
+	} else {
+		notes = append(notes, "buildah: not installed, not compared")
+	}
+
+	res := NewResults()
+	for _, wl := range Workloads() {
+		res.Title(wl.Name, wl.Title)
+		dockerfile, contextDir, err := wl.Prepare(filepath.Join(work, wl.Name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, tool := range tools {
+			for _, phase := range wl.Phases {
+				k := Key{Workload: wl.Name, Phase: phase, Tool: tool.Name()}
+				build := Build{Dockerfile: dockerfile, ContextDir: contextDir,
+					Tag: strings.ToLower("bench-" + wl.Name)}
+				if wl.OCIExport {
+					build.OCITar = filepath.Join(work, "out", wl.Name+"-"+tool.Name()+".tar")
+				}
+				b.Run(wl.Name+"/"+string(phase)+"/"+tool.Name(), func(b *testing.B) {
+					res.Reset(k)
+					if tool.Name() == "builder" && builderErr != nil {
+						res.Fail(k, builderErr)
+						b.Error(builderErr)
+						return
+					}
+					if err := measure(ctx, b, res, k, tool, build, contextDir); err != nil {
+						res.Fail(k, err)
+						b.Errorf("%s %s %s: %v", k.Workload, k.Phase, k.Tool, err)
+					}
+					if st, ok := res.Stats(k); ok {
+						b.ReportMetric(st.Wall.Seconds(), "s-median")
+						b.ReportMetric(float64(st.MaxRSS)/(1<<20), "MB-peak-RSS")
+					}
+				})
+			}
+		}
+	}
+
+	header := fmt.Sprintf("# builder vs buildah — %s, %s/%s, %d CPUs, median of -benchtime=%s per series\n\n%s",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(),
+		flag.Lookup("test.benchtime").Value.String(), "- "+strings.Join(notes, "\n- "))
+	var md bytes.Buffer
+	if err := res.WriteMarkdown(&md, header); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Print("\n" + md.String())
+	outDir := filepath.Join(root, "bench-out")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "results.md"), md.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// measure runs one series: warm-up outside the timer for the phases that
+// need a warm cache, then one build per b.Loop iteration.
+func measure(ctx context.Context, b *testing.B, res *Results, k Key, tool Tool, build Build, contextDir string) (err error) {
+	defer func() {
+		if cerr := tool.Close(ctx); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	if k.Phase != Cold {
+		if err := tool.Reset(ctx); err != nil {
+			return err
+		}
+		if _, err := tool.Build(ctx, build); err != nil {
+			return fmt.Errorf("warm-up build: %w", err)
+		}
+	}
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		switch k.Phase {
+		case Cold:
+			if err := tool.Reset(ctx); err != nil {
+				return err
+			}
+		case OneFile:
+			if err := ChangeOneFile(contextDir, int(time.Now().UnixNano())); err != nil {
+				return err
+			}
+		}
+		if build.OCITar != "" {
+			if err := os.Remove(build.OCITar); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove old export: %w", err)
+			}
+		}
+		b.StartTimer()
+		s, err := tool.Build(ctx, build)
+		if err != nil {
+			return err
+		}
+		res.Add(k, s)
+	}
+	return nil
+}
+
+// newBuildah returns buildah with storage under work, overlay if it works
+// here, else vfs.
+func newBuildah(ctx context.Context, path, work, layout string, env []string) (*Buildah, error) {
+	var errs []error
+	for _, driver := range []string{"overlay", "vfs"} {
+		bh := &Buildah{Bin: path, Driver: driver, BusyboxLayout: layout, Jobs: runtime.NumCPU(), Env: env,
+			Root: filepath.Join(work, "buildah-"+driver), RunRoot: filepath.Join(work, "buildah-run-"+driver)}
+		err := bh.Reset(ctx)
+		if cerr := bh.Close(ctx); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			return bh, nil
+		}
+		errs = append(errs, fmt.Errorf("driver %s: %w", driver, err))
+	}
+	return nil, errors.Join(errs...)
+}
+
+func goBuild(ctx context.Context, dir, bin string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/builder")
+	cmd.Dir = dir
+	return cmd.CombinedOutput()
+}
+
+func toolVersion(ctx context.Context, bin string, args ...string) string {
+	out, err := exec.CommandContext(ctx, bin, args...).Output()
+	if err != nil {
+		return "version unknown"
+	}
+	return oneLine(string(out), 100)
+}
+
+// repoRoot is the module root (this package's parent directory).
+func repoRoot(t testing.TB) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Dir(wd)
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("find go.mod above %s: %v", wd, err)
+	}
+	return root
+}

@@ -1,0 +1,134 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Phase is one way of running a workload.
+type Phase string
+
+// Phases of a workload.
+const (
+	// Cold: an empty store and cache; the base image is present locally.
+	Cold Phase = "cold"
+	// NoOp: the same build again on a warm cache, nothing changed.
+	NoOp Phase = "no-op"
+	// OneFile: one file of the context changed since the last build.
+	OneFile Phase = "one-file"
+)
+
+// Workload is a fixed build: a Dockerfile, a generated context and the
+// phases it is measured in.
+type Workload struct {
+	Name  string // W1, W2, ...
+	Title string
+	// Dockerfile uses `FROM busybox`, the harness's busybox image.
+	Dockerfile string
+	// Files regular files of FileSize bytes (pseudo-random, so they do not
+	// compress) are generated in the context, 100 per directory.
+	Files, FileSize int
+	Phases          []Phase
+	// OCIExport: the result is exported as an OCI image tar, not just
+	// stored.
+	OCIExport bool
+}
+
+// Workloads returns the benchmark's workloads, W1 to W4.
+func Workloads() []Workload {
+	return []Workload{
+		{
+			Name:  "W1",
+			Title: "3 stages, 2 independent `RUN sleep 1`, COPY of 2,000 files, RUN",
+			Dockerfile: `FROM busybox AS left
+RUN sleep 1 && echo left > /left.txt
+
+FROM busybox AS right
+RUN sleep 1 && echo right > /right.txt
+
+FROM busybox
+COPY --from=left /left.txt /out/left.txt
+COPY --from=right /right.txt /out/right.txt
+COPY . /ctx/
+RUN find /ctx -type f | wc -l > /out/count && wc -c /ctx/d000/f00000 >> /out/count
+`,
+			Files: 2000, FileSize: 1024,
+			Phases: []Phase{Cold, NoOp, OneFile},
+		},
+		{
+			Name:       "W2",
+			Title:      "COPY of a 20,000-file / 200 MB context",
+			Dockerfile: "FROM busybox\nCOPY . /ctx/\n",
+			Files:      20000, FileSize: 10000,
+			Phases: []Phase{Cold, NoOp},
+		},
+		{
+			Name:  "W3",
+			Title: "RUN writing 300 MB (/dev/urandom), exported as an OCI tar",
+			Dockerfile: "FROM busybox\n" +
+				"RUN dd if=/dev/urandom of=/big bs=1048576 count=300 2>/dev/null && ls -l /big\n",
+			Phases:    []Phase{Cold},
+			OCIExport: true,
+		},
+		{
+			Name:  "W4",
+			Title: "4 independent stages (`RUN sleep 1` + 8 MB each), joined",
+			Dockerfile: func() string {
+				var b strings.Builder
+				for i := 1; i <= 4; i++ {
+					fmt.Fprintf(&b, "FROM busybox AS s%d\nRUN sleep 1 && dd if=/dev/zero of=/out bs=1048576 count=8 2>/dev/null\n\n", i)
+				}
+				b.WriteString("FROM busybox\n")
+				for i := 1; i <= 4; i++ {
+					fmt.Fprintf(&b, "COPY --from=s%d /out /s%d\n", i, i)
+				}
+				return b.String()
+			}(),
+			Phases: []Phase{Cold},
+		},
+	}
+}
+
+// Prepare writes dir/Dockerfile and the context dir/context (the Dockerfile
+// is outside the context) and returns their paths.
+func (w Workload) Prepare(dir string) (dockerfile, contextDir string, err error) {
+	dockerfile = filepath.Join(dir, "Dockerfile")
+	contextDir = filepath.Join(dir, "context")
+	if err := os.MkdirAll(contextDir, 0o755); err != nil {
+		return "", "", fmt.Errorf("create context dir: %w", err)
+	}
+	if err := os.WriteFile(dockerfile, []byte(w.Dockerfile), 0o644); err != nil {
+		return "", "", fmt.Errorf("write dockerfile: %w", err)
+	}
+	rng := rand.NewChaCha8([32]byte{'b', 'e', 'n', 'c', 'h'})
+	buf := make([]byte, w.FileSize)
+	for i := 0; i < w.Files; i++ {
+		name := filepath.Join(contextDir, contextFile(i))
+		if i%100 == 0 {
+			if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+				return "", "", fmt.Errorf("create context dir: %w", err)
+			}
+		}
+		_, _ = rng.Read(buf) // never fails
+		if err := os.WriteFile(name, buf, 0o644); err != nil {
+			return "", "", fmt.Errorf("write context file: %w", err)
+		}
+	}
+	return dockerfile, contextDir, nil
+}
+
+// contextFile is the slash path of the i-th generated file.
+func contextFile(i int) string { return fmt.Sprintf("d%03d/f%05d", i/100, i) }
+
+// ChangeOneFile rewrites the first file of the context with content that
+// depends on n, so that every n gives a context never seen before.
+func ChangeOneFile(contextDir string, n int) error {
+	name := filepath.Join(contextDir, contextFile(0))
+	if err := os.WriteFile(name, fmt.Appendf(nil, "changed %d\n", n), 0o644); err != nil {
+		return fmt.Errorf("change context file: %w", err)
+	}
+	return nil
+}
