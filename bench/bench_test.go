@@ -52,6 +52,13 @@ func BenchmarkBuild(b *testing.B) {
 		"DOCKER_CONFIG=" + filepath.Join(work, "home", ".docker"),
 		"TMPDIR=" + filepath.Join(work, "tmp"),
 	}
+	// An empty credentials file: buildah insists that $DOCKER_CONFIG/config.json exists.
+	if err := os.MkdirAll(filepath.Join(work, "home", ".docker"), 0o700); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "home", ".docker", "config.json"), []byte(`{"auths":{}}`), 0o600); err != nil {
+		b.Fatal(err)
+	}
 	layout := testenv.BusyboxLayout(b)
 	root := repoRoot(b)
 
@@ -66,8 +73,15 @@ func BenchmarkBuild(b *testing.B) {
 	if builderErr != nil {
 		notes[0] = "builder: " + builderErr.Error()
 	}
-	if path, err := exec.LookPath("buildah"); err == nil {
-		bh, err := newBuildah(ctx, path, work, layout, env)
+	path, err := exec.LookPath("buildah")
+	skopeo, serr := exec.LookPath("skopeo")
+	switch {
+	case err != nil:
+		notes = append(notes, "buildah: not installed, not compared")
+	case serr != nil:
+		b.Errorf("buildah is installed but skopeo (needed to load its base image) is not: %v", serr)
+	default:
+		bh, err := newBuildah(ctx, path, skopeo, work, layout, env)
 		if err != nil {
 			b.Errorf("buildah is installed but unusable: %v", err)
 		} else {
@@ -75,8 +89,6 @@ func BenchmarkBuild(b *testing.B) {
 			notes = append(notes, fmt.Sprintf("buildah: %s, storage driver %s, `bud --isolation chroot --layers --jobs %d --pull=never`",
 				toolVersion(ctx, path, "--version"), bh.Driver, bh.Jobs))
 		}
-	} else {
-		notes = append(notes, "buildah: not installed, not compared")
 	}
 
 	res := NewResults()
@@ -176,10 +188,10 @@ func measure(ctx context.Context, b *testing.B, res *Results, k Key, tool Tool, 
 
 // newBuildah returns buildah with storage under work, overlay if it works
 // here, else vfs.
-func newBuildah(ctx context.Context, path, work, layout string, env []string) (*Buildah, error) {
+func newBuildah(ctx context.Context, path, skopeo, work, layout string, env []string) (*Buildah, error) {
 	var errs []error
 	for _, driver := range []string{"overlay", "vfs"} {
-		bh := &Buildah{Bin: path, Driver: driver, BusyboxLayout: layout, Jobs: runtime.NumCPU(), Env: env,
+		bh := &Buildah{Bin: path, Skopeo: skopeo, Driver: driver, BusyboxLayout: layout, Jobs: runtime.NumCPU(), Env: env,
 			Root: filepath.Join(work, "buildah-"+driver), RunRoot: filepath.Join(work, "buildah-run-"+driver)}
 		err := bh.Reset(ctx)
 		if cerr := bh.Close(ctx); err == nil {

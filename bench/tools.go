@@ -145,9 +145,11 @@ func StepWork(progress []byte) (time.Duration, error) {
 
 // Buildah runs Debian's buildah (`bud --isolation chroot --layers`) with its
 // storage in Root/RunRoot and the busybox layout pulled into it as
-// localhost/busybox, built with --pull=never.
+// localhost/busybox (with skopeo), built with --pull=never.
 type Buildah struct {
 	Bin, Root, RunRoot, Driver, BusyboxLayout string
+	// Skopeo is the skopeo binary, used to put the base image in place.
+	Skopeo string
 	// Jobs is --jobs, the stages built in parallel (0: 1).
 	Jobs int
 	Env  []string
@@ -165,18 +167,18 @@ func (t *Buildah) run(ctx context.Context, args ...string) (Sample, []byte, erro
 	return s, out, err
 }
 
-// Reset removes the storage and pulls the busybox layout into a new one.
+// Reset removes the storage and copies the busybox layout into a new one
+// as localhost/busybox:latest with skopeo (`buildah pull oci:DIR` names the
+// image after DIR, which fails for upper-case paths).
 func (t *Buildah) Reset(ctx context.Context) error {
 	if err := t.Close(ctx); err != nil {
 		return err
 	}
-	_, out, err := t.run(ctx, "pull", "--quiet", "oci:"+t.BusyboxLayout+":latest")
+	dest := fmt.Sprintf("containers-storage:[%s@%s+%s]localhost/busybox:latest", t.Driver, t.Root, t.RunRoot)
+	_, _, _, err := Exec(ctx, Command{Path: t.Skopeo, Env: t.Env,
+		Args: []string{"copy", "--quiet", "oci:" + t.BusyboxLayout + ":latest", dest}})
 	if err != nil {
-		return fmt.Errorf("pull busybox into buildah: %w", err)
-	}
-	id := strings.TrimSpace(string(out))
-	if _, _, err := t.run(ctx, "tag", id, "busybox:latest"); err != nil {
-		return fmt.Errorf("tag busybox in buildah: %w", err)
+		return fmt.Errorf("copy busybox into buildah storage: %w", err)
 	}
 	return nil
 }
