@@ -12,11 +12,24 @@ import (
 
 // Detect returns the strongest isolation level that works here. It
 // starts a short-lived probe process (this binary, see Reexec) in the
-// namespaces Namespace needs.
+// namespaces Namespace needs; if that fails (an unprivileged pod), a probe
+// that chroots into an empty directory, for Chroot.
 func Detect() (Isolation, error) {
-	if os.Geteuid() != 0 {
-		return "", errors.New("detect isolation: only the namespace level (root) is implemented")
+	nsErr := errors.New("not root")
+	if os.Geteuid() == 0 {
+		nsErr = probeNamespaces()
 	}
+	if nsErr == nil {
+		return Namespace, nil
+	}
+	if err := chrootWorks(); err != nil {
+		return "", fmt.Errorf("detect isolation: namespaces do not work here (%v) and %w", nsErr, err)
+	}
+	return Chroot, nil
+}
+
+// probeNamespaces runs the probe in the namespaces Namespace needs.
+func probeNamespaces() error {
 	cmd := &exec.Cmd{
 		Path: "/proc/self/exe",
 		Args: []string{probeName},
@@ -27,8 +40,5 @@ func Detect() (Isolation, error) {
 			Pdeathsig: syscall.SIGKILL,
 		},
 	}
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("detect isolation: namespaces do not work here: %w", err)
-	}
-	return Namespace, nil
+	return cmd.Run()
 }

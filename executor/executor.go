@@ -117,7 +117,9 @@ func New(level Isolation, opts ...Option) (Executor, error) {
 	switch level {
 	case Namespace:
 		return newNamespace(o)
-	case Rootless, Chroot:
+	case Chroot:
+		return newChroot(o)
+	case Rootless:
 		return nil, fmt.Errorf("isolation %q is not implemented yet", level)
 	default:
 		return nil, fmt.Errorf("unknown isolation %q", level)

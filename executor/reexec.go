@@ -33,6 +33,12 @@ func Reexec() bool {
 		os.Exit(stage2())
 	case probeName:
 		os.Exit(0)
+	case chrootInitName:
+		os.Exit(chrootInit())
+	case chrootStage2Name:
+		os.Exit(chrootStage2())
+	case chrootProbeName:
+		os.Exit(chrootProbe())
 	}
 	return false
 }

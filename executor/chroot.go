@@ -1,0 +1,222 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// argv[0] values of the chroot level's re-executed processes.
+const (
+	chrootInitName   = "builder-init-chroot"
+	chrootStage2Name = "builder-init-chroot2"
+	chrootProbeName  = "builder-init-probe-chroot"
+)
+
+// chrootExecutor runs steps with chroot only: no namespaces, no mounts.
+// It needs CAP_SYS_CHROOT (and CAP_SETUID/CAP_SETGID to change users),
+// which an unprivileged Kubernetes pod has.
+//
+// What it cannot do, compared to the namespace level:
+//   - the root must be one mount of type "bind" (the copy snapshotter's):
+//     its Source is used directly as the chroot directory; overlay roots
+//     are refused, since they cannot be mounted;
+//   - /proc, /dev and /sys are not mounted: the step sees whatever the
+//     image holds there (usually empty directories);
+//   - /etc/hosts and /etc/resolv.conf are written into the root only when
+//     the image has none, and removed afterwards; an image's own files are
+//     left as they are;
+//   - the hostname is the host's (no UTS namespace); the hosts file still
+//     names Spec.Hostname;
+//   - no network "none", no extra mounts (RUN --mount);
+//   - no pid namespace: the step's processes are tracked as descendants of
+//     a small init (a child subreaper where allowed) and by process group,
+//     and all are killed when the command exits or ctx is cancelled;
+//   - limits only where the cgroup file system is writable;
+//   - a root process may break out of a chroot: this level isolates a
+//     build from mistakes, not from hostile code (the pod is the boundary).
+type chrootExecutor struct{}
+
+var _ Executor = (*chrootExecutor)(nil)
+
+func newChroot(o options) (*chrootExecutor, error) {
+	return &chrootExecutor{}, nil
+}
+
+func (e *chrootExecutor) Run(ctx context.Context, spec Spec) error {
+	is, err := chrootInitSpec(spec)
+	if err != nil {
+		return err
+	}
+	cg, err := newCgroup(spec.Limits)
+	if err != nil {
+		return fmt.Errorf("run: resource limits are not available at the chroot isolation level here: %w", err)
+	}
+	defer cg.remove()
+	is.CgroupProcs = cg.procsFiles()
+
+	rep, runErr := e.start(ctx, spec, is)
+	if ctx.Err() != nil {
+		return fmt.Errorf("run %s: %w", spec.Args[0], ctx.Err())
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if rep.Error != "" {
+		return fmt.Errorf("init failed: %s", rep.Error)
+	}
+	if rep.Code != 0 {
+		return &ExitError{Code: rep.Code, OOM: cg.oomKilled()}
+	}
+	return nil
+}
+
+// chrootInitSpec checks that spec can run at the chroot level.
+func chrootInitSpec(spec Spec) (*initSpec, error) {
+	if len(spec.Args) == 0 {
+		return nil, errors.New("run: no command")
+	}
+	var root string
+	for _, m := range spec.RootMounts {
+		if m.Target != "" && m.Target != "/" {
+			return nil, fmt.Errorf("run: mount at %s: RUN --mount needs the namespace isolation level", m.Target)
+		}
+		if root != "" {
+			return nil, errors.New("run: the chroot isolation level needs exactly one root mount")
+		}
+		if m.Type != "bind" {
+			return nil, fmt.Errorf("run: the chroot isolation level needs a bind root mount (a copy snapshot), not %q", m.Type)
+		}
+		if m.Source == "" {
+			return nil, errors.New("run: root mount has no source")
+		}
+		root = m.Source
+	}
+	if root == "" {
+		return nil, errors.New("run: no root mounts")
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("run: bind root: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("run: bind root %s is not a directory", root)
+	}
+	if len(spec.Mounts) > 0 {
+		return nil, fmt.Errorf("run: mount at %s: RUN --mount needs the namespace isolation level", spec.Mounts[0].Target)
+	}
+	switch spec.Network {
+	case "", "default", NetworkHost:
+	case NetworkNone:
+		return nil, errors.New("run: RUN --network=none needs the namespace isolation level")
+	default:
+		return nil, fmt.Errorf("run: network %q is not supported", spec.Network)
+	}
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = DefaultHostname
+	}
+	cwd := spec.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	env := spec.Env
+	if env == nil {
+		env = []string{}
+	}
+	return &initSpec{
+		RootMounts: []Mount{{Type: "bind", Source: root}},
+		Args:       spec.Args, Env: env, Cwd: cwd,
+		UID: spec.UID, GID: spec.GID, Groups: spec.Groups,
+		Hostname: hostname, Network: NetworkHost,
+	}, nil
+}
+
+// start runs the chroot init to completion and returns its report.
+func (e *chrootExecutor) start(ctx context.Context, spec Spec, is *initSpec) (initReport, error) {
+	var rep initReport
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return rep, fmt.Errorf("create pipe: %w", err)
+	}
+	defer specR.Close()
+	defer specW.Close()
+	repR, repW, err := os.Pipe()
+	if err != nil {
+		return rep, fmt.Errorf("create pipe: %w", err)
+	}
+	defer repR.Close()
+	defer repW.Close()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{chrootInitName},
+		Env:        []string{},
+		Stdout:     spec.Stdout,
+		Stderr:     spec.Stderr,
+		ExtraFiles: []*os.File{specR, repW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Pdeathsig: syscall.SIGKILL,
+			// The init leads a process group that holds the whole step.
+			Setpgid: true,
+		},
+		WaitDelay: killGrace,
+	}
+	type result struct {
+		rep initReport
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Pdeathsig follows the thread that started the child.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		r, err := runStage1(ctx, cmd, is, specW, repR, repW, specR)
+		done <- result{r, err}
+	}()
+	res := <-done
+	if (res.err != nil || ctx.Err() != nil) && cmd.Process != nil {
+		// The init did not finish cleanly: whatever is left of its
+		// process group goes too.
+		_ = unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+	}
+	return res.rep, res.err
+}
+
+// chrootWorks reports whether chroot works here: a child of this binary
+// chroots into a tiny empty directory and exits.
+func chrootWorks() error {
+	dir, err := os.MkdirTemp("", "builder-probe-")
+	if err != nil {
+		return fmt.Errorf("create probe dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{chrootProbeName, dir},
+		Env:         []string{},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("chroot does not work here: %w: %s", err, out)
+	}
+	return nil
+}
+
+// chrootProbe is the probe child: it exits 0 if chroot works.
+func chrootProbe() int {
+	if len(os.Args) < 2 {
+		return 2
+	}
+	if err := unix.Chroot(os.Args[1]); err != nil {
+		fmt.Fprintf(os.Stderr, "chroot: %v", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,313 @@
+package executor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// chrootInit is the init of a chroot-level step. It writes the missing
+// /etc files, starts the chroot stage 2 (which execs the command), reaps
+// every descendant, kills what is left when the command exits or on a
+// signal, removes what it wrote and reports like stage 1.
+func chrootInit() int {
+	unix.CloseOnExec(specFD)
+	unix.CloseOnExec(reportFD)
+	rep := os.NewFile(reportFD, "report")
+	code, err := runChrootInit()
+	r := initReport{Code: code}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if err := json.NewEncoder(rep).Encode(r); err != nil {
+		return 1
+	}
+	rep.Close()
+	return 0
+}
+
+func runChrootInit() (int, error) {
+	// Stage 2's pdeathsig follows this thread.
+	runtime.LockOSThread()
+	var is initSpec
+	if err := readSpec(&is); err != nil {
+		return -1, err
+	}
+	if len(is.RootMounts) != 1 {
+		return -1, errors.New("chroot init: need exactly one root")
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	// Orphans of the step become our children, so none escapes the kill
+	// at the end. Not allowed everywhere: then the process group (and the
+	// descendants still attached to us) is what we kill.
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+	r := &rootfs{root: is.RootMounts[0].Source}
+	setupErr := provideEtc(r, &is)
+	code := -1
+	if setupErr == nil {
+		code, setupErr = runChrootStage2(&is, sigs)
+	}
+	if err := removeStubs(r); err != nil && setupErr == nil {
+		setupErr = err
+	}
+	return code, setupErr
+}
+
+// provideEtc writes /etc/hosts and /etc/resolv.conf into the root where
+// the image has none (symlinks are resolved inside the root), recording
+// every file and directory it creates as a stub.
+func provideEtc(r *rootfs, is *initSpec) error {
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"/etc/hosts", hostsFile(is.Hostname)},
+		{"/etc/resolv.conf", resolvConf(hostResolvConf())},
+	}
+	for _, f := range files {
+		before := len(r.stubs)
+		host, err := r.ensure(f.name, stubFile)
+		if err != nil {
+			return fmt.Errorf("provide %s: %w", f.name, err)
+		}
+		n := len(r.stubs)
+		if n == before || r.stubs[n-1].path != host {
+			continue // the image has its own
+		}
+		if err := os.WriteFile(host, f.data, 0o644); err != nil {
+			return fmt.Errorf("provide %s: %w", f.name, err)
+		}
+		if err := os.Chmod(host, 0o644); err != nil {
+			return fmt.Errorf("provide %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// removeStubs removes what provideEtc created, newest first, restoring the
+// times of their parent directories. The step may have changed the root
+// meanwhile: a stub is only touched while no directory on its way is a
+// symlink now, a directory the step wrote into is kept, and one the step
+// replaced is left alone.
+func removeStubs(r *rootfs) error {
+	var errs []error
+	for i := len(r.stubs) - 1; i >= 0; i-- {
+		s := r.stubs[i]
+		if !noSymlinkBetween(r.root, s.parent) {
+			continue
+		}
+		fi, err := os.Lstat(s.path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", s.path, err))
+			continue
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			continue
+		}
+		if err := os.Remove(s.path); err != nil {
+			if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+				continue // the step put files there: keep it, and its time
+			}
+			errs = append(errs, fmt.Errorf("remove %s: %w", s.path, err))
+			continue
+		}
+		if err := os.Chtimes(s.parent, s.atime, s.mtime); err != nil {
+			errs = append(errs, fmt.Errorf("restore times: %w", err))
+		}
+	}
+	r.stubs = nil
+	return errors.Join(errs...)
+}
+
+// noSymlinkBetween reports whether every path from root (exclusive) down
+// to dir (inclusive) is a real directory, not a symlink.
+func noSymlinkBetween(root, dir string) bool {
+	rel, ok := strings.CutPrefix(dir, root)
+	if !ok {
+		return false
+	}
+	cur := root
+	for _, comp := range strings.Split(strings.Trim(rel, "/"), "/") {
+		if comp == "" {
+			continue
+		}
+		cur += "/" + comp
+		fi, err := os.Lstat(cur)
+		if err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// runChrootStage2 starts stage 2 and reaps every child until none is left.
+// When the command exits, or a signal arrives, every remaining descendant
+// and member of our process group is killed.
+func runChrootStage2(is *initSpec, sigs <-chan os.Signal) (int, error) {
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return -1, fmt.Errorf("create pipe: %w", err)
+	}
+	defer specR.Close()
+	defer specW.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return -1, fmt.Errorf("create pipe: %w", err)
+	}
+	defer errR.Close()
+	defer errW.Close()
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{chrootStage2Name},
+		Env:         []string{},
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		ExtraFiles:  []*os.File{specR, errW},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	if err := cmd.Start(); err != nil {
+		return -1, fmt.Errorf("start stage 2: %w", err)
+	}
+	specR.Close()
+	errW.Close()
+	mainPid := cmd.Process.Pid
+
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			killStep()
+		case <-done:
+		}
+	}()
+
+	s2 := stage2Spec{Root: is.RootMounts[0].Source, Args: is.Args, Env: is.Env, Cwd: is.Cwd,
+		UID: is.UID, GID: is.GID, Groups: is.Groups, CgroupProcs: is.CgroupProcs}
+	encErr := json.NewEncoder(specW).Encode(&s2)
+	specW.Close()
+	msg, _ := io.ReadAll(errR)
+
+	var status unix.WaitStatus
+	mainDone := false
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			break // ECHILD: nothing left
+		}
+		if pid == mainPid {
+			status, mainDone = ws, true
+		}
+		if mainDone {
+			// As when the pid 1 of a container exits: the rest goes.
+			killStep()
+		}
+	}
+	// No descendant of ours can be left now; group members that were
+	// reparented elsewhere (no subreaper) get a last kill.
+	killStep()
+	if len(msg) > 0 {
+		return -1, errors.New(string(msg))
+	}
+	if encErr != nil {
+		return -1, fmt.Errorf("send spec: %w", encErr)
+	}
+	if !mainDone {
+		return -1, errors.New("stage 2 vanished")
+	}
+	if status.Signaled() {
+		return 128 + int(status.Signal()), nil
+	}
+	return status.ExitStatus(), nil
+}
+
+// killStep SIGKILLs every process that descends from this one or belongs
+// to its process group (except this process), until none is found. It
+// does not wait: the reaper loop does.
+func killStep() {
+	self := os.Getpid()
+	pgid := unix.Getpgrp()
+	for try := 0; try < 100; try++ {
+		victims := stepProcesses(self, pgid)
+		if len(victims) == 0 {
+			return
+		}
+		for _, pid := range victims {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
+// stepProcesses lists the live processes descending from self or in
+// process group pgid, self excluded. Zombies are skipped (already dead).
+func stepProcesses(self, pgid int) []int {
+	type proc struct{ ppid, pgid int }
+	procs := map[int]proc{}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil // no /proc: the caller kills the process group at the end
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(data), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(data[i+1:]))
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		pg, _ := strconv.Atoi(f[2])
+		procs[pid] = proc{ppid, pg}
+	}
+	var out []int
+	for pid, p := range procs {
+		if pid == self {
+			continue
+		}
+		if p.pgid == pgid {
+			out = append(out, pid)
+			continue
+		}
+		// Walk up the parents (bounded: pid loops cannot happen, but be safe).
+		for cur, n := p.ppid, 0; cur > 1 && n < 4096; n++ {
+			if cur == self {
+				out = append(out, pid)
+				break
+			}
+			q, ok := procs[cur]
+			if !ok {
+				break
+			}
+			cur = q.ppid
+		}
+	}
+	return out
+}
