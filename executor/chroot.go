@@ -28,10 +28,13 @@ const (
 //     its Source is used directly as the chroot directory; overlay roots
 //     are refused, since they cannot be mounted;
 //   - /proc, /dev and /sys are not mounted: the step sees whatever the
-//     image holds there (usually empty directories);
+//     image holds there (usually empty directories), plus the device
+//     nodes null, zero, full, random, urandom and tty, made with mknod
+//     where missing (and allowed) and removed afterwards;
 //   - /etc/hosts and /etc/resolv.conf are written into the root only when
 //     the image has none, and removed afterwards; an image's own files are
-//     left as they are;
+//     used as they are, so a step's change to them stays in its layer
+//     (with Docker it does not);
 //   - the hostname is the host's (no UTS namespace); the hosts file still
 //     names Spec.Hostname;
 //   - no network "none", no extra mounts (RUN --mount);

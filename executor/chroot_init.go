@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,6 +56,9 @@ func runChrootInit() (int, error) {
 
 	r := &rootfs{root: is.RootMounts[0].Source}
 	setupErr := provideEtc(r, &is)
+	if setupErr == nil {
+		setupErr = provideDev(r)
+	}
 	code := -1
 	if setupErr == nil {
 		code, setupErr = runChrootStage2(&is, sigs)
@@ -91,6 +95,53 @@ func provideEtc(r *rootfs, is *initSpec) error {
 		}
 		if err := os.Chmod(host, 0o644); err != nil {
 			return fmt.Errorf("provide %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// devNodes are the device nodes a step gets in /dev when the image has
+// none (Docker's default devices that need no /proc).
+func devNodes() []devNode {
+	return []devNode{
+		{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
+		{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+	}
+}
+
+type devNode struct {
+	name         string
+	major, minor uint32
+}
+
+// provideDev creates the usual character devices in /dev where missing,
+// with mknod (CAP_MKNOD is one of Docker's default capabilities, and the
+// device cgroup of a container allows exactly these). Where mknod is not
+// allowed the step sees /dev as the image has it.
+func provideDev(r *rootfs) error {
+	dev, err := r.ensure("/dev", stubDir)
+	if err != nil {
+		return fmt.Errorf("provide /dev: %w", err)
+	}
+	for _, d := range devNodes() {
+		p := dev + "/" + d.name
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(dev, &st); err != nil {
+			return fmt.Errorf("provide /dev: %w", err)
+		}
+		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor))); err != nil {
+			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+				break
+			}
+			return fmt.Errorf("provide /dev/%s: %w", d.name, err)
+		}
+		r.stubs = append(r.stubs, stub{path: p, parent: dev,
+			atime: time.Unix(st.Atim.Unix()), mtime: time.Unix(st.Mtim.Unix())})
+		if err := unix.Chmod(p, 0o666); err != nil {
+			return fmt.Errorf("provide /dev/%s: %w", d.name, err)
 		}
 	}
 	return nil
