@@ -1,0 +1,205 @@
+package e2e_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/builderdev/builder/internal/testenv"
+)
+
+// TestUnprivilegedPod runs the builder inside a runc container set up like
+// an unprivileged Kubernetes pod (Docker's default capabilities, no new
+// privileges, a seccomp profile that refuses namespaces and mounts like
+// moby's default, masked /proc) and builds an image with a RUN step at the
+// chroot isolation level.
+func TestUnprivilegedPod(t *testing.T) {
+	testenv.LeakCheck(t)
+	testenv.NeedTool(t, "runc")
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("busybox-static is not installed")
+	}
+	bundle := t.TempDir()
+	rootfs := filepath.Join(bundle, "rootfs")
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"ctx", 0o755}, {"out", 0o755}, {"tmp", 0o1777}, {"etc", 0o755}, {"proc", 0o755},
+		{"dev", 0o755}, {"sys", 0o755}, {"bin", 0o755}} {
+		mkdir(t, filepath.Join(rootfs, d.name), d.mode)
+	}
+	copyInto(t, builderBin, filepath.Join(rootfs, "builder"), 0o755)
+	copyLibs(t, builderBin, rootfs)
+	copyInto(t, bb, filepath.Join(rootfs, "ctx/busybox"), 0o755)
+	writeFile(t, filepath.Join(rootfs, "ctx/Dockerfile"), "FROM scratch\n"+
+		"COPY busybox /bin/busybox\n"+
+		`RUN ["/bin/busybox", "sh", "-c", "echo hi > /hi"]`+"\n")
+	writeFile(t, filepath.Join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
+	writeFile(t, filepath.Join(rootfs, "etc/group"), "root:x:0:\n")
+
+	// The simulation holds: no namespace, no mount in the pod.
+	writePodConfig(t, bundle, []string{"/ctx/busybox", "sh", "-c",
+		"/ctx/busybox unshare -m true || echo no-unshare; " +
+			"/ctx/busybox mkdir -p /tmp/m && /ctx/busybox mount -t tmpfs t /tmp/m || echo no-mount; " +
+			"/ctx/busybox grep CapEff /proc/self/status"})
+	if log, code := testenv.RunRunc(t, bundle); code != 0 || !strings.Contains(log, "no-unshare") ||
+		!strings.Contains(log, "no-mount") || !strings.Contains(log, "CapEff:\t00000000a80425fb") {
+		t.Fatalf("the pod simulation allows too much (exit %d):\n%s", code, log)
+	}
+
+	tests := []struct {
+		name      string
+		isolation string
+		wantLevel string
+	}{
+		{"explicit chroot", "chroot", "chroot"},
+		{"auto picks chroot", "auto", "chroot"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := "/out/" + tt.isolation + ".tar"
+			writePodConfig(t, bundle, []string{"/builder", "--root", "/tmp/root-" + tt.isolation,
+				"build", "--progress", "plain", "--isolation", tt.isolation,
+				"-o", "type=oci,dest=" + out, "/ctx"})
+			log, code := testenv.RunRunc(t, bundle)
+			if code != 0 {
+				t.Fatalf("builder in the pod: exit %d\n%s", code, log)
+			}
+			if !strings.Contains(log, "isolation: "+tt.wantLevel) {
+				t.Errorf("output does not report isolation %s:\n%s", tt.wantLevel, log)
+			}
+			layout := testenv.ExtractTar(t, filepath.Join(rootfs, out))
+			img := testenv.ReadLayout(t, layout, "")
+			layers := img.Layers(t)
+			if len(layers) != 2 {
+				t.Fatalf("image has %d layers, want 2", len(layers))
+			}
+			// The RUN layer holds exactly what the command wrote: no
+			// /etc/hosts, /etc/resolv.conf or /dev nodes of the step.
+			files := testenv.TarList(t, layers[1])
+			if len(files) != 1 {
+				var names []string
+				for _, f := range files {
+					names = append(names, f.Header.Name)
+				}
+				t.Fatalf("RUN layer has %v, want only hi", names)
+			}
+			h := files[0].Header
+			if testenv.CleanTarName(h.Name) != "hi" || string(files[0].Data) != "hi\n" ||
+				h.Mode&0o7777 != 0o644 || h.Uid != 0 || h.Gid != 0 {
+				t.Errorf("RUN layer entry %s mode %o %d:%d %q, want hi 644 0:0 \"hi\\n\"",
+					h.Name, h.Mode, h.Uid, h.Gid, files[0].Data)
+			}
+		})
+	}
+}
+
+// writePodConfig writes a runc config.json like the one a Kubernetes pod
+// with the default security context gets from a Docker-like runtime.
+func writePodConfig(t *testing.T, bundle string, args []string) {
+	t.Helper()
+	caps := []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+		"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+		"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
+	cfg := map[string]any{
+		"ociVersion": "1.0.2",
+		"process": map[string]any{
+			"terminal": false,
+			"user":     map[string]any{"uid": 0, "gid": 0},
+			"args":     args,
+			"env":      []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TMPDIR=/tmp"},
+			"cwd":      "/",
+			"capabilities": map[string]any{
+				"bounding": caps, "effective": caps, "permitted": caps,
+			},
+			"noNewPrivileges": true,
+		},
+		"root":     map[string]any{"path": "rootfs", "readonly": false},
+		"hostname": "builder-pod",
+		"mounts": []any{
+			map[string]any{"destination": "/proc", "type": "proc", "source": "proc", "options": []string{"nosuid", "noexec", "nodev"}},
+			map[string]any{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			map[string]any{"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			map[string]any{"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			map[string]any{"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": []string{"nosuid", "noexec", "nodev"}},
+			map[string]any{"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": []string{"nosuid", "noexec", "nodev", "ro"}},
+			map[string]any{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+		},
+		"linux": map[string]any{
+			"namespaces": []any{
+				map[string]any{"type": "pid"}, map[string]any{"type": "network"},
+				map[string]any{"type": "ipc"}, map[string]any{"type": "uts"}, map[string]any{"type": "mount"},
+			},
+			"resources": map[string]any{
+				"devices": []any{map[string]any{"allow": false, "access": "rwm"}},
+			},
+			"maskedPaths": []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+				"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+				"/proc/scsi", "/sys/firmware"},
+			"readonlyPaths": []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+			"seccomp":       podSeccomp(),
+		},
+	}
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(bundle, "config.json"), string(data))
+}
+
+// podSeccomp approximates moby's default profile where it matters here:
+// no new namespaces (unshare, setns, clone with CLONE_NEW* flags), no
+// mount, umount or pivot_root, and clone3 answered with ENOSYS so that
+// callers fall back to clone, whose flags can be checked.
+func podSeccomp() map[string]any {
+	const eperm, enosys = 1, 38
+	syscalls := []any{
+		map[string]any{"names": []string{"unshare", "setns", "mount", "umount2", "pivot_root",
+			"open_tree", "move_mount", "fsopen", "fsmount", "fsconfig", "fspick"},
+			"action": "SCMP_ACT_ERRNO", "errnoRet": eperm},
+		map[string]any{"names": []string{"clone3"}, "action": "SCMP_ACT_ERRNO", "errnoRet": enosys},
+	}
+	for _, flag := range []uint64{0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000} {
+		syscalls = append(syscalls, map[string]any{
+			"names": []string{"clone"}, "action": "SCMP_ACT_ERRNO", "errnoRet": eperm,
+			"args": []any{map[string]any{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}},
+		})
+	}
+	return map[string]any{
+		"defaultAction": "SCMP_ACT_ALLOW",
+		"architectures": []string{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"},
+		"syscalls":      syscalls,
+	}
+}
+
+func copyInto(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileMode(dst, data, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyLibs copies the shared libraries bin needs (if any) into rootfs.
+func copyLibs(t *testing.T, bin, rootfs string) {
+	t.Helper()
+	out, err := exec.Command("ldd", bin).CombinedOutput()
+	if err != nil {
+		return // statically linked ("not a dynamic executable")
+	}
+	re := regexp.MustCompile(`(/\S+) \(0x`)
+	for _, m := range re.FindAllStringSubmatch(string(out), -1) {
+		copyInto(t, m[1], filepath.Join(rootfs, m[1]), 0o755)
+	}
+}
