@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -231,6 +232,15 @@ func (m *mountableImage) Layers() ([]v1.Layer, error) {
 		out[i] = m.wrap(l)
 	}
 	return out, nil
+}
+
+// ConfigLayer lets the config blob be mounted too.
+func (m *mountableImage) ConfigLayer() (v1.Layer, error) {
+	l, err := partial.ConfigLayer(m.Image)
+	if err != nil {
+		return nil, err
+	}
+	return m.wrap(l), nil
 }
 
 func (m *mountableImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
