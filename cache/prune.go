@@ -54,7 +54,7 @@ func (c *Cache) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 	if err != nil {
 		return PruneReport{}, fmt.Errorf("prune: %w", err)
 	}
-	rs, err := c.roots(ctx)
+	rs, err := c.pruneRoots(ctx)
 	if err != nil {
 		return PruneReport{}, fmt.Errorf("prune: %w", err)
 	}
@@ -67,8 +67,8 @@ func (c *Cache) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 	return rep, nil
 }
 
-// item is one thing Prune may remove, in least-recently-used order.
-type item struct {
+// pruneItem is one thing Prune may remove, in least-recently-used order.
+type pruneItem struct {
 	used   time.Time
 	record *recordEntry
 	blob   v1.Hash
@@ -80,7 +80,7 @@ type item struct {
 // that DiskUsage can run it dry.
 type plan struct {
 	inv     *inventory
-	rs      *roots
+	rs      *pruneRoots
 	opts    PruneOptions
 	now     time.Time
 	refBlob map[v1.Hash]int
@@ -89,7 +89,7 @@ type plan struct {
 	total   int64
 }
 
-func newPlan(inv *inventory, rs *roots, opts PruneOptions, now time.Time) *plan {
+func newPlan(inv *inventory, rs *pruneRoots, opts PruneOptions, now time.Time) *plan {
 	p := &plan{inv: inv, rs: rs, opts: opts, now: now,
 		refBlob: map[v1.Hash]int{}, refDiff: map[string]int{}, gone: map[string]bool{}}
 	for _, re := range inv.records {
@@ -128,29 +128,29 @@ func (p *plan) layerFree(hex string) bool {
 }
 
 // candidates lists what may go, least recently used first.
-func (p *plan) candidates() []item {
-	var items []item
+func (p *plan) candidates() []pruneItem {
+	var items []pruneItem
 	for _, re := range p.inv.records {
 		dangling := re.rec == nil || re.rec.Layer != nil &&
 			!p.rs.tagBlobs[re.rec.Layer.Digest] && !p.rs.tagDiffIDs[re.rec.Layer.DiffID.Hex]
 		if (p.opts.All || dangling) && p.old(re.used) {
-			items = append(items, item{used: re.used, record: re})
+			items = append(items, pruneItem{used: re.used, record: re})
 		}
 	}
 	for h, b := range p.inv.blobs {
 		if p.blobFree(h) && p.old(b.mtime) {
-			items = append(items, item{used: b.mtime, blob: h})
+			items = append(items, pruneItem{used: b.mtime, blob: h})
 		}
 	}
 	for hex, l := range p.inv.layers {
 		if p.layerFree(hex) && p.old(l.mtime) {
-			items = append(items, item{used: l.mtime, layer: hex})
+			items = append(items, pruneItem{used: l.mtime, layer: hex})
 		}
 	}
 	if p.opts.All && !p.rs.liveBuilds {
 		for _, m := range p.inv.mounts {
 			if p.old(m.mtime) {
-				items = append(items, item{used: m.mtime, mount: m})
+				items = append(items, pruneItem{used: m.mtime, mount: m})
 			}
 		}
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// roots is what pruning must keep whatever the options.
-type roots struct {
+// pruneRoots is what pruning must keep whatever the options.
+type pruneRoots struct {
 	tagBlobs   map[v1.Hash]bool // blobs reachable from index.json
 	tagDiffIDs map[string]bool  // diffID hex of tagged images' layers
 	leased     map[v1.Hash]bool // digests and diffIDs of running builds
@@ -26,8 +26,8 @@ type roots struct {
 	guard      time.Time
 }
 
-func (c *Cache) roots(ctx context.Context) (*roots, error) {
-	rs := &roots{tagBlobs: map[v1.Hash]bool{}, tagDiffIDs: map[string]bool{}}
+func (c *Cache) pruneRoots(ctx context.Context) (*pruneRoots, error) {
+	rs := &pruneRoots{tagBlobs: map[v1.Hash]bool{}, tagDiffIDs: map[string]bool{}}
 	leased, err := c.store.InUse(ctx) // also drops leases of dead builds
 	if err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func (c *Cache) roots(ctx context.Context) (*roots, error) {
 
 // markTagged marks a manifest or index of index.json and everything it
 // references. Missing blobs (an index's other platforms) are skipped.
-func (c *Cache) markTagged(ctx context.Context, rs *roots, d v1.Descriptor, depth int) error {
+func (c *Cache) markTagged(ctx context.Context, rs *pruneRoots, d v1.Descriptor, depth int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

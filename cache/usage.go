@@ -84,7 +84,7 @@ type inventory struct {
 // work on the same root) are skipped.
 func (c *Cache) scan(ctx context.Context) (*inventory, error) {
 	inv := &inventory{blobs: map[v1.Hash]*fileEntry{}, layers: map[string]*fileEntry{}}
-	if err := c.scanRecords(ctx, inv); err != nil {
+	if err := c.scanRecordFiles(ctx, inv); err != nil {
 		return nil, err
 	}
 	blobDir := filepath.Join(c.store.OCIDir(), "blobs", "sha256")
@@ -150,7 +150,7 @@ func (c *Cache) scan(ctx context.Context) (*inventory, error) {
 	return inv, nil
 }
 
-func (c *Cache) scanRecords(ctx context.Context, inv *inventory) error {
+func (c *Cache) scanRecordFiles(ctx context.Context, inv *inventory) error {
 	dir := filepath.Join(c.dir, "records")
 	ents, err := readDir(dir)
 	if err != nil {
@@ -204,7 +204,7 @@ func (c *Cache) DiskUsage(ctx context.Context) (Usage, error) {
 	if err != nil {
 		return Usage{}, err
 	}
-	rs, err := c.roots(ctx)
+	rs, err := c.pruneRoots(ctx)
 	if err != nil {
 		return Usage{}, err
 	}

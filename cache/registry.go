@@ -1,0 +1,61 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// ErrNoCache means there is no cache at the given reference or directory
+// (a first build); callers usually just go on without it.
+var ErrNoCache = errors.New("no cache found")
+
+// ExportRegistry pushes the cache artifact of keys (see Export) to ref
+// ("registry/repo:tag") and returns its manifest digest. Auth and
+// transport come from opts (for example remote.WithAuthFromKeychain).
+// Only blobs the registry lacks are uploaded.
+func ExportRegistry(ctx context.Context, c *Cache, keys []v1.Hash, ref string, opts ...remote.Option) (v1.Hash, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("export cache: %w", err)
+	}
+	img, err := Export(ctx, c, keys)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	if err := remote.Write(r, img, append(opts, remote.WithContext(ctx))...); err != nil {
+		return v1.Hash{}, fmt.Errorf("export cache to %s: %w", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("export cache: %w", err)
+	}
+	return d, nil
+}
+
+// ImportRegistry pulls the cache artifact at ref and imports it (see
+// Import). A reference the registry does not know is ErrNoCache.
+func ImportRegistry(ctx context.Context, c *Cache, ref string, opts ...remote.Option) error {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return fmt.Errorf("import cache: %w", err)
+	}
+	img, err := remote.Image(r, append(opts, remote.WithContext(ctx))...)
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("import cache from %s: %w", ref, ErrNoCache)
+		}
+		return fmt.Errorf("import cache from %s: %w", ref, err)
+	}
+	if err := Import(ctx, c, img); err != nil {
+		return fmt.Errorf("%w (from %s)", err, ref)
+	}
+	return nil
+}
