@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/moby/patternmatcher"
+
+	"github.com/builderdev/builder/parser"
 )
 
 // plan is the set of entries one COPY/ADD writes.
@@ -41,11 +43,11 @@ func newPlan(req *Request) (*plan, error) {
 	}
 	p.mtime = p.mtime.Truncate(time.Second)
 	if req.Chmod != "" {
-		f, err := ParseChmod(req.Chmod)
+		f, err := parser.ParseChmod(req.Chmod)
 		if err != nil {
 			return nil, err
 		}
-		p.chmod = f
+		p.chmod = f.ApplyUnix
 	}
 	if len(req.Excludes) > 0 {
 		pm, err := patternmatcher.New(req.Excludes)

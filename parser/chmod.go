@@ -42,6 +42,13 @@ func ParseChmod(s string) (ChmodFunc, error) {
 	}, nil
 }
 
+// ApplyUnix applies f to a Unix mode's permission and setuid, setgid and
+// sticky bits (as a tar header carries them), for COPY --chmod.
+func (f ChmodFunc) ApplyUnix(mode int64, isDir bool) int64 {
+	kept := mode &^ 0o7777
+	return kept | int64(fileModeToUnix(f(unixToFileMode(uint32(mode&0o7777)), isDir)))
+}
+
 const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 func unixToFileMode(m uint32) fs.FileMode {
