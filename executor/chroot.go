@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -37,7 +38,10 @@ const (
 //     (with Docker it does not);
 //   - the hostname is the host's (no UTS namespace); the hosts file still
 //     names Spec.Hostname;
-//   - no network "none", no extra mounts (RUN --mount);
+//   - no network "none"; of the extra mounts (RUN --mount) only read-only
+//     binds of single files (heredoc scripts, secrets) work: they are
+//     copied into the root for the step and removed afterwards; anything
+//     else is refused;
 //   - no pid namespace: the step's processes are tracked as descendants of
 //     a small init (a child subreaper where allowed) and by process group,
 //     and all are killed when the command exits or ctx is cancelled;
@@ -111,8 +115,10 @@ func chrootInitSpec(spec Spec) (*initSpec, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("run: bind root %s is not a directory", root)
 	}
-	if len(spec.Mounts) > 0 {
-		return nil, fmt.Errorf("run: mount at %s: RUN --mount needs the namespace isolation level", spec.Mounts[0].Target)
+	for _, m := range spec.Mounts {
+		if err := chrootMountOK(m); err != nil {
+			return nil, err
+		}
 	}
 	switch spec.Network {
 	case "", "default", NetworkHost:
@@ -135,10 +141,26 @@ func chrootInitSpec(spec Spec) (*initSpec, error) {
 	}
 	return &initSpec{
 		RootMounts: []Mount{{Type: "bind", Source: root}},
+		Mounts:     spec.Mounts,
 		Args:       spec.Args, Env: env, Cwd: cwd,
 		UID: spec.UID, GID: spec.GID, Groups: spec.Groups,
 		Hostname: hostname, Network: NetworkHost,
 	}, nil
+}
+
+// chrootMountOK accepts the extra mounts the chroot level can emulate:
+// read-only binds of a regular file.
+func chrootMountOK(m Mount) error {
+	if m.Type == "bind" && slices.Contains(m.Options, "ro") {
+		fi, err := os.Stat(m.Source)
+		if err != nil {
+			return fmt.Errorf("run: mount at %s: %w", m.Target, err)
+		}
+		if fi.Mode().IsRegular() {
+			return nil
+		}
+	}
+	return fmt.Errorf("run: mount at %s: RUN --mount needs the namespace isolation level", m.Target)
 }
 
 // start runs the chroot init to completion and returns its report.

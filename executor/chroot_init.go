@@ -59,6 +59,9 @@ func runChrootInit() (int, error) {
 	if setupErr == nil {
 		setupErr = provideDev(r)
 	}
+	if setupErr == nil {
+		setupErr = provideFiles(r, is.Mounts)
+	}
 	code := -1
 	if setupErr == nil {
 		code, setupErr = runChrootStage2(&is, sigs)
@@ -142,6 +145,42 @@ func provideDev(r *rootfs) error {
 			atime: time.Unix(st.Atim.Unix()), mtime: time.Unix(st.Mtim.Unix())})
 		if err := unix.Chmod(p, 0o666); err != nil {
 			return fmt.Errorf("provide /dev/%s: %w", d.name, err)
+		}
+	}
+	return nil
+}
+
+// provideFiles copies each read-only file bind into the root at its
+// target, which must not exist yet (nothing can be covered without a
+// mount).
+func provideFiles(r *rootfs, mounts []Mount) error {
+	for _, m := range mounts {
+		fi, err := os.Stat(m.Source)
+		if err != nil {
+			return fmt.Errorf("mount %s: %w", m.Target, err)
+		}
+		data, err := os.ReadFile(m.Source)
+		if err != nil {
+			return fmt.Errorf("mount %s: %w", m.Target, err)
+		}
+		before := len(r.stubs)
+		host, err := r.ensure(m.Target, stubFile)
+		if err != nil {
+			return fmt.Errorf("mount %s: %w", m.Target, err)
+		}
+		if n := len(r.stubs); n == before || r.stubs[n-1].path != host {
+			return fmt.Errorf("mount %s: the target exists and the chroot isolation level cannot cover it", m.Target)
+		}
+		if err := os.WriteFile(host, data, 0o600); err != nil {
+			return fmt.Errorf("mount %s: %w", m.Target, err)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			if err := os.Lchown(host, int(st.Uid), int(st.Gid)); err != nil {
+				return fmt.Errorf("mount %s: %w", m.Target, err)
+			}
+		}
+		if err := os.Chmod(host, fi.Mode().Perm()); err != nil {
+			return fmt.Errorf("mount %s: %w", m.Target, err)
 		}
 	}
 	return nil

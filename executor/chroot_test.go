@@ -264,9 +264,18 @@ func TestChrootRefuses(t *testing.T) {
 			s.RootMounts = []executor.Mount{{Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + root}}}
 		}, "needs a bind root mount"},
 		{"missing root", func(s *executor.Spec) { s.RootMounts = bindRoot(filepath.Join(root, "missing")) }, "bind root"},
-		{"extra mount", func(s *executor.Spec) {
+		{"tmpfs mount", func(s *executor.Spec) {
 			s.Mounts = []executor.Mount{{Type: "tmpfs", Source: "tmpfs", Target: "/cache"}}
 		}, "RUN --mount needs the namespace isolation level"},
+		{"directory bind", func(s *executor.Spec) {
+			s.Mounts = []executor.Mount{{Type: "bind", Source: t.TempDir(), Target: "/cache", Options: []string{"ro"}}}
+		}, "RUN --mount needs the namespace isolation level"},
+		{"read-write file bind", func(s *executor.Spec) {
+			s.Mounts = []executor.Mount{{Type: "bind", Source: filepath.Join(root, "etc/passwd"), Target: "/cache"}}
+		}, "RUN --mount needs the namespace isolation level"},
+		{"file over an existing one", func(s *executor.Spec) {
+			s.Mounts = []executor.Mount{{Type: "bind", Source: filepath.Join(root, "etc/passwd"), Target: "/etc/group", Options: []string{"ro"}}}
+		}, "cannot cover it"},
 		{"network none", func(s *executor.Spec) { s.Network = executor.NetworkNone }, "--network=none needs the namespace isolation level"},
 		{"no command", func(s *executor.Spec) { s.Args = nil }, "no command"},
 	}
@@ -279,6 +288,41 @@ func TestChrootRefuses(t *testing.T) {
 		})
 	}
 	assertAbsent(t, root, "etc/hosts", "cache")
+}
+
+// TestChrootFileMounts checks the emulation of read-only file binds (heredoc
+// scripts, secrets): copied in with owner and mode, gone afterwards.
+func TestChrootFileMounts(t *testing.T) {
+	e := newChrootExec(t)
+	root := busyboxRoot(t)
+	src := t.TempDir()
+	script := filepath.Join(src, "script")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho from heredoc\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(src, "secret")
+	if err := os.WriteFile(secret, []byte("s3cret"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(secret, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	before := mtimes(t, root, ".", "etc", "tmp")
+	out, stderr, err := run(t, e, root, sh("/dev/pipes/EOF; stat -c '%a %u:%g' /run/secrets/id; cat /run/secrets/id"),
+		func(s *executor.Spec) {
+			s.UID, s.GID = 1000, 1000
+			s.Mounts = []executor.Mount{
+				{Type: "bind", Source: script, Target: "/dev/pipes/EOF", Options: []string{"bind", "ro"}},
+				{Type: "bind", Source: secret, Target: "/run/secrets/id", Options: []string{"bind", "ro", "nosuid"}},
+			}
+		})
+	if err != nil || out != "from heredoc\n400 1000:1000\ns3cret" {
+		t.Fatalf("Run: %v, stdout %q, stderr %q", err, out, stderr)
+	}
+	assertAbsent(t, root, "dev", "run", "etc/hosts")
+	if after := mtimes(t, root, ".", "etc", "tmp"); !slices.Equal(before, after) {
+		t.Errorf("mtimes changed: %v -> %v", before, after)
+	}
 }
 
 func TestChrootCancel(t *testing.T) {
