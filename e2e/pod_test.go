@@ -101,6 +101,34 @@ func TestUnprivilegedPod(t *testing.T) {
 
 // writePodConfig writes a runc config.json like the one a Kubernetes pod
 // with the default security context gets from a Docker-like runtime.
+// TestUnprivilegedPodLimits checks that a limit the pod cannot apply (its
+// cgroup file system is read-only) fails the RUN step clearly.
+func TestUnprivilegedPodLimits(t *testing.T) {
+	testenv.LeakCheck(t)
+	testenv.NeedTool(t, "runc")
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("busybox-static is not installed")
+	}
+	bundle := t.TempDir()
+	rootfs := filepath.Join(bundle, "rootfs")
+	for _, d := range []string{"ctx", "out", "tmp", "proc", "dev", "sys"} {
+		mkdir(t, filepath.Join(rootfs, d), 0o755)
+	}
+	copyInto(t, builderBin, filepath.Join(rootfs, "builder"), 0o755)
+	copyLibs(t, builderBin, rootfs)
+	copyInto(t, bb, filepath.Join(rootfs, "ctx/busybox"), 0o755)
+	writeFile(t, filepath.Join(rootfs, "ctx/Dockerfile"), "FROM scratch\n"+
+		"COPY busybox /bin/busybox\n"+
+		`RUN ["/bin/busybox", "true"]`+"\n")
+	writePodConfig(t, bundle, []string{"/builder", "--root", "/tmp/root", "build", "--progress", "plain",
+		"--isolation", "chroot", "--memory", "64m", "-o", "type=oci,dest=/out/img.tar", "/ctx"})
+	log, code := testenv.RunRunc(t, bundle)
+	if code == 0 || !strings.Contains(log, "resource limits are not available at the chroot isolation level") {
+		t.Fatalf("builder --memory in the pod: exit %d, want a clear limits error:\n%s", code, log)
+	}
+}
+
 func writePodConfig(t *testing.T, bundle string, args []string) {
 	t.Helper()
 	caps := []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
