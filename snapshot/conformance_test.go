@@ -23,6 +23,8 @@ func baseLayers(t *testing.T) [][]byte {
 		file("chmod", "m"), file("chown", "o"),
 		dir("hl/", 0o755), file("hl/orig", "linked"), hardlink("hl/link", "hl/orig"),
 		dir("tmp/", 0o1777),
+		dir("same/", 0o755), file("same/x", "x"), file("samefile", "same"),
+		dir("touched/", 0o755), file("touched/y", "y"),
 	)
 	l2 := mkTar(t, file("etc/keep2", "keep2"), file("etc/.wh.gone", ""))
 	return [][]byte{l1, l2}
@@ -72,7 +74,15 @@ func change(t *testing.T, root string) {
 	must(os.Chmod(j("devnull"), 0o666))
 	must(unix.Mkfifo(j("fifo"), 0o644))
 	must(os.Chmod(j("fifo"), 0o644))
-	setTimes(t, root, "new", "new/file", "etc/modify", "etc", "dir2file", "file2dir", "file2dir/y", "opq",
+	// Copied up by overlayfs, unchanged in the end: a mount-point stub made
+	// and removed with the parent's times restored (as the executor does), a
+	// chown to the same owner; and a directory whose only change is its mtime.
+	write("same/stub", "", 0o644)
+	must(os.Remove(j("same/stub")))
+	must(os.Lchown(j("samefile"), 0, 0))
+	write("touched/stub", "", 0o644)
+	must(os.Remove(j("touched/stub")))
+	setTimes(t, root, "same", "new", "new/file", "etc/modify", "etc", "dir2file", "file2dir", "file2dir/y", "opq",
 		"opq/c", "chmod", "chown", "bin/su", "bin", "links/a", "links", "dangling", "tmp/f", "tmp", "caps",
 		"xattr", "devnull", "fifo")
 }
@@ -165,11 +175,27 @@ func TestConformance(t *testing.T) {
 			}
 			change(t, mnt)
 			want := tree(t, mnt)
+			// Like containerd and Docker, a directory changed only in its
+			// mtime is not in the layer, so it keeps the lower mtime.
+			touched := want["touched"]
+			if touched.Mtime == baseTime.Unix() {
+				t.Fatalf("touched/ kept its mtime; the case tests nothing")
+			}
+			touched.Mtime = baseTime.Unix()
+			want["touched"] = touched
 			if err := Unmount(mnt); err != nil {
 				t.Fatal(err)
 			}
 			mounted = false
 
+			if o, ok := a.(*overlayActive); ok {
+				// The unchanged entries must really have been copied up.
+				for _, n := range []string{"same", "samefile", "touched"} {
+					if _, err := os.Lstat(filepath.Join(o.dir, "u", n)); err != nil {
+						t.Errorf("%s not copied up, the case tests nothing: %v", n, err)
+					}
+				}
+			}
 			var diff bytes.Buffer
 			if err := a.Diff(ctx, &diff); err != nil {
 				t.Fatalf("diff: %v", err)

@@ -200,7 +200,9 @@ func copyMeta(s, t string, fi fs.FileInfo) error {
 // Diff compares the root with the merged lowers by metadata: type, mode,
 // owner, size, mtime (nanoseconds), link target, device number and xattrs.
 // Contents are not read: a file rewritten with the same size and the same
-// mtime counts as unchanged. Deleted entries become whiteouts; a directory
+// mtime counts as unchanged. A directory's mtime is not compared (see
+// sameAttrs): one changed only in its mtime is written only as the parent of
+// a changed entry. Deleted entries become whiteouts; a directory
 // emptied and recreated shows as whiteouts of what it held.
 func (a *copyActive) Diff(ctx context.Context, w io.Writer) error {
 	d := newDiffWriter(ctx, tar.NewWriter(w), a.root)
@@ -277,13 +279,18 @@ func (a *copyActive) walk(d *diffWriter, v *View, rel string, lowerDir bool) err
 }
 
 // sameEntry reports whether the root entry and the lower entry match in
-// everything a layer records.
+// everything a layer records (sameAttrs; for non-directories also the mtime
+// to the nanosecond and the symlink target).
 func sameEntry(rp string, fi fs.FileInfo, v *View, name string, lfi fs.FileInfo) (bool, error) {
-	a, b := fi.Sys().(*syscall.Stat_t), lfi.Sys().(*syscall.Stat_t)
-	if a.Mode != b.Mode || a.Uid != b.Uid || a.Gid != b.Gid || a.Mtim != b.Mtim || a.Rdev != b.Rdev {
-		return false, nil
+	_, lp, err := v.realPathInfo(name)
+	if err != nil {
+		return false, err
 	}
-	if !fi.IsDir() && a.Size != b.Size {
+	same, err := sameAttrs(rp, fi, lp, lfi)
+	if err != nil || !same || fi.IsDir() {
+		return same, err
+	}
+	if fi.Sys().(*syscall.Stat_t).Mtim != lfi.Sys().(*syscall.Stat_t).Mtim {
 		return false, nil
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
@@ -291,33 +298,11 @@ func sameEntry(rp string, fi fs.FileInfo, v *View, name string, lfi fs.FileInfo)
 		if err != nil {
 			return false, err
 		}
-		l2, err := v.Readlink(name)
+		l2, err := os.Readlink(lp)
 		if err != nil {
 			return false, err
 		}
-		if l1 != l2 {
-			return false, nil
-		}
-	}
-	x1, err := listXattrs(rp)
-	if err != nil {
-		return false, err
-	}
-	_, lp, err := v.realPathInfo(name)
-	if err != nil {
-		return false, err
-	}
-	x2, err := listXattrs(lp)
-	if err != nil {
-		return false, err
-	}
-	if len(x1) != len(x2) {
-		return false, nil
-	}
-	for k, val := range x1 {
-		if w, ok := x2[k]; !ok || w != val {
-			return false, nil
-		}
+		return l1 == l2, nil
 	}
 	return true, nil
 }

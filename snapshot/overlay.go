@@ -3,8 +3,10 @@ package snapshot
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -47,7 +49,7 @@ func (o *overlay) Prepare(ctx context.Context, lowers []string) (Active, error) 
 	if err != nil {
 		return nil, fmt.Errorf("prepare overlay: %w", err)
 	}
-	a := &overlayActive{dir: dir}
+	a := &overlayActive{dir: dir, lowers: append([]string(nil), lowers...)}
 	if err := a.setup(lowers, o.options); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("prepare overlay: %w", err)
@@ -57,6 +59,7 @@ func (o *overlay) Prepare(ctx context.Context, lowers []string) (Active, error) 
 
 type overlayActive struct {
 	dir    string
+	lowers []string
 	mounts []Mount
 }
 
@@ -104,17 +107,24 @@ func (a *overlayActive) Mounts() []Mount {
 }
 
 // Diff walks only the upper directory: a whiteout device becomes ".wh.name",
-// an opaque directory the directory and its ".wh..wh..opq".
+// an opaque directory the directory and its ".wh..wh..opq". Like BuildKit's
+// overlay differ it leaves out what overlayfs copied up without a change (a
+// directory whose attributes equal the lower one's, its mtime aside, is
+// written only as the parent of a changed entry; see sameCopiedUp) and
+// whiteouts of names no lower layer has.
 func (a *overlayActive) Diff(ctx context.Context, w io.Writer) error {
 	upper := filepath.Join(a.dir, "u")
 	d := newDiffWriter(ctx, tar.NewWriter(w), upper)
-	if err := a.walk(d, upper, "."); err != nil {
+	if err := a.walk(d, NewView(a.lowers), upper, ".", true); err != nil {
 		return fmt.Errorf("diff overlay: %w", err)
 	}
 	return d.close()
 }
 
-func (a *overlayActive) walk(d *diffWriter, upper, rel string) error {
+// walk diffs the upper directory rel. merged says whether rel merges with a
+// lower directory (false below opaque and new directories, where every
+// entry is new and nothing below needs a whiteout).
+func (a *overlayActive) walk(d *diffWriter, v *View, upper, rel string, merged bool) error {
 	ents, err := os.ReadDir(filepath.Join(upper, rel))
 	if err != nil {
 		return err
@@ -125,25 +135,55 @@ func (a *overlayActive) walk(d *diffWriter, upper, rel string) error {
 		if err != nil {
 			return err
 		}
+		var lfi fs.FileInfo
+		if merged {
+			lfi, err = v.Lstat(name)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
 		if isWhiteout(fi) {
+			if lfi == nil {
+				continue // hides nothing
+			}
 			if err := d.whiteout(name); err != nil {
 				return err
 			}
 			continue
 		}
-		hdr, err := d.change(changeModify, name, fi)
+		up := filepath.Join(upper, name)
+		opaque := fi.IsDir() && isOpaque(up)
+		kind := changeAdd
+		if lfi != nil {
+			kind = changeModify
+			if !opaque {
+				_, lp, err := v.realPathInfo(name)
+				if err != nil {
+					return err
+				}
+				same, err := sameCopiedUp(up, fi, lp, lfi)
+				if err != nil {
+					return err
+				}
+				if same {
+					kind = changeUnmodified
+				}
+			}
+		}
+		hdr, err := d.change(kind, name, fi)
 		if err != nil {
 			return err
 		}
 		if !fi.IsDir() {
 			continue
 		}
-		if isOpaque(filepath.Join(upper, name)) {
+		if opaque {
 			if err := d.opaque(name, hdr); err != nil {
 				return err
 			}
 		}
-		if err := a.walk(d, upper, name); err != nil {
+		below := lfi != nil && lfi.IsDir() && !opaque
+		if err := a.walk(d, v, upper, name, below); err != nil {
 			return err
 		}
 	}
