@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -62,7 +63,8 @@ func (k *ecrKeychain) ResolveContext(ctx context.Context, r authn.Resource) (aut
 		region = "us-east-1"
 	}
 	loadOpts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
-	if reg.FIPS {
+	// The SDK refuses FIPS with a custom endpoint: an explicit endpoint wins.
+	if reg.FIPS && os.Getenv("AWS_ENDPOINT_URL_ECR") == "" && os.Getenv("AWS_ENDPOINT_URL") == "" {
 		loadOpts = append(loadOpts, awsconfig.WithUseFIPSEndpoint(aws.FIPSEndpointStateEnabled))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
