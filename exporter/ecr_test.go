@@ -277,4 +277,3 @@ func TestGHCRKeychain(t *testing.T) {
 		})
 	}
 }
-
