@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // LeakCheck registers a cleanup that fails the test if, once everything
@@ -59,23 +60,17 @@ func tempPattern(name string) string {
 // MountsUnder lists mount points in this process's mount namespace whose
 // path starts with prefix.
 func MountsUnder(prefix string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	// The prefix is a partial file name (t.TempDir adds a suffix), so
+	// mountinfo.PrefixFilter, which matches whole elements, does not fit.
+	infos, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		return !strings.HasPrefix(m.Mountpoint, prefix), false
+	})
 	if err != nil {
-		return []string{"cannot read /proc/self/mountinfo: " + err.Error()}
+		return []string{"cannot read mountinfo: " + err.Error()}
 	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMount(fields[4])
-		if strings.HasPrefix(mp, prefix) {
-			out = append(out, mp)
-		}
+	for _, m := range infos {
+		out = append(out, m.Mountpoint)
 	}
 	return out
 }
@@ -114,23 +109,4 @@ func isZombie(stat []byte) bool {
 	s := string(stat)
 	i := strings.LastIndex(s, ")")
 	return i >= 0 && len(s) > i+2 && s[i+2] == 'Z'
-}
-
-// unescapeMount decodes the octal escapes (\040 etc.) of mountinfo paths.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
