@@ -63,7 +63,7 @@ func (c *Cache) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 	if err != nil {
 		return rep, fmt.Errorf("prune: %w", err)
 	}
-	rep.Freed += c.cleanIndex(inv)
+	rep.Freed += c.cleanIndex(inv, p.gone, false)
 	return rep, nil
 }
 
@@ -337,9 +337,9 @@ func (c *Cache) removeLeftovers() {
 	}
 }
 
-// cleanIndex removes entries of the last/ index whose record is gone and
-// returns the bytes freed.
-func (c *Cache) cleanIndex(inv *inventory) int64 {
+// cleanIndex removes entries of the last/ index whose record is gone (or
+// in gone) and returns the bytes freed; dry only counts them.
+func (c *Cache) cleanIndex(inv *inventory, gone map[string]bool, dry bool) int64 {
 	var freed int64
 	for _, p := range inv.lastFiles {
 		data, err := os.ReadFile(p)
@@ -347,12 +347,12 @@ func (c *Cache) cleanIndex(inv *inventory) int64 {
 			continue
 		}
 		key, err := v1.NewHash(strings.TrimSpace(string(data)))
-		if err == nil {
+		if err == nil && !gone[c.recordPath(key)] {
 			if _, err := os.Stat(c.recordPath(key)); err == nil || !errors.Is(err, os.ErrNotExist) {
 				continue
 			}
 		}
-		if os.Remove(p) == nil {
+		if dry || os.Remove(p) == nil {
 			freed += int64(len(data))
 		}
 	}

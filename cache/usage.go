@@ -220,7 +220,7 @@ func (c *Cache) DiskUsage(ctx context.Context) (Usage, error) {
 	if err != nil {
 		return Usage{}, err
 	}
-	u.Reclaimable = freed.Freed
+	u.Reclaimable = freed.Freed + c.cleanIndex(inv, p.gone, true)
 	return u, nil
 }
 
