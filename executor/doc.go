@@ -9,6 +9,14 @@
 // as PID 1. Stage 1 then removes every mount-point stub it created so the
 // snapshot diff sees only what the command changed.
 //
+// At the "chroot" level (an unprivileged pod: no namespaces, no mounts, only
+// CAP_SYS_CHROOT and Docker's default capabilities) the init chroots into a
+// copied root, writes /etc/hosts and /etc/resolv.conf and a few /dev nodes
+// only where missing and removes them afterwards, and kills the step's
+// process tree as a child subreaper. It protects a build from mistakes, not
+// from hostile code: the pod is the boundary. "rootless" (user namespaces)
+// is not implemented yet.
+//
 // The executor owns namespaces, mounts, users and cgroup limits; it knows
 // nothing about layers.
 package executor
