@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/singleflight"
@@ -18,9 +19,11 @@ import (
 type Layers struct {
 	dir   string
 	group singleflight.Group
+	clean sync.Once
 }
 
-// NewLayers returns the layer set kept in dir (created on first use).
+// NewLayers returns the layer set kept in dir (created on first use). The
+// first Ensure removes extraction directories left by dead processes.
 func NewLayers(dir string) *Layers {
 	return &Layers{dir: dir}
 }
@@ -42,6 +45,11 @@ func (l *Layers) Ensure(ctx context.Context, diffID v1.Hash, open func() (io.Rea
 	if _, err := hex.DecodeString(diffID.Hex); err != nil {
 		return "", fmt.Errorf("ensure layer: invalid diffID %q", diffID)
 	}
+	l.clean.Do(func() {
+		// Best effort: a leftover only costs disk space, and Prune of the
+		// layers directory would not know these names either.
+		_ = cleanTmp(l.dir)
+	})
 	target := l.Dir(diffID)
 	if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
 		return target, nil
@@ -69,7 +77,7 @@ func (l *Layers) extract(ctx context.Context, diffID v1.Hash, target string, ope
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return fmt.Errorf("create layers dir: %w", err)
 	}
-	tmp, err := os.MkdirTemp(l.dir, ".tmp-"+diffID.Hex[:12]+"-")
+	tmp, err := os.MkdirTemp(l.dir, tmpPrefix+tmpOwnerTag()+diffID.Hex[:12]+"-")
 	if err != nil {
 		return fmt.Errorf("create extraction dir: %w", err)
 	}
