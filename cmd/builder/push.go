@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/pflag"
+
+	"github.com/builderdev/builder/exporter"
+)
+
+// registryOptions are the flags that say how to reach registries; build
+// (--push, type=image,push=true) and push share them.
+type registryOptions struct {
+	insecure []string
+	certsDir string
+	jobs     int
+}
+
+func (o *registryOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.insecure, "insecure-registry", nil,
+		"allow plain http and unverified TLS for this registry HOST[:PORT] (repeatable; loopback always may use http)")
+	fs.StringVar(&o.certsDir, "registry-certs", exporter.DefaultCertsDir,
+		"per-registry certificates: DIR/HOST[:PORT]/ca.crt (extra CAs), client.cert + client.key")
+	fs.IntVar(&o.jobs, "push-jobs", 4, "blobs uploaded at once")
+}
+
+// exporterOptions turns the flags into exporter options.
+func (o *registryOptions) exporterOptions() []exporter.PushOption {
+	return []exporter.PushOption{
+		exporter.WithInsecureRegistries(o.insecure...),
+		exporter.WithCertsDir(o.certsDir),
+		exporter.WithJobs(o.jobs),
+	}
+}
+
+// pushImage pushes img to every ref and returns its manifest digest (the
+// same for all). Later refs on the same registry mount the blobs the first
+// push uploaded.
+func (o *registryOptions) pushImage(ctx context.Context, img v1.Image, refs []string) (v1.Hash, error) {
+	if len(refs) == 0 {
+		return v1.Hash{}, errors.New("push: no image name (use -t NAME or name=NAME)")
+	}
+	var digest v1.Hash
+	var pushed []string
+	for _, ref := range refs {
+		opts := o.exporterOptions()
+		for _, p := range pushed {
+			if r, err := exporter.ParseReference(p, opts...); err == nil {
+				opts = append(opts, exporter.WithMountFrom(r.Context().String()))
+			}
+		}
+		d, err := exporter.Push(ctx, img, ref, opts...)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		digest = d
+		pushed = append(pushed, ref)
+	}
+	return digest, nil
+}
+
+// pushOptions are the flags of `builder push`.
+type pushOptions struct {
+	reg          registryOptions
+	digestFile   string
+	metadataFile string
+	quiet        bool
+}
+
+func (o *pushOptions) AddFlags(fs *pflag.FlagSet) {
+	o.reg.AddFlags(fs)
+	fs.StringVar(&o.digestFile, "digest-file", "", "write the pushed manifest digest to this file")
+	fs.StringVar(&o.metadataFile, "metadata-file", "", "write push metadata (JSON) to this file")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the digest")
+}
+
+func pushCommand() command {
+	o := &pushOptions{}
+	return command{
+		name:    "push",
+		usage:   "[flags] TAG [REF]",
+		summary: "Push an image of the local store to a registry (REF defaults to TAG).",
+		run:     o.run,
+		flags:   o.AddFlags,
+	}
+}
+
+func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
+	if len(args) < 1 || len(args) > 2 {
+		return &exitError{code: 2, err: errors.New(`"builder push" requires 1 or 2 arguments: TAG [REF]`)}
+	}
+	ref := args[0]
+	if len(args) == 2 {
+		ref = args[1]
+	}
+	if _, err := name.ParseReference(ref); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("invalid reference %q: %w", ref, err)}
+	}
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	img, err := st.Image(tagName(args[0]))
+	if err != nil {
+		return fmt.Errorf("push %s: %w", args[0], err)
+	}
+	digest, err := o.reg.pushImage(ctx, img, []string{ref})
+	if err != nil {
+		return err
+	}
+	if err := writePushFiles(o.digestFile, o.metadataFile, digest, []string{ref}, nil); err != nil {
+		return err
+	}
+	if o.quiet {
+		fmt.Fprintln(s.out, digest)
+		return nil
+	}
+	size, _ := img.Size()
+	fmt.Fprintf(s.out, "%s: digest: %s size: %d\n", ref, digest, size)
+	return nil
+}
+
+// writePushFiles writes --digest-file (the digest alone) and
+// --metadata-file (containerimage.digest and image.name, merged over md).
+func writePushFiles(digestFile, metadataFile string, digest v1.Hash, refs []string, md map[string]any) error {
+	if digestFile != "" {
+		if err := os.WriteFile(digestFile, []byte(digest.String()), 0o644); err != nil {
+			return fmt.Errorf("write digest file: %w", err)
+		}
+	}
+	if metadataFile == "" {
+		return nil
+	}
+	out := map[string]any{}
+	for k, v := range md {
+		out[k] = v
+	}
+	out["containerimage.digest"] = digest.String()
+	out["image.name"] = strings.Join(refs, ",")
+	data, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write metadata file: %w", err)
+	}
+	if err := os.WriteFile(metadataFile, data, 0o644); err != nil {
+		return fmt.Errorf("write metadata file: %w", err)
+	}
+	return nil
+}
