@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -152,4 +153,23 @@ func writePushFiles(digestFile, metadataFile string, digest v1.Hash, refs []stri
 		return fmt.Errorf("write metadata file: %w", err)
 	}
 	return nil
+}
+
+// pushRefs returns where an output pushes: for type=image,push=true and
+// type=registry (buildx's alias) its name= (comma-separated) or else the
+// -t tags; nil for every other output.
+func (o output) pushRefs(tags []string) []string {
+	switch o.typ {
+	case "registry":
+	case "image":
+		if b, _ := strconv.ParseBool(o.attrs["push"]); !b {
+			return nil
+		}
+	default:
+		return nil
+	}
+	if n := o.attrs["name"]; n != "" {
+		return strings.Split(n, ",")
+	}
+	return tags
 }

@@ -131,3 +131,26 @@ func TestPushLoginLogoutCommands(t *testing.T) {
 		t.Fatal("push after logout succeeded")
 	}
 }
+
+func TestOutputPushRefs(t *testing.T) {
+	tags := []string{"reg.example.com/a:1", "reg.example.com/a:latest"}
+	for _, tc := range []struct {
+		out  output
+		want []string
+	}{
+		{output{typ: "image", attrs: map[string]string{"push": "true"}}, tags},
+		{output{typ: "image", attrs: map[string]string{"push": "true", "name": "r.io/x:1,r.io/x:2"}}, []string{"r.io/x:1", "r.io/x:2"}},
+		{output{typ: "image", attrs: map[string]string{"name": "r.io/x:1"}}, nil},
+		{output{typ: "image", attrs: map[string]string{"push": "false"}}, nil},
+		{output{typ: "registry", attrs: map[string]string{}}, tags},
+		{output{typ: "registry", attrs: map[string]string{"name": "r.io/y"}}, []string{"r.io/y"}},
+		{output{typ: "oci", dest: "x", attrs: map[string]string{"push": "true"}}, nil},
+	} {
+		t.Run(tc.out.typ+","+tc.out.attrs["push"]+","+tc.out.attrs["name"], func(t *testing.T) {
+			got := tc.out.pushRefs(tags)
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("pushRefs = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
