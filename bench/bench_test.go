@@ -113,7 +113,7 @@ func BenchmarkBuild(b *testing.B) {
 						b.Error(builderErr)
 						return
 					}
-					if err := measure(ctx, b, res, k, tool, build, contextDir); err != nil {
+					if err := measure(ctx, b, res, k, tool, build, wl, contextDir); err != nil {
 						res.Fail(k, err)
 						b.Errorf("%s %s %s: %v", k.Workload, k.Phase, k.Tool, err)
 					}
@@ -145,7 +145,7 @@ func BenchmarkBuild(b *testing.B) {
 
 // measure runs one series: warm-up outside the timer for the phases that
 // need a warm cache, then one build per b.Loop iteration.
-func measure(ctx context.Context, b *testing.B, res *Results, k Key, tool Tool, build Build, contextDir string) (err error) {
+func measure(ctx context.Context, b *testing.B, res *Results, k Key, tool Tool, build Build, wl Workload, contextDir string) (err error) {
 	defer func() {
 		if cerr := tool.Close(ctx); err == nil && cerr != nil {
 			err = cerr
@@ -181,7 +181,28 @@ func measure(ctx context.Context, b *testing.B, res *Results, k Key, tool Tool, 
 		if err != nil {
 			return err
 		}
+		b.StopTimer()
+		if err := checkExport(build.OCITar, wl.MinExport); err != nil {
+			return err
+		}
+		b.StartTimer()
 		res.Add(k, s)
+	}
+	return nil
+}
+
+// checkExport fails when an expected OCI archive is missing or smaller
+// than min bytes.
+func checkExport(file string, min int64) error {
+	if file == "" {
+		return nil
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return fmt.Errorf("check export: %w", err)
+	}
+	if fi.Size() < min {
+		return fmt.Errorf("check export: %s is %d bytes, want at least %d", file, fi.Size(), min)
 	}
 	return nil
 }

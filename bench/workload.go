@@ -35,6 +35,9 @@ type Workload struct {
 	// OCIExport: the result is exported as an OCI image tar, not just
 	// stored.
 	OCIExport bool
+	// MinExport is the least size of a correct OCI export (a check that
+	// the tool did the work: W3's random data does not compress).
+	MinExport int64
 }
 
 // Workloads returns the benchmark's workloads, W1 to W4.
@@ -72,6 +75,7 @@ RUN find /ctx -type f | wc -l > /out/count && wc -c /ctx/d000/f00000 >> /out/cou
 				"RUN dd if=/dev/urandom of=/big bs=1048576 count=300 2>/dev/null && ls -l /big\n",
 			Phases:    []Phase{Cold},
 			OCIExport: true,
+			MinExport: 300 << 20,
 		},
 		{
 			Name:  "W4",
