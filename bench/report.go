@@ -249,6 +249,10 @@ func (r *Results) WriteMarkdown(w io.Writer, header string) error {
 		}
 		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 	}
+	b.WriteString("\nWall: median wall time of the build (plus the `buildah push` to an OCI archive for W3). " +
+		"Peak RSS: median of ru_maxrss from wait4, i.e. the largest single process of the tool's tree " +
+		"(RUN processes included). \"outside steps\": wall time minus the union of the RUN/COPY/ADD steps " +
+		"builder reported as run (not cached) in --progress json.\n")
 	b.WriteString("\nWorkloads:\n\n")
 	seen := map[string]bool{}
 	for _, row := range rows {
