@@ -210,6 +210,19 @@ func TestImportVerifiesDiffID(t *testing.T) {
 	if _, err := dstC.Get(ctx, hash("k")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("lying record written: %v", err)
 	}
+	// Also when the blob is already here but no local record vouches for it.
+	dst2, dst2St := open(t)
+	f, err := os.Open(st.BlobPath(l.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, _, err := dst2St.WriteBlob(ctx, l.MediaType, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := Import(ctx, dst2, img); err == nil {
+		t.Error("import of a lying record over a present blob succeeded")
+	}
 	// An ordinary image is not a cache.
 	if err := Import(ctx, dstC, empty.Image); !errors.Is(err, ErrNotCache) {
 		t.Errorf("import of an image: %v", err)

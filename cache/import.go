@@ -16,8 +16,8 @@ import (
 // every layer blob they reference into the store first (eagerly: a record
 // is written only once its blob is local, so Get needs no registry and a
 // record never points at a missing blob). Blobs already in the store are
-// not fetched again. A fetched blob's diffID is verified by decompressing
-// it. Local records of the same keys whose blob is present are kept.
+// not fetched again. A blob's diffID is verified by decompressing it,
+// unless the blob was here already and a local record gives that diffID. Local records of the same keys whose blob is present are kept.
 // While it runs, a store lease keeps Prune off the blobs.
 func Import(ctx context.Context, c *Cache, img v1.Image) error {
 	m, err := img.Manifest()
@@ -66,10 +66,23 @@ func Import(ctx context.Context, c *Cache, img v1.Image) error {
 		return fmt.Errorf("import cache: %w", err)
 	}
 	defer lease.Release()
+	// Blobs already here whose diffID a local record vouches for need no
+	// check; the others are decompressed once to verify the claim.
+	var local inventory
+	if err := c.scanRecordFiles(ctx, &local); err != nil {
+		return fmt.Errorf("import cache: %w", err)
+	}
+	known := map[v1.Hash]v1.Hash{}
+	for _, re := range local.records {
+		if re.rec != nil && re.rec.Layer != nil {
+			known[re.rec.Layer.Digest] = re.rec.Layer.DiffID
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for _, ref := range blobs {
-		g.Go(func() error { return c.importBlob(gctx, img, ref, lease.Add) })
+		trusted := known[ref.Digest] == ref.DiffID
+		g.Go(func() error { return c.importBlob(gctx, img, ref, trusted, lease.Add) })
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("import cache: %w", err)
@@ -86,19 +99,27 @@ func Import(ctx context.Context, c *Cache, img v1.Image) error {
 	return nil
 }
 
-// importBlob leases and fetches one layer blob unless present.
-func (c *Cache) importBlob(ctx context.Context, img v1.Image, ref *LayerRef, lease func(...v1.Hash) error) error {
+// importBlob leases and fetches one layer blob unless present, and
+// verifies its diffID unless trusted and present.
+func (c *Cache) importBlob(ctx context.Context, img v1.Image, ref *LayerRef, trusted bool, lease func(...v1.Hash) error) error {
 	if err := lease(ref.Digest, ref.DiffID); err != nil {
 		return err
 	}
+	mt := types.MediaType(ref.MediaType)
 	if c.store.HasBlob(ref.Digest) {
-		return nil
+		if trusted {
+			return nil
+		}
+	} else {
+		l, err := img.LayerByDigest(ref.Digest)
+		if err != nil {
+			return fmt.Errorf("fetch layer %s: %w", ref.Digest, err)
+		}
+		if _, err := c.store.ImportLayer(ctx, knownDiffID{Layer: l, diffID: ref.DiffID, mediaType: mt}); err != nil {
+			return err
+		}
 	}
-	l, err := img.LayerByDigest(ref.Digest)
-	if err != nil {
-		return fmt.Errorf("fetch layer %s: %w", ref.Digest, err)
-	}
-	sl, err := c.store.ImportLayer(ctx, knownDiffID{Layer: l, diffID: ref.DiffID, mediaType: types.MediaType(ref.MediaType)})
+	sl, err := c.store.Layer(ref.Digest, ref.DiffID, ref.Size, mt)
 	if err != nil {
 		return err
 	}

@@ -431,3 +431,28 @@ func TestPruneSparesFreshBlobsDuringBuild(t *testing.T) {
 		t.Error("unreferenced blob kept after the build ended")
 	}
 }
+
+// Concurrent prunes of one root take turns and leave it consistent: no
+// errors, the tagged image intact, the unused layer gone.
+func TestConcurrentPrunes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			_, err := f.c.Prune(ctx, PruneOptions{All: i%2 == 0})
+			errs <- err
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := f.st.Image("app"); err != nil || !f.st.HasBlob(f.a.Digest) {
+		t.Errorf("tagged image after concurrent prunes: %v", err)
+	}
+	if f.st.HasBlob(f.cc.Digest) || exists(f.layerPaths["C"]) {
+		t.Error("unused blob or layer left")
+	}
+}
