@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,12 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/pflag"
 
 	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/exporter"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/solver"
@@ -47,6 +45,9 @@ type buildOptions struct {
 	isolation     string
 	jobs          int
 	explain       bool
+	push          bool
+	digestFile    string
+	reg           registryOptions
 }
 
 func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
@@ -71,6 +72,9 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.isolation, "isolation", "auto", "isolation of RUN steps: auto, namespace, rootless, chroot")
 	fs.IntVar(&o.jobs, "jobs", 0, "steps run at once (default: number of CPUs)")
 	fs.BoolVar(&o.explain, "explain", false, "say for each step run why it missed the cache")
+	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
+	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
+	o.reg.AddFlags(fs)
 }
 
 func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
@@ -111,7 +115,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	sopts := []solver.Option{
 		solver.WithReporter(rep),
 		solver.WithJobs(o.jobs),
-		solver.WithRemoteOptions(remote.WithAuthFromKeychain(authn.DefaultKeychain)),
+		solver.WithRemoteOptions(exporter.RemoteOptions(ctx, o.reg.exporterOptions()...)...),
 		solver.WithCacheMountDir(filepath.Join(st.Root(), "cache-mounts")),
 	}
 	snap, ex, desc, err := o.runner(ctx, st)
@@ -146,23 +150,32 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 			return err
 		}
 	}
+	var pushRefs []string
+	if o.push {
+		pushRefs = append(pushRefs, o.tags...)
+	}
+	for _, out := range outs {
+		pushRefs = append(pushRefs, out.pushRefs(o.tags)...)
+	}
+	if o.push && len(pushRefs) == 0 {
+		return errors.New("--push needs at least one -t name")
+	}
+	names := o.tags
+	if len(pushRefs) > 0 {
+		// The digest reported is the one the registry has.
+		if digest, err = o.reg.pushImage(ctx, res.Image, pushRefs); err != nil {
+			return err
+		}
+		names = pushRefs
+	}
 	if o.iidFile != "" {
 		if err := os.WriteFile(o.iidFile, []byte(cfgDigest.String()), 0o644); err != nil {
 			return fmt.Errorf("write iidfile: %w", err)
 		}
 	}
-	if o.metadataFile != "" {
-		md := map[string]any{
-			"containerimage.digest":        digest.String(),
-			"containerimage.config.digest": cfgDigest.String(),
-		}
-		if len(o.tags) > 0 {
-			md["image.name"] = strings.Join(o.tags, ",")
-		}
-		data, _ := json.MarshalIndent(md, "", "  ")
-		if err := os.WriteFile(o.metadataFile, data, 0o644); err != nil {
-			return fmt.Errorf("write metadata file: %w", err)
-		}
+	md := map[string]any{"containerimage.config.digest": cfgDigest.String()}
+	if err := writePushFiles(o.digestFile, o.metadataFile, digest, names, md); err != nil {
+		return err
 	}
 	closeRep()
 	if o.quiet {

@@ -138,6 +138,9 @@ func commands() []command {
 		{name: "build", usage: "[flags] CONTEXT", summary: "Build an image from a Dockerfile.", run: bo.run, flags: bo.AddFlags},
 		{name: "images", usage: "", summary: "List the images in the local store.", run: runImages},
 		{name: "rm", usage: "TAG [TAG...]", summary: "Remove tags from the local store.", run: ro.run, flags: ro.AddFlags},
+		pushCommand(),
+		loginCommand(),
+		logoutCommand(),
 		{name: "version", usage: "", summary: "Print the version.", run: func(_ context.Context, _ *globalOptions, _ []string, s stdio) error {
 			fmt.Fprintf(s.out, "builder %s\n", version)
 			return nil

@@ -66,10 +66,11 @@ func parseOutputs(specs []string) ([]output, error) {
 			if o.typ == "local" && o.dest == "-" {
 				return nil, fmt.Errorf("invalid --output %q: type=local needs a directory", s)
 			}
+		case "image", "registry": // pushed by the caller, see pushRefs
 		case "":
 			return nil, fmt.Errorf("invalid --output %q: type is required", s)
 		default:
-			return nil, fmt.Errorf("invalid --output %q: unknown type %q (want oci, docker, tar or local)", s, o.typ)
+			return nil, fmt.Errorf("invalid --output %q: unknown type %q (want oci, docker, tar, local, image or registry)", s, o.typ)
 		}
 		outs = append(outs, o)
 	}
@@ -129,6 +130,9 @@ func rewriteTimestamp(outs []output) bool {
 
 // write exports img as this output says.
 func (o output) write(ctx context.Context, img v1.Image, tags []string, stdout io.Writer, tmpDir string) error {
+	if o.typ == "image" || o.typ == "registry" {
+		return nil
+	}
 	if o.typ == "local" {
 		return writeLocal(ctx, img, o.dest)
 	}

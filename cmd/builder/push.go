@@ -144,7 +144,9 @@ func writePushFiles(digestFile, metadataFile string, digest v1.Hash, refs []stri
 		out[k] = v
 	}
 	out["containerimage.digest"] = digest.String()
-	out["image.name"] = strings.Join(refs, ",")
+	if len(refs) > 0 {
+		out["image.name"] = strings.Join(refs, ",")
+	}
 	data, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write metadata file: %w", err)
