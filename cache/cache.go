@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -40,8 +41,10 @@ type Record struct {
 	// Description is the instruction as progress shows it ("RUN make").
 	Description string `json:"description,omitempty"`
 	// Layer is nil for a step that changed no file.
-	Layer   *LayerRef  `json:"layer,omitempty"`
-	History v1.History `json:"history"`
+	Layer *LayerRef `json:"layer,omitempty"`
+	// Config is the image config after the step, when the caller keeps it.
+	Config  json.RawMessage `json:"config,omitempty"`
+	History v1.History      `json:"history"`
 	// Inputs name what the key was made of (a file's digest, an arg), so a
 	// miss can say what changed.
 	Inputs  map[string]string `json:"inputs,omitempty"`
@@ -90,8 +93,17 @@ func (c *Cache) Get(ctx context.Context, key v1.Hash) (*Record, error) {
 	if rec.Layer != nil && !c.store.HasBlob(rec.Layer.Digest) {
 		return nil, ErrNotFound
 	}
+	// Mark the last use for LRU pruning, and the blob and extracted layer as
+	// fresh so that a concurrent Prune spares them until the caller has
+	// taken its lease on them.
 	now := time.Now()
-	_ = os.Chtimes(c.recordPath(key), now, now) // last use, for LRU pruning
+	_ = os.Chtimes(c.recordPath(key), now, now)
+	if rec.Layer != nil {
+		_ = os.Chtimes(c.store.BlobPath(rec.Layer.Digest), now, now)
+		if len(rec.Layer.DiffID.Hex) == 64 && !strings.ContainsAny(rec.Layer.DiffID.Hex, "/.") {
+			_ = os.Chtimes(filepath.Join(c.store.LayersDir(), rec.Layer.DiffID.Hex), now, now)
+		}
+	}
 	return rec, nil
 }
 
