@@ -163,6 +163,7 @@ type remover interface {
 	removeFile(path string) error
 	removeDir(ctx context.Context, path string, diffID string) (bool, error)
 	leased(ctx context.Context, h v1.Hash) (bool, error)
+	lockBlobs(ctx context.Context) (func(), error)
 }
 
 func (p *plan) run(ctx context.Context, rm remover) (PruneReport, error) {
@@ -213,13 +214,22 @@ func (p *plan) dropBlob(ctx context.Context, rm remover, h v1.Hash, rep *PruneRe
 	if !p.blobFree(h) {
 		return nil
 	}
+	b := p.inv.blobs[h]
 	if rm != nil {
-		// A build may have leased it since the scan.
+		// A build may have hit (Get marks the blob) or leased it since the
+		// scan; the blob lock keeps Get out until the blob is gone.
+		unlock, err := rm.lockBlobs(ctx)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if fi, err := os.Stat(b.path); err != nil || !fi.ModTime().Equal(b.mtime) || p.young(fi.ModTime()) {
+			return nil
+		}
 		if l, err := rm.leased(ctx, h); err != nil || l {
 			return err
 		}
 	}
-	b := p.inv.blobs[h]
 	return p.file(rm, b.path, b.size, &rep.Blobs, rep)
 }
 
