@@ -42,6 +42,9 @@ type build struct {
 	globals       *parser.Globals
 
 	ran, hit atomic.Int32
+
+	keysMu   sync.Mutex
+	stepKeys []v1.Hash // every layer step's key, hit or run
 }
 
 // stageRun is one stage of the Dockerfile in this build.

@@ -241,6 +241,10 @@ func (b *build) fromRecord(st *state, rec *cache.Record, key v1.Hash) (*state, e
 	}
 	n.key = key
 	n.time = rec.Created
+	n.steps = append(n.steps, key)
+	b.keysMu.Lock()
+	b.stepKeys = append(b.stepKeys, key)
+	b.keysMu.Unlock()
 	return n, nil
 }
 

@@ -163,6 +163,19 @@ func (b *build) load(ctx context.Context, ref string, img v1.Image, p v1.Platfor
 			if err != nil {
 				return fmt.Errorf("image %s: fetch layer: %w", ref, err)
 			}
+			// Lease at once: a prune must not take a reused blob before
+			// this build extracts or exports it.
+			d, err := sl.Digest()
+			if err != nil {
+				return err
+			}
+			id, err := sl.DiffID()
+			if err != nil {
+				return err
+			}
+			if err := b.lease.Add(d, id); err != nil {
+				return err
+			}
 			layers[i] = sl
 			return nil
 		})

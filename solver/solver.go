@@ -118,11 +118,15 @@ type Request struct {
 
 // Result is a finished build.
 type Result struct {
-	Image   v1.Image
-	Config  *v1.ConfigFile
-	Steps   int // vertices executed
-	Cached  int // vertices served from the cache
-	Elapsed time.Duration
+	Image  v1.Image
+	Config *v1.ConfigFile
+	// Keys are the cache keys of the layer steps the image is made of;
+	// AllKeys those of every layer step of the build (for cache export
+	// with mode=min and mode=max).
+	Keys, AllKeys []v1.Hash
+	Steps         int // vertices executed
+	Cached        int // vertices served from the cache
+	Elapsed       time.Duration
 }
 
 func hostPlatform() v1.Platform {
@@ -177,7 +181,8 @@ func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Image: img, Config: st.cfg, Steps: int(b.ran.Load()), Cached: int(b.hit.Load()), Elapsed: s.now().Sub(start)}, nil
+	return &Result{Image: img, Config: st.cfg, Keys: st.steps, AllKeys: b.stepKeys,
+		Steps: int(b.ran.Load()), Cached: int(b.hit.Load()), Elapsed: s.now().Sub(start)}, nil
 }
 
 func (s *Solver) newBuild(req *Request) (*build, error) {

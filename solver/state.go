@@ -29,6 +29,10 @@ type state struct {
 	time time.Time
 
 	dirs []string // extracted layer dirs, filled lazily
+
+	// steps are the cache keys of the layer steps this state is made of
+	// (a cache export with mode=min carries these).
+	steps []v1.Hash
 }
 
 func (s *state) clone() *state {
@@ -36,6 +40,7 @@ func (s *state) clone() *state {
 	n.cfg = s.cfg.DeepCopy()
 	n.layers = append([]v1.Layer(nil), s.layers...)
 	n.dirs = append([]string(nil), s.dirs...)
+	n.steps = append([]v1.Hash(nil), s.steps...)
 	return &n
 }
 

@@ -48,6 +48,7 @@ type buildOptions struct {
 	push          bool
 	digestFile    string
 	reg           registryOptions
+	cache         cacheOptions
 }
 
 func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
@@ -75,6 +76,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
 	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
 	o.reg.AddFlags(fs)
+	o.cache.AddFlags(fs)
 }
 
 func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
@@ -91,6 +93,9 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return err
+	}
+	if _, _, err := o.cache.parse(); err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	for _, t := range o.tags {
 		if _, err := store.NormalizeName(t); err != nil {
@@ -112,10 +117,15 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	}
 	rep, closeRep := newRenderer(o.progress, o.quiet, s.err)
 	defer closeRep()
+	ropts := exporter.RemoteOptions(ctx, o.reg.exporterOptions()...)
+	warn := func(m string) { rep.Report(solver.Event{Time: time.Now(), Status: solver.StatusInfo, Data: m}) }
+	if err := o.cache.importCaches(ctx, c, warn, ropts...); err != nil {
+		return err
+	}
 	sopts := []solver.Option{
 		solver.WithReporter(rep),
 		solver.WithJobs(o.jobs),
-		solver.WithRemoteOptions(exporter.RemoteOptions(ctx, o.reg.exporterOptions()...)...),
+		solver.WithRemoteOptions(ropts...),
 		solver.WithCacheMountDir(filepath.Join(st.Root(), "cache-mounts")),
 	}
 	snap, ex, desc, err := o.runner(ctx, st)
@@ -130,6 +140,9 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	res, err := sv.Build(ctx, req)
 	if err != nil {
 		closeRep()
+		return err
+	}
+	if err := o.cache.exportCaches(ctx, c, res.Keys, res.AllKeys, warn, ropts...); err != nil {
 		return err
 	}
 	digest, err := res.Image.Digest()

@@ -141,6 +141,8 @@ func commands() []command {
 		pushCommand(),
 		loginCommand(),
 		logoutCommand(),
+		pruneCommand(),
+		duCommand(),
 		{name: "version", usage: "", summary: "Print the version.", run: func(_ context.Context, _ *globalOptions, _ []string, s stdio) error {
 			fmt.Fprintf(s.out, "builder %s\n", version)
 			return nil
