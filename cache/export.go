@@ -128,29 +128,3 @@ func (c configBlob) Compressed() (io.ReadCloser, error) {
 func (c configBlob) Size() (int64, error)                { return int64(len(c.a.config)), nil }
 func (c configBlob) MediaType() (types.MediaType, error) { return ConfigMediaType, nil }
 
-// Chain returns key and the keys of its ancestors that have usable records
-// (following Record.Parent), base first: the steps of one image, which is
-// what --cache-to mode=min exports when given the final step's key.
-func Chain(ctx context.Context, c *Cache, key v1.Hash) ([]v1.Hash, error) {
-	var rev []v1.Hash
-	seen := map[v1.Hash]bool{}
-	for !seen[key] {
-		seen[key] = true
-		rec, err := c.Get(ctx, key)
-		if errors.Is(err, ErrNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("cache chain: %w", err)
-		}
-		rev = append(rev, key)
-		if key, err = v1.NewHash(rec.Parent); err != nil {
-			break
-		}
-	}
-	out := make([]v1.Hash, len(rev))
-	for i, k := range rev {
-		out[len(rev)-1-i] = k
-	}
-	return out, nil
-}

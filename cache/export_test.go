@@ -229,17 +229,3 @@ func TestImportVerifiesDiffID(t *testing.T) {
 	}
 }
 
-func TestChain(t *testing.T) {
-	ctx := context.Background()
-	c, _, recs := sourceCache(t)
-	got, err := Chain(ctx, c, hash("k3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(keysOf(recs), got); d != "" {
-		t.Errorf("chain (-want +got):\n%s", d)
-	}
-	if got, err := Chain(ctx, c, hash("none")); err != nil || len(got) != 0 {
-		t.Errorf("chain of an unknown key: %v, %v", got, err)
-	}
-}
