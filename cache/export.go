@@ -127,4 +127,3 @@ func (c configBlob) Compressed() (io.ReadCloser, error) {
 }
 func (c configBlob) Size() (int64, error)                { return int64(len(c.a.config)), nil }
 func (c configBlob) MediaType() (types.MediaType, error) { return ConfigMediaType, nil }
-

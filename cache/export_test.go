@@ -228,4 +228,3 @@ func TestImportVerifiesDiffID(t *testing.T) {
 		t.Errorf("import of an image: %v", err)
 	}
 }
-
