@@ -14,4 +14,18 @@
 // as an overlay lowerdir as is. Levels without mknod (rootless, chroot) will
 // need another representation; View and the copy snapshotter read whiteouts
 // only through isWhiteout/isOpaque so that one can be added there.
+//
+// Symlinks in a layer's paths are resolved inside the root being written
+// (openat2 RESOLVE_IN_ROOT): an entry below a symlink lands where the link
+// leads inside the root, and directories missing there, also the target of
+// a dangling symlink, are created (0755, root), as containerd's
+// archive.Apply does; loops and non-directories fail with the entry's name.
+// Apply writes onto the layers below, so it follows their symlinks too
+// (containerd); Ensure extracts each layer alone, so a layer's directory
+// hides a lower layer's symlink of the same name in the merged root, as with
+// Docker's overlay2 graph driver (TestSymlinkAcrossLayers).
+//
+// Diffs leave out what did not change: directories are compared by type,
+// mode, owner and xattrs, never by mtime (as containerd and Docker do), and
+// are written with their new attributes as parents of changed entries.
 package snapshot
