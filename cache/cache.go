@@ -13,7 +13,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 
 	"github.com/builderdev/builder/store"
 )
@@ -93,21 +92,15 @@ func (c *Cache) Get(ctx context.Context, key v1.Hash) (*Record, error) {
 	}
 	// Mark the last use for LRU pruning, and the blob and extracted layer as
 	// fresh so that a concurrent Prune spares them until the caller has
-	// taken its lease on them (see blobLock).
+	// taken its lease on them (see store.BlobLock).
 	now := time.Now()
 	_ = os.Chtimes(c.recordPath(key), now, now)
 	if rec.Layer == nil {
 		return rec, nil
 	}
-	unlock, err := c.blobLock(ctx, unix.LOCK_SH)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if !c.store.HasBlob(rec.Layer.Digest) {
+	if ok, err := c.store.ReuseBlob(ctx, rec.Layer.Digest); err != nil || !ok {
 		return nil, ErrNotFound
 	}
-	_ = os.Chtimes(c.store.BlobPath(rec.Layer.Digest), now, now)
 	if len(rec.Layer.DiffID.Hex) == 64 && !strings.ContainsAny(rec.Layer.DiffID.Hex, "/.") {
 		_ = os.Chtimes(filepath.Join(c.store.LayersDir(), rec.Layer.DiffID.Hex), now, now)
 	}

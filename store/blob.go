@@ -105,7 +105,12 @@ func (b *blobFile) commit(s *Store, want *v1.Hash) (v1.Hash, error) {
 	if want != nil && *want != h {
 		return v1.Hash{}, fmt.Errorf("verify blob: digest %s, expected %s", h, *want)
 	}
-	if s.HasBlob(h) {
+	unlock, err := s.BlobLock(context.Background(), false)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer unlock()
+	if s.markBlob(h) {
 		return h, nil // deferred abort removes the temp file
 	}
 	if err := b.f.Chmod(0o644); err != nil {

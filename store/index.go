@@ -173,16 +173,11 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image) (*v1.Descriptor, e
 // whose digest is not known before reading (streaming layers) are hashed
 // on the way in.
 func (s *Store) writeLayerBlob(ctx context.Context, l v1.Layer) error {
-	if sl, ok := l.(*Layer); ok && sl.s.root == s.root {
-		if s.HasBlob(sl.digest) {
-			return nil
-		}
-	}
 	digest, err := l.Digest()
 	var want *v1.Hash
 	if err == nil {
-		if s.HasBlob(digest) {
-			return nil
+		if ok, err := s.ReuseBlob(ctx, digest); err != nil || ok {
+			return err
 		}
 		want = &digest
 	}

@@ -156,7 +156,11 @@ func (s *Store) ImportLayer(ctx context.Context, l v1.Layer) (v1.Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import layer: %w", err)
 	}
-	if !s.HasBlob(digest) {
+	reused, err := s.ReuseBlob(ctx, digest)
+	if err != nil {
+		return nil, fmt.Errorf("import layer %s: %w", digest, err)
+	}
+	if !reused {
 		rc, err := l.Compressed()
 		if err != nil {
 			return nil, fmt.Errorf("import layer %s: %w", digest, err)
