@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"os"
@@ -11,7 +12,8 @@ import (
 )
 
 // TestOverlayCopiedUp checks how the overlay differ tells copied-up but
-// unchanged entries from changed ones.
+// unchanged entries from changed ones (entries listed as "name -> target"
+// for hard links).
 func TestOverlayCopiedUp(t *testing.T) {
 	requireRoot(t)
 	cases := []struct {
@@ -38,6 +40,9 @@ func TestOverlayCopiedUp(t *testing.T) {
 			mustDo(t, os.WriteFile(j("opq/a"), []byte("a"), 0o644))
 			setTimes(t, j("."), "opq/a", "opq")
 		}, []string{"opq/", "opq/.wh..wh..opq", "opq/a"}},
+		{"new-hard-link-to-lower-file", func(t *testing.T, j func(string) string) {
+			mustDo(t, os.Link(j("etc/keep"), j("etc/keep3")))
+		}, []string{"etc/", "etc/keep3", "etc/keep -> etc/keep3"}}, // keep is unchanged but linked
 		{"deleted-child-only", func(t *testing.T, j func(string) string) {
 			mustDo(t, os.Remove(j("etc/keep")))
 			setTimes(t, j("."), "etc")
@@ -70,6 +75,9 @@ func TestOverlayCopiedUp(t *testing.T) {
 			mustDo(t, a.Diff(ctx, &diff))
 			var got []string
 			for _, h := range readTar(t, diff.Bytes()) {
+				if h.Type == tar.TypeLink {
+					h.Name += " -> " + h.Linkname
+				}
 				got = append(got, h.Name)
 			}
 			if d := cmp.Diff(c.want, got); d != "" {
