@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/builderdev/builder/ctxio"
 )
 
 // Import writes the records of the cache artifact img into c and fetches
@@ -128,7 +129,7 @@ func (c *Cache) importBlob(ctx context.Context, img v1.Image, ref *LayerRef, tru
 		return err
 	}
 	defer rc.Close()
-	h, _, err := v1.SHA256(ctxReader{ctx, rc})
+	h, _, err := v1.SHA256(ctxio.Reader(ctx, rc))
 	if err != nil {
 		return fmt.Errorf("verify layer %s: %w", ref.Digest, err)
 	}
@@ -150,16 +151,3 @@ type knownDiffID struct {
 
 func (l knownDiffID) DiffID() (v1.Hash, error)            { return l.diffID, nil }
 func (l knownDiffID) MediaType() (types.MediaType, error) { return l.mediaType, nil }
-
-// ctxReader stops a long read once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

@@ -14,6 +14,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/builderdev/builder/ctxio"
 )
 
 // Annotations written on index.json entries, as containerd and BuildKit do.
@@ -208,7 +210,7 @@ func writeRecord(ctx context.Context, tw *tar.Writer, r record) error {
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tw, h), ctxReader{ctx, rc})
+	n, err := io.Copy(io.MultiWriter(tw, h), ctxio.Reader(ctx, rc))
 	if err != nil {
 		return fmt.Errorf("write layer %s: %w", r.want, err)
 	}

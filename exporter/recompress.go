@@ -16,6 +16,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/builderdev/builder/ctxio"
 )
 
 // fileLayer is a recompressed layer staged in a temp file.
@@ -157,7 +159,7 @@ func recompress(ctx context.Context, dir string, l v1.Layer, c Compression, leve
 	if err != nil {
 		return nil, err
 	}
-	if _, err := io.Copy(zw, ctxReader{ctx, rc}); err != nil {
+	if _, err := io.Copy(zw, ctxio.Reader(ctx, rc)); err != nil {
 		zw.Close()
 		return nil, err
 	}
@@ -183,16 +185,3 @@ func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return le
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
-
-// ctxReader fails reads once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

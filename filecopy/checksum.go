@@ -10,6 +10,8 @@ import (
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/builderdev/builder/ctxio"
 )
 
 // checksumRecord is one line of the canonical encoding Checksum hashes.
@@ -84,7 +86,7 @@ func hashOpen(ctx context.Context, open func() (io.ReadCloser, error), name stri
 	}
 	defer rc.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, rc}); err != nil {
+	if _, err := io.Copy(h, ctxio.Reader(ctx, rc)); err != nil {
 		return "", fmt.Errorf("hash %s: %w", name, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/builderdev/builder/ctxio"
 )
 
 // Copy performs one COPY/ADD and streams the layer it produces to w as an
@@ -56,7 +58,7 @@ func writeContent(ctx context.Context, tw *tar.Writer, e *entry, buf []byte) err
 		return fmt.Errorf("open %s: %w", e.name, err)
 	}
 	defer rc.Close()
-	n, err := io.CopyBuffer(tw, io.LimitReader(ctxReader{ctx, rc}, e.hdr.Size), buf)
+	n, err := io.CopyBuffer(tw, io.LimitReader(ctxio.Reader(ctx, rc), e.hdr.Size), buf)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", e.name, err)
 	}

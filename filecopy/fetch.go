@@ -13,6 +13,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/builderdev/builder/ctxio"
 )
 
 func isURL(src string) bool {
@@ -56,7 +58,7 @@ func (p *plan) download(ctx context.Context, u string) (string, int64, time.Time
 	}
 	p.cleanup = append(p.cleanup, f.Name())
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, resp.Body})
+	n, err := io.Copy(io.MultiWriter(f, h), ctxio.Reader(ctx, resp.Body))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -113,17 +115,4 @@ func (p *plan) addURL(ctx context.Context, u, dest string) error {
 	p.applyChmod(&hdr)
 	p.put(&entry{name: target, hdr: hdr, open: open})
 	return nil
-}
-
-// ctxReader stops a copy when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(b []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(b)
 }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/builderdev/builder/ctxio"
 )
 
 // BlobPath returns where the blob with digest h is (or would be) stored.
@@ -65,7 +67,7 @@ func (s *Store) writeBlob(ctx context.Context, r io.Reader, want *v1.Hash) (v1.H
 	}
 	bw := &blobFile{f: f, h: sha256.New()}
 	defer bw.abort()
-	n, err := io.Copy(bw, ctxReader{ctx, r})
+	n, err := io.Copy(bw, ctxio.Reader(ctx, r))
 	if err != nil {
 		return v1.Hash{}, 0, err
 	}
@@ -130,17 +132,4 @@ func (b *blobFile) commit(s *Store, want *v1.Hash) (v1.Hash, error) {
 		return v1.Hash{}, err
 	}
 	return h, nil
-}
-
-// ctxReader fails reads once ctx is done, so long copies stop promptly.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

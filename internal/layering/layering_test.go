@@ -11,16 +11,17 @@ const module = "github.com/builderdev/builder/"
 // allowed lists, for each package, the packages of ours it may import
 // (directly or not). Lower layers never import higher ones.
 var allowed = map[string][]string{
+	"ctxio":        {},
 	"parser/shell": {},
 	"parser":       {"parser/shell"},
 	"user":         {},
-	"store":        {},
+	"store":        {"ctxio"},
 	"snapshot":     {},
 	"executor":     {},
-	"filecopy":     {"parser", "parser/shell", "user"},
-	"exporter":     {"store"},
-	"cache":        {"store"},
-	"solver":       {"parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache"},
+	"filecopy":     {"ctxio", "parser", "parser/shell", "user"},
+	"exporter":     {"ctxio", "store"},
+	"cache":        {"ctxio", "store"},
+	"solver":       {"ctxio", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache"},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {

@@ -1,0 +1,26 @@
+// Package ctxio has readers that stop when a context is done, so that long
+// copies of layers and files end promptly on Ctrl-C or a failed build.
+package ctxio
+
+import (
+	"context"
+	"io"
+)
+
+// Reader returns a reader of r whose reads fail with ctx's error once ctx
+// is done.
+func Reader(ctx context.Context, r io.Reader) io.Reader {
+	return reader{ctx: ctx, r: r}
+}
+
+type reader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c reader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
