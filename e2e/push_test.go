@@ -49,3 +49,29 @@ func TestBuildPush(t *testing.T) {
 		t.Errorf("--push without -t: %s", r)
 	}
 }
+
+// Output compression options reach the written image.
+func TestOutputCompression(t *testing.T) {
+	testenv.LeakCheck(t)
+	root := newRoot(t)
+	ctxDir := smallContext(t, true)
+	dir := t.TempDir()
+	for _, tt := range []struct{ opts, mediaType string }{
+		{"compression=zstd", "application/vnd.oci.image.layer.v1.tar+zstd"},
+		{"compression=uncompressed", "application/vnd.oci.image.layer.v1.tar"},
+		{"compression=gzip,compression-level=9,force-compression=true", "application/vnd.oci.image.layer.v1.tar+gzip"},
+	} {
+		out := filepath.Join(dir, strings.NewReplacer("=", "-", ",", "_").Replace(tt.opts)+".tar")
+		mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--build-context", busyboxContext(t),
+			"-o", "type=oci,dest="+out+","+tt.opts, ctxDir)
+		var m struct{ Layers []struct{ MediaType string } }
+		if err := json.Unmarshal(testenv.Skopeo(t, "inspect", "--raw", "oci-archive:"+out), &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range m.Layers {
+			if l.MediaType != tt.mediaType {
+				t.Errorf("%s: layer media type %s, want %s", tt.opts, l.MediaType, tt.mediaType)
+			}
+		}
+	}
+}

@@ -237,3 +237,24 @@ func TestReproducible(t *testing.T) {
 		t.Errorf("two builds with SOURCE_DATE_EPOCH differ:\n%s\n%s", ids[0], ids[1])
 	}
 }
+
+// --no-cache-filter re-runs only the named stages.
+func TestNoCacheFilter(t *testing.T) {
+	testenv.LeakCheck(t)
+	root := newRoot(t)
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), `FROM busybox AS deps
+RUN echo deps > /deps
+FROM busybox AS app
+COPY --from=deps /deps /deps
+RUN echo app > /app
+`)
+	bb := busyboxContext(t)
+	args := []string{"--root", root, "build", "--progress", "plain", "--build-context", bb}
+	mustBuild(t, runOpts{}, append(args, ctxDir)...)
+	r := mustBuild(t, runOpts{}, append(args, "--no-cache-filter", "app", ctxDir)...)
+	got := ranSteps(r)
+	if len(got) != 2 || !strings.Contains(got[0], "[app") || !strings.Contains(got[1], "[app") {
+		t.Errorf("--no-cache-filter app ran %q, want the two steps of stage app only\n%s", got, r.stderr)
+	}
+}
