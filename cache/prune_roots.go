@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/builderdev/builder/procowner"
 )
 
 // pruneRoots is what pruning must keep whatever the options.
@@ -111,45 +112,24 @@ func liveLeases(locksDir string) (bool, time.Time) {
 	ents, _ := readDir(locksDir)
 	var guard time.Time
 	live := false
-	boot, bootOK := bootTime()
 	for _, e := range ents {
 		rest, ok := strings.CutPrefix(e.Name(), "lease-")
 		if !ok {
 			continue
 		}
 		live = true
-		parts := strings.SplitN(rest, "-", 3)
-		var ticks uint64
-		var err error = fmt.Errorf("no start time")
-		if len(parts) == 3 {
-			ticks, err = strconv.ParseUint(parts[1], 10, 64)
+		_, ticks, ok := procowner.Parse(rest)
+		var start time.Time
+		if ok && ticks != 0 {
+			start, ok = procowner.Started(ticks)
 		}
-		if err != nil || !bootOK || ticks == 0 {
+		if !ok || ticks == 0 {
 			return true, time.Unix(0, 0)
 		}
-		// Linux reports start times in USER_HZ, which is 100 everywhere.
-		start := boot.Add(time.Duration(ticks) * 10 * time.Millisecond).Add(-5 * time.Second)
+		start = start.Add(-5 * time.Second)
 		if guard.IsZero() || start.Before(guard) {
 			guard = start
 		}
 	}
 	return live, guard
-}
-
-// bootTime reads btime from /proc/stat.
-func bootTime() (time.Time, bool) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return time.Time{}, false
-			}
-			return time.Unix(n, 0), true
-		}
-	}
-	return time.Time{}, false
 }

@@ -12,6 +12,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/builderdev/builder/procowner"
 )
 
 // Layers keeps extracted layers under one directory, one subdirectory per
@@ -77,7 +79,7 @@ func (l *Layers) extract(ctx context.Context, diffID v1.Hash, target string, ope
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return fmt.Errorf("create layers dir: %w", err)
 	}
-	tmp, err := os.MkdirTemp(l.dir, tmpPrefix+tmpOwnerTag()+diffID.Hex[:12]+"-")
+	tmp, err := os.MkdirTemp(l.dir, tmpPrefix+procowner.Tag()+diffID.Hex[:12]+"-")
 	if err != nil {
 		return fmt.Errorf("create extraction dir: %w", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/builderdev/builder/procowner"
 )
 
 // TestEnsureCleansDeadExtractions checks that the first Ensure removes the
@@ -22,7 +24,7 @@ func TestEnsureCleansDeadExtractions(t *testing.T) {
 	}
 	dead := cmd.Process.Pid
 	self := os.Getpid()
-	start, ok := procStartTime(self)
+	_, start, ok := procowner.Parse(procowner.Tag())
 	if !ok {
 		t.Fatal("cannot read own start time")
 	}
@@ -33,7 +35,7 @@ func TestEnsureCleansDeadExtractions(t *testing.T) {
 	}{
 		{".tmp-" + strconv.Itoa(dead) + "-12345-0123456789ab-111", false},
 		{".tmp-" + strconv.Itoa(self) + "-" + strconv.FormatUint(start+1, 10) + "-0123456789ab-222", false}, // pid reused
-		{".tmp-" + tmpOwnerTag() + "0123456789ab-333", true},                                                // running
+		{".tmp-" + procowner.Tag() + "0123456789ab-333", true},                                              // running
 		{".tmp-" + strconv.Itoa(self) + "-0-0123456789ab-444", true},                                        // start unknown
 		{".tmp-0123456789ab-555", true},                                                                     // not named by us: left alone
 		{".del-0123456789ab", true},                                                                         // a prune's leftover: not ours
@@ -81,28 +83,5 @@ func TestEnsureCleansDeadExtractions(t *testing.T) {
 	}
 	if _, err := os.Lstat(late); !os.IsNotExist(err) {
 		t.Errorf("new Layers did not clean %s: %v", late, err)
-	}
-}
-
-func TestTmpOwner(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		pid   int
-		start uint64
-		ok    bool
-	}{
-		{".tmp-12-34-abcdef-xyz", 12, 34, true},
-		{".tmp-12-34-", 12, 34, true},
-		{".tmp-abcdef012345-xyz", 0, 0, false},
-		{".tmp-0-34-a-b", 0, 0, false},
-		{".tmp--1-34-a", 0, 0, false},
-		{"12-34-abc", 0, 0, false},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			pid, start, ok := tmpOwner(c.name)
-			if pid != c.pid || start != c.start || ok != c.ok {
-				t.Errorf("tmpOwner(%q) = %d, %d, %v; want %d, %d, %v", c.name, pid, start, ok, c.pid, c.start, c.ok)
-			}
-		})
 	}
 }

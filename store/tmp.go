@@ -1,88 +1,26 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/procowner"
 )
 
 // Temp entries in root/tmp are named "<pid>-<starttime>-<pattern><random>"
-// where starttime is the process start time from /proc/<pid>/stat, so a
-// reused pid is not mistaken for the process that created the entry.
-
-// procStart returns the start time (clock ticks since boot) of pid, or 0
-// if it cannot be read.
-func procStart(pid int) (uint64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	// fields[0] is field 3 (state); starttime is field 22.
-	if len(fields) < 20 {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(fields[19], 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return v, true
-}
-
-// ownerTag returns "<pid>-<starttime>-" for the running process.
-func ownerTag() string {
-	pid := os.Getpid()
-	st, _ := procStart(pid)
-	return strconv.Itoa(pid) + "-" + strconv.FormatUint(st, 10) + "-"
-}
-
-// parseOwner extracts pid and start time from a temp entry name.
-func parseOwner(name string) (pid int, start uint64, ok bool) {
-	parts := strings.SplitN(name, "-", 3)
-	if len(parts) < 3 {
-		return 0, 0, false
-	}
-	p, err := strconv.Atoi(parts[0])
-	if err != nil || p <= 0 {
-		return 0, 0, false
-	}
-	st, err := strconv.ParseUint(parts[1], 10, 64)
-	if err != nil {
-		return 0, 0, false
-	}
-	return p, st, true
-}
-
-// alive reports whether the process that created an entry still runs.
-func alive(pid int, start uint64) bool {
-	st, ok := procStart(pid)
-	if ok {
-		return start == 0 || st == start
-	}
-	if _, err := os.Stat("/proc/self/stat"); err == nil {
-		return false // /proc works and the pid is gone
-	}
-	err := unix.Kill(pid, 0)
-	return err == nil || errors.Is(err, unix.EPERM)
-}
+// (procowner.Tag), so a reused pid is not mistaken for the process that
+// created the entry.
 
 // CreateTemp creates a temp file in root/tmp named so that Open removes it
 // if this process dies before removing or renaming it.
 func (s *Store) CreateTemp(pattern string) (*os.File, error) {
-	f, err := os.CreateTemp(s.TmpDir(), ownerTag()+pattern)
+	f, err := os.CreateTemp(s.TmpDir(), procowner.Tag()+pattern)
 	if err != nil {
 		return nil, fmt.Errorf("create temp file: %w", err)
 	}
@@ -92,7 +30,7 @@ func (s *Store) CreateTemp(pattern string) (*os.File, error) {
 // MkdirTemp creates a temp directory in root/tmp named so that Open removes
 // it (after detaching mounts below it) if this process dies.
 func (s *Store) MkdirTemp(pattern string) (string, error) {
-	d, err := os.MkdirTemp(s.TmpDir(), ownerTag()+pattern)
+	d, err := os.MkdirTemp(s.TmpDir(), procowner.Tag()+pattern)
 	if err != nil {
 		return "", fmt.Errorf("create temp dir: %w", err)
 	}
@@ -107,8 +45,7 @@ func (s *Store) cleanTmp() error {
 		return err
 	}
 	for _, e := range ents {
-		pid, start, ok := parseOwner(e.Name())
-		if !ok || alive(pid, start) {
+		if !procowner.Gone(e.Name()) {
 			continue
 		}
 		p := filepath.Join(s.TmpDir(), e.Name())

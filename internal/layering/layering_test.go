@@ -12,16 +12,17 @@ const module = "github.com/builderdev/builder/"
 // (directly or not). Lower layers never import higher ones.
 var allowed = map[string][]string{
 	"ctxio":        {},
+	"procowner":    {},
 	"parser/shell": {},
 	"parser":       {"parser/shell"},
 	"user":         {},
-	"store":        {"ctxio"},
-	"snapshot":     {},
+	"store":        {"ctxio", "procowner"},
+	"snapshot":     {"procowner"},
 	"executor":     {},
 	"filecopy":     {"ctxio", "parser", "parser/shell", "user"},
-	"exporter":     {"ctxio", "store"},
-	"cache":        {"ctxio", "store"},
-	"solver":       {"ctxio", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache"},
+	"exporter":     {"ctxio", "procowner", "store"},
+	"cache":        {"ctxio", "procowner", "store"},
+	"solver":       {"ctxio", "procowner", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache"},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
