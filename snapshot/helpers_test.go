@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/testenv"
 )
 
 // baseTime is the mtime of entries in test layers.
@@ -195,21 +197,10 @@ func tree(t *testing.T, root string) map[string]node {
 	return out
 }
 
-// mountCount counts this process's mounts whose mount point is under dir.
+// mountsUnder lists this process's mount points under dir.
 func mountsUnder(t *testing.T, dir string) []string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(unescapeMountinfo(f[4]), dir) {
-			out = append(out, f[4])
-		}
-	}
-	return out
+	return testenv.MountsUnder(dir)
 }
 
 func requireRoot(t testing.TB) {
@@ -247,14 +238,4 @@ func setTimes(t *testing.T, root string, names ...string) {
 
 func cmpNode(want, got node) string {
 	return cmp.Diff(want, got)
-}
-
-func containsMount(mountinfo, dir string) bool {
-	for _, line := range strings.Split(mountinfo, "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(unescapeMountinfo(f[4]), dir) {
-			return true
-		}
-	}
-	return false
 }

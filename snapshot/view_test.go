@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/builderdev/builder/internal/testenv"
 )
 
 func TestView(t *testing.T) {
@@ -112,10 +114,9 @@ func TestDetect(t *testing.T) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		b, _ := os.ReadFile("/proc/self/mountinfo")
 		// t.TempDir names start with the test's name.
 		for _, name := range []string{"TestConformance", "TestDetect", "TestHostile", "TestEnsure", "TestView", "FuzzApply"} {
-			if containsMount(string(b), filepath.Join(os.TempDir(), name)) {
+			if len(testenv.MountsUnder(filepath.Join(os.TempDir(), name))) > 0 {
 				os.Stderr.WriteString("mounts left behind by " + name + "\n")
 				code = 1
 			}
