@@ -70,12 +70,10 @@ type vertex struct {
 	name string
 }
 
-var vertexCounter atomic.Int64
-
 func (b *build) newVertex(sr *stageRun, text string) *vertex {
 	sr.count++
 	return &vertex{
-		num:  int(vertexCounter.Add(1)),
+		num:  int(b.s.vertices.Add(1)),
 		name: fmt.Sprintf("[%s %d/%d] %s", sr.label, sr.count, sr.total, text),
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -41,6 +41,8 @@ type Solver struct {
 
 	// steps shares identical vertices (same cache key) across builds.
 	steps singleflight.Group
+	// vertices numbers vertices for progress, across builds.
+	vertices atomic.Int64
 }
 
 // Option configures a Solver.
@@ -213,5 +215,3 @@ func (s *Solver) newBuild(req *Request) (*build, error) {
 func (b *build) info(msg string) {
 	b.s.reporter.Report(Event{Time: time.Now(), Status: StatusInfo, Data: msg})
 }
-
-var _ sync.Locker = (*sync.Mutex)(nil)
