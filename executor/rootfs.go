@@ -192,8 +192,12 @@ func (r *rootfs) teardown() error {
 	}
 	for i := len(r.stubs) - 1; i >= 0; i-- {
 		s := r.stubs[i]
-		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove mount point: %w", err))
+		if err := os.Remove(s.path); err != nil {
+			// A stub made inside a mount of ours (a /dev/pipes script on the
+			// /dev tmpfs) went away with that mount: nothing to restore.
+			if !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove mount point: %w", err))
+			}
 			continue
 		}
 		if err := os.Chtimes(s.parent, s.atime, s.mtime); err != nil {
