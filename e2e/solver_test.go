@@ -111,7 +111,7 @@ func TestCacheConsequences(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(ctxDir, "a.txt"), "a2\n")
 	r = build("--explain", "--build-arg", "V=3")
-	if !strings.Contains(r.stderr, "changed source files") {
+	if !strings.Contains(r.stderr, "file a.txt") {
 		t.Errorf("--explain does not say that files changed:\n%s", r.stderr)
 	}
 }

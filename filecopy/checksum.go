@@ -35,6 +35,19 @@ type checksumRecord struct {
 // req.StatCache a file whose stat is unchanged is not read at all. ADD URLs
 // are downloaded (and verified) to be hashed.
 func Checksum(ctx context.Context, req Request) (v1.Hash, error) {
+	return checksumOf(ctx, req, nil)
+}
+
+// ChecksumFiles is Checksum that also returns, for each entry, a short
+// digest of its line of the encoding (keyed by destination path), so that
+// a caller can tell which file changed between two checksums.
+func ChecksumFiles(ctx context.Context, req Request) (v1.Hash, map[string]string, error) {
+	files := map[string]string{}
+	sum, err := checksumOf(ctx, req, files)
+	return sum, files, err
+}
+
+func checksumOf(ctx context.Context, req Request, files map[string]string) (v1.Hash, error) {
 	p, err := newPlan(&req)
 	if err != nil {
 		return v1.Hash{}, err
@@ -66,6 +79,14 @@ func Checksum(ctx context.Context, req Request) (v1.Hash, error) {
 		}
 		if err := enc.Encode(rec); err != nil {
 			return v1.Hash{}, fmt.Errorf("encode checksum record: %w", err)
+		}
+		if files != nil {
+			line, err := json.Marshal(rec)
+			if err != nil {
+				return v1.Hash{}, fmt.Errorf("encode checksum record: %w", err)
+			}
+			sum := sha256.Sum256(line)
+			files[rec.Path] = hex.EncodeToString(sum[:8])
 		}
 	}
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, nil

@@ -104,9 +104,17 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 	if c.Link {
 		req.Dest = nil // --link: the layer does not depend on what is below it
 	}
-	sum, err := filecopy.Checksum(ctx, req)
+	sum, files, err := filecopy.ChecksumFiles(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	// Per-file digests let --explain name the file that changed; a huge
+	// COPY keeps only the aggregate, so records stay small.
+	explain := map[string]string{}
+	if len(files) <= maxExplainedFiles {
+		for p, d := range files {
+			explain["file:"+p] = d
+		}
 	}
 	kind := "COPY"
 	if c.Add {
@@ -119,7 +127,7 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 	text := kind + " " + strings.TrimSpace(strings.TrimPrefix(c.Original(), strings.Fields(c.Original())[0]))
 	createdBy := fmt.Sprintf("%s %s %s # buildkit", kind, strings.Join(append(heredocNames(c.Heredocs), c.Sources...), " "), c.Dest)
 	return b.layerStep(ctx, step{
-		sr: sr, st: st, text: text, createdBy: createdBy,
+		sr: sr, st: st, text: text, createdBy: createdBy, explain: explain,
 		key: keyInput{Kind: strings.ToLower(kind), Args: map[string]any{
 			"sources": c.Sources, "dest": c.Dest, "workdir": st.cfg.Config.WorkingDir, "uid": uid, "gid": gid,
 			"chmod": c.Chmod, "link": c.Link, "parents": c.Parents, "excludes": c.Excludes,
@@ -130,6 +138,9 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 		},
 	})
 }
+
+// maxExplainedFiles bounds the per-file digests a COPY record keeps.
+const maxExplainedFiles = 1000
 
 func srcName(from string) string {
 	if from == "" {

@@ -65,6 +65,9 @@ type step struct {
 	createdBy string // history
 	key       keyInput
 	exec      func(ctx context.Context, v *vertex) (v1.Layer, error)
+	// explain adds inputs that are in the key only in aggregate (a COPY's
+	// files one by one), for --explain.
+	explain map[string]string
 }
 
 // layerStep looks the step up in the cache and otherwise executes it (once
@@ -168,6 +171,9 @@ func (s step) inputs() map[string]string {
 		in["env:"+k] = keyOf(v).Hex[:16]
 	}
 	in["args"] = keyOf(s.key.Args).Hex[:16]
+	for k, v := range s.explain {
+		in[k] = v
+	}
 	return in
 }
 
@@ -181,16 +187,34 @@ func (b *build) explain(ctx context.Context, s step, noCache bool) string {
 		return "cache miss: no earlier build of this step on this parent (the parent or the instruction changed)"
 	}
 	was, now := prev.Inputs, s.inputs()
-	var changed []string
+	var changed, files []string
 	for k, v := range now {
-		if was[k] != v {
-			changed = append(changed, describeInput(k, was[k] == ""))
+		if was[k] == v {
+			continue
 		}
+		if f, ok := strings.CutPrefix(k, "file:"); ok {
+			files = append(files, f)
+			continue
+		}
+		changed = append(changed, describeInput(k, was[k] == ""))
 	}
 	for k := range was {
 		if _, ok := now[k]; !ok {
+			if f, ok := strings.CutPrefix(k, "file:"); ok {
+				files = append(files, f+" (removed)")
+				continue
+			}
 			changed = append(changed, strings.TrimPrefix(k, "env:")+" removed")
 		}
+	}
+	if len(files) > 0 {
+		sort.Strings(files)
+		more := ""
+		if len(files) > 5 {
+			more = fmt.Sprintf(" and %d more", len(files)-5)
+			files = files[:5]
+		}
+		changed = append(changed, "file "+strings.Join(files, ", ")+more)
 	}
 	if len(changed) == 0 {
 		return "cache miss: the earlier result is gone from the store"
