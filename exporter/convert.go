@@ -10,6 +10,28 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
+// Convert returns img with the layer compression and media types opts ask
+// for: the conversion WriteOCI and WriteDocker make, for Push. Media types
+// default to img's own (OCI or Docker), so without options img itself is
+// returned. Recompressed layers are staged in Options.TempDir or, with
+// WithStore, kept in the store and reused by later conversions. Call
+// release once done with the image (after Push).
+func Convert(ctx context.Context, img v1.Image, opts ...Option) (converted v1.Image, release func(), err error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("convert image: %w", err)
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("convert image: read media type: %w", err)
+	}
+	out, release, err := convert(ctx, img, o, mt != types.DockerManifestSchema2)
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("convert image: %w", err)
+	}
+	return out, release, nil
+}
+
 // convert returns img with the layer compression and media types asked for
 // by o (defaultOCI is the output's default). The raw config is kept byte
 // for byte, so the image ID does not change. If nothing changes img itself

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/builderdev/builder/store"
 )
 
 // Compression is a layer compression.
@@ -30,8 +32,13 @@ type Options struct {
 	// takes the output's default. zstd layers always get OCI media types.
 	OCIMediaTypes *bool
 	// TempDir holds recompressed layers while they are written; "" uses
-	// the system's temp dir.
+	// the system's temp dir. Unused with Store.
 	TempDir string
+	// Store, if set, keeps recompressed layers as blobs with a conversion
+	// record (store.Conversion), so exporting the same layer again with
+	// the same compression and level reuses the blob instead of
+	// compressing again. Converted blobs are cache: prune may remove them.
+	Store *store.Store
 }
 
 // Option sets one field of Options.
@@ -51,6 +58,10 @@ func WithOCIMediaTypes(oci bool) Option { return func(o *Options) { o.OCIMediaTy
 
 // WithTempDir sets where recompressed layers are staged.
 func WithTempDir(dir string) Option { return func(o *Options) { o.TempDir = dir } }
+
+// WithStore keeps recompressed layers in st and reuses them (see
+// Options.Store).
+func WithStore(st *store.Store) Option { return func(o *Options) { o.Store = st } }
 
 // WithOptions applies a whole Options value.
 func WithOptions(opts Options) Option { return func(o *Options) { *o = opts } }

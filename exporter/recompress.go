@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,11 +19,15 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/builderdev/builder/ctxio"
+	"github.com/builderdev/builder/store"
 )
 
-// fileLayer is a recompressed layer staged in a temp file.
+// fileLayer is a recompressed layer: a temp file (removed by release) or a
+// store blob held open (closed by release), so a prune that removes the
+// blob meanwhile does not take it from under the export.
 type fileLayer struct {
-	path   string
+	f      *os.File
+	temp   bool // f is a temp file to remove
 	digest v1.Hash
 	diffID v1.Hash
 	size   int64
@@ -31,37 +36,44 @@ type fileLayer struct {
 
 var _ v1.Layer = (*fileLayer)(nil)
 
-func (l *fileLayer) Digest() (v1.Hash, error)             { return l.digest, nil }
-func (l *fileLayer) DiffID() (v1.Hash, error)             { return l.diffID, nil }
-func (l *fileLayer) Size() (int64, error)                 { return l.size, nil }
-func (l *fileLayer) MediaType() (types.MediaType, error)  { return l.mt, nil }
-func (l *fileLayer) Compressed() (io.ReadCloser, error)   { return os.Open(l.path) }
-func (l *fileLayer) Uncompressed() (io.ReadCloser, error) { return decompress(l.path, l.mt) }
+func (l *fileLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *fileLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
+func (l *fileLayer) Size() (int64, error)                { return l.size, nil }
+func (l *fileLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
 
-// decompress opens a staged blob and undoes its compression.
-func decompress(path string, mt types.MediaType) (io.ReadCloser, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+func (l *fileLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(io.NewSectionReader(l.f, 0, l.size)), nil
+}
+
+func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
+	return decompress(io.NewSectionReader(l.f, 0, l.size), l.mt)
+}
+
+func (l *fileLayer) release() {
+	l.f.Close()
+	if l.temp {
+		os.Remove(l.f.Name())
 	}
+}
+
+// decompress undoes the compression of a blob of media type mt.
+func decompress(r io.Reader, mt types.MediaType) (io.ReadCloser, error) {
 	c, _ := compressionOf(mt)
 	switch c {
 	case Uncompressed:
-		return f, nil
+		return io.NopCloser(r), nil
 	case Zstd:
-		d, err := zstd.NewReader(bufio.NewReader(f))
+		d, err := zstd.NewReader(bufio.NewReader(r))
 		if err != nil {
-			f.Close()
 			return nil, err
 		}
-		return readCloser{d, func() error { d.Close(); return f.Close() }}, nil
+		return readCloser{d, func() error { d.Close(); return nil }}, nil
 	default:
-		z, err := gzip.NewReader(bufio.NewReader(f))
+		z, err := gzip.NewReader(bufio.NewReader(r))
 		if err != nil {
-			f.Close()
 			return nil, err
 		}
-		return readCloser{z, func() error { z.Close(); return f.Close() }}, nil
+		return readCloser{z, z.Close}, nil
 	}
 }
 
@@ -74,20 +86,21 @@ func (r readCloser) Close() error { return r.close() }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
-// recompressAll stages, in parallel, every layer whose target compression
-// differs from its descriptor's (or all of them with o.Force). Layers not
-// recompressed get nil.
+// recompressAll stages, in parallel (at most GOMAXPROCS at once), every
+// layer whose target compression differs from its descriptor's (or all of
+// them with o.Force). Layers not recompressed get nil. With o.Store a layer
+// converted before is reused and a new conversion is kept.
 func recompressAll(ctx context.Context, dir string, layers []v1.Layer, descs []v1.Descriptor, target []Compression, o Options) ([]*fileLayer, func(), error) {
 	staged := make([]*fileLayer, len(layers))
 	cleanup := func() {
 		for _, s := range staged {
 			if s != nil {
-				os.Remove(s.path)
+				s.release()
 			}
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.NumCPU())
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, l := range layers {
 		cur, known := compressionOf(descs[i].MediaType)
 		if !known || !descs[i].MediaType.IsDistributable() || o.Compression == "" {
@@ -97,7 +110,13 @@ func recompressAll(ctx context.Context, dir string, layers []v1.Layer, descs []v
 			continue
 		}
 		g.Go(func() error {
-			fl, err := recompress(gctx, dir, l, target[i], o.Level)
+			var fl *fileLayer
+			var err error
+			if o.Store != nil {
+				fl, err = convertStored(gctx, o.Store, l, target[i], o.Level)
+			} else {
+				fl, err = recompress(gctx, dir, l, target[i], o.Level)
+			}
 			if err != nil {
 				return fmt.Errorf("recompress layer %s: %w", descs[i].Digest, err)
 			}
@@ -112,6 +131,70 @@ func recompressAll(ctx context.Context, dir string, layers []v1.Layer, descs []v
 	return staged, cleanup, nil
 }
 
+// conversionKey names the blob of a layer's content compressed with c at
+// level: the same key always gives the same bytes.
+func conversionKey(diffID v1.Hash, c Compression, level int) string {
+	if c == Uncompressed {
+		level = 0
+	}
+	return fmt.Sprintf("exporter/v1 %s %s level=%d", diffID, c, level)
+}
+
+// convertStored returns l compressed with c from the store: the blob of a
+// recorded conversion, or a new one written and recorded now.
+func convertStored(ctx context.Context, st *store.Store, l v1.Layer, c Compression, level int) (*fileLayer, error) {
+	diffID, err := l.DiffID()
+	if err != nil {
+		return nil, err
+	}
+	key := conversionKey(diffID, c, level)
+	// Two tries: a prune may remove a blob between finding (or writing)
+	// it and opening it.
+	for try := 0; try < 2; try++ {
+		conv, err := st.Conversion(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			conv, err = writeConversion(ctx, st, l, key, diffID, c, level)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rc, err := st.OpenBlob(conv.Digest)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &fileLayer{f: rc.(*os.File), digest: conv.Digest, diffID: diffID, size: conv.Size, mt: layerMediaType(c, true)}, nil
+	}
+	return nil, fmt.Errorf("converted blob of %s removed while in use", diffID)
+}
+
+// writeConversion compresses l straight into a store blob and records it.
+func writeConversion(ctx context.Context, st *store.Store, l v1.Layer, key string, diffID v1.Hash, c Compression, level int) (store.Conversion, error) {
+	mt := layerMediaType(c, true)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := compressLayer(ctx, pw, l, c, level)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	h, n, err := st.WriteBlob(ctx, string(mt), pr)
+	pr.CloseWithError(errors.New("blob write ended"))
+	if cerr := <-done; cerr != nil {
+		return store.Conversion{}, cerr
+	}
+	if err != nil {
+		return store.Conversion{}, err
+	}
+	conv := store.Conversion{Key: key, DiffID: diffID, Digest: h, Size: n, MediaType: string(mt)}
+	if err := st.RecordConversion(ctx, conv); err != nil {
+		return store.Conversion{}, err
+	}
+	return conv, nil
+}
+
 // recompress writes l's uncompressed content compressed with c into a temp
 // file in dir, hashing on the way.
 func recompress(ctx context.Context, dir string, l v1.Layer, c Compression, level int) (fl *fileLayer, err error) {
@@ -119,27 +202,41 @@ func recompress(ctx context.Context, dir string, l v1.Layer, c Compression, leve
 	if err != nil {
 		return nil, err
 	}
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
 	f, err := os.CreateTemp(dir, "layer-")
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
 		if err != nil {
+			f.Close()
 			os.Remove(f.Name())
 			fl = nil
 		}
 	}()
 	h := sha256.New()
 	cw := &counter{}
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h, cw), 1<<20)
+	if err := compressLayer(ctx, io.MultiWriter(f, h, cw), l, c, level); err != nil {
+		return nil, err
+	}
+	return &fileLayer{
+		f:      f,
+		temp:   true,
+		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
+		diffID: diffID,
+		size:   cw.n,
+		mt:     layerMediaType(c, true), // the caller sets the final media type
+	}, nil
+}
+
+// compressLayer writes l's uncompressed content compressed with c at level
+// (0: the compressor's default) to w.
+func compressLayer(ctx context.Context, w io.Writer, l v1.Layer, c Compression, level int) (err error) {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	bw := bufio.NewWriterSize(w, 1<<20)
 	var zw io.WriteCloser
 	switch c {
 	case Gzip:
@@ -157,25 +254,16 @@ func recompress(ctx context.Context, dir string, l v1.Layer, c Compression, leve
 		zw = nopCloser{bw}
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := io.Copy(zw, ctxio.Reader(ctx, rc)); err != nil {
 		zw.Close()
-		return nil, err
+		return err
 	}
 	if err := zw.Close(); err != nil {
-		return nil, err
+		return err
 	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	return &fileLayer{
-		path:   f.Name(),
-		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
-		diffID: diffID,
-		size:   cw.n,
-		mt:     layerMediaType(c, true), // the caller sets the final media type
-	}, nil
+	return bw.Flush()
 }
 
 type counter struct{ n int64 }
