@@ -175,6 +175,7 @@ func TestRecompressInParallel(t *testing.T) {
 			var mu sync.Mutex
 			open, peak := 0, 0
 			both := make(chan struct{})
+			var once sync.Once
 			gate := func(o bool) {
 				mu.Lock()
 				if o {
@@ -183,7 +184,7 @@ func TestRecompressInParallel(t *testing.T) {
 						peak = open
 					}
 					if open == 2 {
-						close(both)
+						once.Do(func() { close(both) })
 					}
 				} else {
 					open--
