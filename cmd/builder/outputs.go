@@ -14,6 +14,7 @@ import (
 
 	"github.com/builderdev/builder/exporter"
 	"github.com/builderdev/builder/snapshot"
+	"github.com/builderdev/builder/store"
 )
 
 // output is one -o/--output.
@@ -130,6 +131,12 @@ func rewriteTimestamp(outs []output) bool {
 
 // write exports img as this output says.
 func (o output) write(ctx context.Context, img v1.Image, tags []string, stdout io.Writer, tmpDir string) error {
+	return o.writeWith(ctx, img, tags, stdout, tmpDir, nil)
+}
+
+// writeWith is write keeping recompressed layers in st (if not nil), so
+// the next export of the same layers reuses them.
+func (o output) writeWith(ctx context.Context, img v1.Image, tags []string, stdout io.Writer, tmpDir string, st *store.Store) error {
 	if o.typ == "image" || o.typ == "registry" {
 		return nil
 	}
@@ -139,6 +146,9 @@ func (o output) write(ctx context.Context, img v1.Image, tags []string, stdout i
 	opts, err := o.exportOptions(tmpDir)
 	if err != nil {
 		return err
+	}
+	if st != nil {
+		opts = append(opts, exporter.WithStore(st))
 	}
 	return writeTo(o.dest, stdout, func(w io.Writer) error {
 		switch o.typ {

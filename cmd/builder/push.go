@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/builderdev/builder/exporter"
+	"github.com/builderdev/builder/store"
 )
 
 // registryOptions are the flags that say how to reach registries; build
@@ -41,18 +42,30 @@ func (o *registryOptions) exporterOptions() []exporter.PushOption {
 	}
 }
 
-// pushImage pushes img to every ref and returns its manifest digest (the
-// same for all). Later refs on the same registry mount the blobs the first
-// push uploaded.
-func (o *registryOptions) pushImage(ctx context.Context, img v1.Image, refs []string) (v1.Hash, error) {
+// pushImage pushes img to every ref, converted as conv says (compression,
+// media types; none pushes it as stored), and returns its manifest digest
+// (the same for all). Later refs on the same registry mount the blobs the
+// first push uploaded.
+func (o *registryOptions) pushImage(ctx context.Context, img v1.Image, refs []string, conv ...exporter.Option) (v1.Hash, error) {
+	var pushed []string
+	return o.push(ctx, img, refs, conv, &pushed)
+}
+
+// push converts img once and pushes it to refs, mounting blobs from the
+// refs in *pushed (which it extends).
+func (o *registryOptions) push(ctx context.Context, img v1.Image, refs []string, conv []exporter.Option, pushed *[]string) (v1.Hash, error) {
 	if len(refs) == 0 {
 		return v1.Hash{}, errors.New("push: no image name (use -t NAME or name=NAME)")
 	}
+	img, release, err := exporter.Convert(ctx, img, conv...)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("push: %w", err)
+	}
+	defer release()
 	var digest v1.Hash
-	var pushed []string
 	for _, ref := range refs {
 		opts := o.exporterOptions()
-		for _, p := range pushed {
+		for _, p := range *pushed {
 			if r, err := exporter.ParseReference(p, opts...); err == nil {
 				opts = append(opts, exporter.WithMountFrom(r.Context().String()))
 			}
@@ -62,9 +75,61 @@ func (o *registryOptions) pushImage(ctx context.Context, img v1.Image, refs []st
 			return v1.Hash{}, err
 		}
 		digest = d
-		pushed = append(pushed, ref)
+		*pushed = append(*pushed, ref)
 	}
 	return digest, nil
+}
+
+// pushTarget is one push of a build: where to, and the output's
+// conversion options (nil for --push, which pushes the image as stored).
+type pushTarget struct {
+	refs []string
+	conv []exporter.Option
+}
+
+// pushTargets lists a build's pushes: --push to the -t tags, then every
+// type=image,push=true and type=registry output with its compression=,
+// compression-level=, force-compression= and oci-mediatypes= options.
+func pushTargets(push bool, tags []string, outs []output) ([]pushTarget, error) {
+	var ts []pushTarget
+	if push {
+		if len(tags) == 0 {
+			return nil, errors.New("--push needs at least one -t name")
+		}
+		ts = append(ts, pushTarget{refs: tags})
+	}
+	for _, out := range outs {
+		refs := out.pushRefs(tags)
+		if len(refs) == 0 {
+			continue
+		}
+		conv, err := out.exportOptions("")
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, pushTarget{refs: refs, conv: conv})
+	}
+	return ts, nil
+}
+
+// pushAll pushes img for every target, converting layers with st keeping
+// (and reusing) recompressed ones, and returns the digest of the last
+// push and every ref pushed.
+func (o *registryOptions) pushAll(ctx context.Context, st *store.Store, img v1.Image, targets []pushTarget) (v1.Hash, []string, error) {
+	var digest v1.Hash
+	var pushed []string
+	for _, t := range targets {
+		conv := t.conv
+		if len(conv) > 0 && st != nil {
+			conv = append(append([]exporter.Option{}, conv...), exporter.WithTempDir(st.TmpDir()), exporter.WithStore(st))
+		}
+		d, err := o.push(ctx, img, t.refs, conv, &pushed)
+		if err != nil {
+			return v1.Hash{}, nil, err
+		}
+		digest = d
+	}
+	return digest, pushed, nil
 }
 
 // pushOptions are the flags of `builder push`.
