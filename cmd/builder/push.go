@@ -92,10 +92,7 @@ type pushTarget struct {
 // compression-level=, force-compression= and oci-mediatypes= options.
 func pushTargets(push bool, tags []string, outs []output) ([]pushTarget, error) {
 	var ts []pushTarget
-	if push {
-		if len(tags) == 0 {
-			return nil, errors.New("--push needs at least one -t name")
-		}
+	if push && len(tags) > 0 {
 		ts = append(ts, pushTarget{refs: tags})
 	}
 	for _, out := range outs {
@@ -108,6 +105,9 @@ func pushTargets(push bool, tags []string, outs []output) ([]pushTarget, error) 
 			return nil, err
 		}
 		ts = append(ts, pushTarget{refs: refs, conv: conv})
+	}
+	if push && len(ts) == 0 {
+		return nil, errors.New("--push needs at least one -t name")
 	}
 	return ts, nil
 }
