@@ -137,4 +137,8 @@ func TestPushTargetsCompression(t *testing.T) {
 	if _, err := pushTargets(true, nil, nil); err == nil {
 		t.Error("--push without -t accepted")
 	}
+	// --push without -t is fine when an output names the push.
+	if ts, err := pushTargets(true, nil, outs); err != nil || len(ts) != 1 || ts[0].refs[0] != again {
+		t.Errorf("--push with a named push output: %v, %v", ts, err)
+	}
 }
