@@ -64,6 +64,10 @@ func (c *Cache) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 		return rep, fmt.Errorf("prune: %w", err)
 	}
 	rep.Freed += c.cleanIndex(inv, p.gone, false)
+	// Records of recompressed layers whose blob went are stale now.
+	if _, err := c.store.PruneConversions(ctx); err != nil {
+		return rep, fmt.Errorf("prune: %w", err)
+	}
 	return rep, nil
 }
 

@@ -159,27 +159,20 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		}
 	}
 	for _, out := range outs {
-		if err := out.write(ctx, res.Image, o.tags, s.out, st.TmpDir()); err != nil {
+		if err := out.write(ctx, res.Image, o.tags, s.out, st.TmpDir(), st); err != nil {
 			return err
 		}
 	}
-	var pushRefs []string
-	if o.push {
-		pushRefs = append(pushRefs, o.tags...)
-	}
-	for _, out := range outs {
-		pushRefs = append(pushRefs, out.pushRefs(o.tags)...)
-	}
-	if o.push && len(pushRefs) == 0 {
-		return errors.New("--push needs at least one -t name")
+	targets, err := pushTargets(o.push, o.tags, outs)
+	if err != nil {
+		return err
 	}
 	names := o.tags
-	if len(pushRefs) > 0 {
-		// The digest reported is the one the registry has.
-		if digest, err = o.reg.pushImage(ctx, res.Image, pushRefs); err != nil {
+	if len(targets) > 0 {
+		// The digest reported is the one the registry has (the last push's).
+		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets); err != nil {
 			return err
 		}
-		names = pushRefs
 	}
 	if o.iidFile != "" {
 		if err := os.WriteFile(o.iidFile, []byte(cfgDigest.String()), 0o644); err != nil {

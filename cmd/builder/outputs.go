@@ -129,14 +129,9 @@ func rewriteTimestamp(outs []output) bool {
 	return false
 }
 
-// write exports img as this output says.
-func (o output) write(ctx context.Context, img v1.Image, tags []string, stdout io.Writer, tmpDir string) error {
-	return o.writeWith(ctx, img, tags, stdout, tmpDir, nil)
-}
-
-// writeWith is write keeping recompressed layers in st (if not nil), so
-// the next export of the same layers reuses them.
-func (o output) writeWith(ctx context.Context, img v1.Image, tags []string, stdout io.Writer, tmpDir string, st *store.Store) error {
+// write exports img as this output says, keeping recompressed layers in
+// st (if not nil) so the next export of the same layers reuses them.
+func (o output) write(ctx context.Context, img v1.Image, tags []string, stdout io.Writer, tmpDir string, st *store.Store) error {
 	if o.typ == "image" || o.typ == "registry" {
 		return nil
 	}
