@@ -107,11 +107,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		return err
 	}
 	req.RewriteTimestamp = rewriteTimestamp(outs)
-	st, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	c, err := cache.Open(st.CacheDir(), st)
+	st, c, err := g.openCache()
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/store"
 )
@@ -47,6 +48,19 @@ func (o *globalOptions) openStore() (*store.Store, error) {
 		root = store.DefaultRoot(os.Getenv, os.Geteuid())
 	}
 	return store.Open(root)
+}
+
+// openCache opens the store and its cache.
+func (o *globalOptions) openCache() (*store.Store, *cache.Cache, error) {
+	st, err := o.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := cache.Open(st.CacheDir(), st)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, c, nil
 }
 
 type command struct {

@@ -102,11 +102,7 @@ func (o *pruneOptions) run(ctx context.Context, g *globalOptions, args []string,
 			return &exitError{code: 1, err: errors.New("prune cancelled")}
 		}
 	}
-	st, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	c, err := cache.Open(st.CacheDir(), st)
+	_, c, err := g.openCache()
 	if err != nil {
 		return err
 	}
@@ -149,11 +145,7 @@ func (o *duOptions) run(ctx context.Context, g *globalOptions, args []string, s 
 	if len(args) != 0 {
 		return &exitError{code: 2, err: errors.New(`"builder du" takes no arguments`)}
 	}
-	st, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	c, err := cache.Open(st.CacheDir(), st)
+	_, c, err := g.openCache()
 	if err != nil {
 		return err
 	}
