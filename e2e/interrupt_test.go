@@ -15,8 +15,15 @@ import (
 )
 
 // Ctrl-C during a RUN stops the step, kills its processes, unmounts
-// everything and exits non-zero; the store stays usable.
+// everything and exits non-zero; after kill -9 the next build cleans up.
+// Either way the store stays usable.
 func TestInterruptDuringRun(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, os.Kill} {
+		t.Run(sig.String(), func(t *testing.T) { interruptDuringRun(t, sig) })
+	}
+}
+
+func interruptDuringRun(t *testing.T, sig os.Signal) {
 	testenv.LeakCheck(t)
 	root := newRoot(t)
 	ctxDir := filepath.Join(t.TempDir(), "ctx")
@@ -38,7 +45,7 @@ func TestInterruptDuringRun(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	start := time.Now()
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()

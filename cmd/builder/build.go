@@ -123,7 +123,8 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		solver.WithRemoteOptions(ropts...),
 		solver.WithCacheMountDir(filepath.Join(st.Root(), "cache-mounts")),
 	}
-	snap, ex, desc, err := o.runner(ctx, st)
+	snap, ex, desc, release, err := o.runner(ctx, st)
+	defer release()
 	switch {
 	case err == nil:
 		rep.Report(solver.Event{Time: time.Now(), Status: solver.StatusInfo, Data: desc})
@@ -384,22 +385,31 @@ func usesRun(df *parser.Dockerfile) bool {
 }
 
 // runner picks the isolation level and the snapshotter for RUN steps.
-func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snapshot.Snapshotter, executor.Executor, string, error) {
+// release removes the snapshotter's work dir; it is safe to call on error.
+func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snap snapshot.Snapshotter, ex executor.Executor, desc string, release func(), err error) {
+	release = func() {}
 	level := executor.Isolation(o.isolation)
 	if o.isolation == "auto" || o.isolation == "" {
 		l, err := executor.Detect()
 		if err != nil {
-			return nil, nil, "", fmt.Errorf("no isolation level works here: %w", err)
+			return nil, nil, "", release, fmt.Errorf("no isolation level works here: %w", err)
 		}
 		level = l
 	}
-	ex, err := executor.New(level, executor.WithTmpDir(st.TmpDir()))
+	ex, err = executor.New(level, executor.WithTmpDir(st.TmpDir()))
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, "", release, err
 	}
-	snap, kind, err := snapshot.Detect(ctx, filepath.Join(st.Root(), "snapshots"))
+	// Snapshots live in a store temp dir of this process: removed after the
+	// build, and by the next store.Open if this process is killed.
+	work, err := st.MkdirTemp("snapshots-")
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, "", release, err
 	}
-	return snap, ex, fmt.Sprintf("isolation: %s, snapshotter: %s", level, kind), nil
+	release = func() { os.RemoveAll(work) }
+	snap, kind, err := snapshot.Detect(ctx, work)
+	if err != nil {
+		return nil, nil, "", release, err
+	}
+	return snap, ex, fmt.Sprintf("isolation: %s, snapshotter: %s", level, kind), release, nil
 }
