@@ -1,14 +1,10 @@
 package executor
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,40 +18,20 @@ import (
 // every descendant, kills what is left when the command exits or on a
 // signal, removes what it wrote and reports like stage 1.
 func chrootInit() int {
-	unix.CloseOnExec(specFD)
-	unix.CloseOnExec(reportFD)
-	rep := os.NewFile(reportFD, "report")
-	code, err := runChrootInit()
-	r := initReport{Code: code}
-	if err != nil {
-		r.Error = err.Error()
-	}
-	if err := json.NewEncoder(rep).Encode(r); err != nil {
-		return 1
-	}
-	rep.Close()
-	return 0
+	return initMain(runChrootInit)
 }
 
-func runChrootInit() (int, error) {
-	// Stage 2's pdeathsig follows this thread.
-	runtime.LockOSThread()
-	var is initSpec
-	if err := readSpec(&is); err != nil {
-		return -1, err
-	}
+func runChrootInit(is *initSpec, sigs <-chan os.Signal) (int, error) {
 	if len(is.RootMounts) != 1 {
 		return -1, errors.New("chroot init: need exactly one root")
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	// Orphans of the step become our children, so none escapes the kill
 	// at the end. Not allowed everywhere: then the process group (and the
 	// descendants still attached to us) is what we kill.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 	r := &rootfs{root: is.RootMounts[0].Source}
-	setupErr := provideEtc(r, &is)
+	setupErr := provideEtc(r, is)
 	if setupErr == nil {
 		setupErr = provideDev(r)
 	}
@@ -64,7 +40,7 @@ func runChrootInit() (int, error) {
 	}
 	code := -1
 	if setupErr == nil {
-		code, setupErr = runChrootStage2(&is, sigs)
+		code, setupErr = chrootStage2Runner().run(newStage2Spec(is, r.root), sigs)
 	}
 	if err := removeStubs(r); err != nil && setupErr == nil {
 		setupErr = err
@@ -245,54 +221,22 @@ func noSymlinkBetween(root, dir string) bool {
 	return true
 }
 
-// runChrootStage2 starts stage 2 and reaps every child until none is left.
-// When the command exits, or a signal arrives, every remaining descendant
-// and member of our process group is killed.
-func runChrootStage2(is *initSpec, sigs <-chan os.Signal) (int, error) {
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return -1, fmt.Errorf("create pipe: %w", err)
+// chrootStage2Runner starts stage 2 and reaps every child until none is
+// left. When the command exits, or a signal arrives, every remaining
+// descendant and member of our process group is killed.
+func chrootStage2Runner() stage2Runner {
+	return stage2Runner{
+		argv0: chrootStage2Name,
+		attr:  &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		kill:  func(*exec.Cmd) { killStep() },
+		wait:  reapStep,
 	}
-	defer specR.Close()
-	defer specW.Close()
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return -1, fmt.Errorf("create pipe: %w", err)
-	}
-	defer errR.Close()
-	defer errW.Close()
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{chrootStage2Name},
-		Env:         []string{},
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		ExtraFiles:  []*os.File{specR, errW},
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-	}
-	if err := cmd.Start(); err != nil {
-		return -1, fmt.Errorf("start stage 2: %w", err)
-	}
-	specR.Close()
-	errW.Close()
+}
+
+// reapStep reaps every child until none is left, killing the rest of the
+// step once the command (cmd) has exited, and returns its exit code.
+func reapStep(cmd *exec.Cmd) (int, error) {
 	mainPid := cmd.Process.Pid
-
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-sigs:
-			killStep()
-		case <-done:
-		}
-	}()
-
-	s2 := stage2Spec{Root: is.RootMounts[0].Source, Args: is.Args, Env: is.Env, Cwd: is.Cwd,
-		UID: is.UID, GID: is.GID, Groups: is.Groups, CgroupProcs: is.CgroupProcs}
-	encErr := json.NewEncoder(specW).Encode(&s2)
-	specW.Close()
-	msg, _ := io.ReadAll(errR)
-
 	var status unix.WaitStatus
 	mainDone := false
 	for {
@@ -315,19 +259,10 @@ func runChrootStage2(is *initSpec, sigs <-chan os.Signal) (int, error) {
 	// No descendant of ours can be left now; group members that were
 	// reparented elsewhere (no subreaper) get a last kill.
 	killStep()
-	if len(msg) > 0 {
-		return -1, errors.New(string(msg))
-	}
-	if encErr != nil {
-		return -1, fmt.Errorf("send spec: %w", encErr)
-	}
 	if !mainDone {
 		return -1, errors.New("stage 2 vanished")
 	}
-	if status.Signaled() {
-		return 128 + int(status.Signal()), nil
-	}
-	return status.ExitStatus(), nil
+	return exitCode(syscall.WaitStatus(status)), nil
 }
 
 // killStep SIGKILLs every process that descends from this one or belongs

@@ -18,23 +18,12 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // stage2 is PID 1 of the step's pid namespace: it mounts /proc, enters the
 // root, drops privileges and execs the command. It only returns on error.
 func stage2() int {
-	unix.CloseOnExec(specFD)
-	unix.CloseOnExec(reportFD)
-	errf := os.NewFile(reportFD, "error")
-	err := runStage2Init()
-	// Only reached on failure: exec replaced us otherwise.
-	fmt.Fprint(errf, err.Error())
-	errf.Close()
-	return 1
+	return stage2Main(mountProc, enterRoot)
 }
 
-func runStage2Init() error {
-	// Capabilities are per thread: drop and exec from this one.
-	runtime.LockOSThread()
-	var s stage2Spec
-	if err := readSpec(&s); err != nil {
-		return err
-	}
+// mountProc mounts the step's /proc, masks it and cuts the bounding set
+// down to Docker's.
+func mountProc(s *stage2Spec) error {
 	proc := path.Join(s.Root, "proc")
 	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount proc: %w", err)
@@ -42,10 +31,35 @@ func runStage2Init() error {
 	if err := maskProc(proc); err != nil {
 		return err
 	}
-	if err := dropBoundingCaps(proc); err != nil {
+	return dropBoundingCaps(proc)
+}
+
+// stage2Main is the body of a level's stage 2: prepare runs first, then
+// the step's cgroups are opened, enter makes the root "/" and the command
+// is run as the step's user. It reports a failure on the report fd and
+// returns the process exit status; on success exec replaced it.
+func stage2Main(prepare func(s *stage2Spec) error, enter func(root string) error) int {
+	unix.CloseOnExec(specFD)
+	unix.CloseOnExec(reportFD)
+	errf := os.NewFile(reportFD, "error")
+	err := runStage2(prepare, enter)
+	// Only reached on failure: exec replaced us otherwise.
+	fmt.Fprint(errf, err.Error())
+	errf.Close()
+	return 1
+}
+
+func runStage2(prepare func(s *stage2Spec) error, enter func(root string) error) error {
+	// Capabilities are per thread: drop and exec from this one.
+	runtime.LockOSThread()
+	var s stage2Spec
+	if err := readSpec(&s); err != nil {
 		return err
 	}
-	// Open the cgroups now: they are out of reach after pivot_root.
+	if err := prepare(&s); err != nil {
+		return err
+	}
+	// Open the cgroups now: they are out of reach once in the root.
 	var cgroups []*os.File
 	for _, p := range s.CgroupProcs {
 		f, err := os.OpenFile(p, os.O_WRONLY, 0)
@@ -54,9 +68,15 @@ func runStage2Init() error {
 		}
 		cgroups = append(cgroups, f)
 	}
-	if err := enterRoot(s.Root); err != nil {
+	if err := enter(s.Root); err != nil {
 		return err
 	}
+	return execStep(&s, cgroups)
+}
+
+// execStep changes to the working directory, drops to the step's user,
+// joins the cgroups and execs the command with exactly its environment.
+func execStep(s *stage2Spec, cgroups []*os.File) error {
 	cwd := path.Clean("/" + s.Cwd)
 	if err := os.MkdirAll(cwd, 0o755); err != nil {
 		return fmt.Errorf("create working directory: %w", err)

@@ -1,0 +1,166 @@
+package executor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The steps shared by both isolation levels for starting a re-executed
+// init process, and for running as one: only what differs between the
+// levels (namespaces, how the root is entered, how the step's processes
+// are waited for and killed) is in the level's own files.
+
+// initChild is a re-executed process of this binary (an init or a stage 2)
+// with its spec pipe (fd 3) and its report pipe (fd 4).
+type initChild struct {
+	cmd         *exec.Cmd
+	specW, repR *os.File // our ends
+	specR, repW *os.File // the child's ends, closed once it started
+}
+
+// newInitChild creates the pipes and the command that runs argv0 with an
+// empty environment and no stdin.
+func newInitChild(argv0 string, stdout, stderr io.Writer, attr *syscall.SysProcAttr) (*initChild, error) {
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create pipe: %w", err)
+	}
+	repR, repW, err := os.Pipe()
+	if err != nil {
+		specR.Close()
+		specW.Close()
+		return nil, fmt.Errorf("create pipe: %w", err)
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{argv0},
+		Env:         []string{},
+		Stdout:      stdout,
+		Stderr:      stderr,
+		ExtraFiles:  []*os.File{specR, repW},
+		SysProcAttr: attr,
+	}
+	return &initChild{cmd: cmd, specW: specW, repR: repR, specR: specR, repW: repW}, nil
+}
+
+// start starts the child and closes its ends of the pipes here.
+func (c *initChild) start() error {
+	if err := c.cmd.Start(); err != nil {
+		return err
+	}
+	c.specR.Close()
+	c.repW.Close()
+	return nil
+}
+
+// sendSpec writes v as JSON on the spec pipe and closes it.
+func (c *initChild) sendSpec(v any) error {
+	err := json.NewEncoder(c.specW).Encode(v)
+	c.specW.Close()
+	return err
+}
+
+// close closes every pipe end still open.
+func (c *initChild) close() {
+	for _, f := range []*os.File{c.specR, c.specW, c.repR, c.repW} {
+		f.Close()
+	}
+}
+
+// initMain is the body of a level's init (stage 1, the chroot init): it
+// reads the spec, runs run with the signals to forward and reports the
+// exit code or error on the report fd. It returns the process exit status.
+func initMain(run func(is *initSpec, sigs <-chan os.Signal) (int, error)) int {
+	unix.CloseOnExec(specFD)
+	unix.CloseOnExec(reportFD)
+	rep := os.NewFile(reportFD, "report")
+	code, err := runInit(run)
+	r := initReport{Code: code}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if err := json.NewEncoder(rep).Encode(r); err != nil {
+		return 1
+	}
+	rep.Close()
+	return 0
+}
+
+func runInit(run func(is *initSpec, sigs <-chan os.Signal) (int, error)) (int, error) {
+	// Stage 2's pdeathsig follows this thread.
+	runtime.LockOSThread()
+	var is initSpec
+	if err := readSpec(&is); err != nil {
+		return -1, err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	return run(&is, sigs)
+}
+
+// stage2Runner is how an init starts its stage 2 and waits for the step.
+type stage2Runner struct {
+	argv0 string
+	attr  *syscall.SysProcAttr
+	// kill is called when the init gets a signal.
+	kill func(cmd *exec.Cmd)
+	// wait waits for the step and returns its exit code (128+n when
+	// killed by signal n).
+	wait func(cmd *exec.Cmd) (int, error)
+}
+
+// run starts stage 2, sends it s2 and waits for the step. A setup error
+// that stage 2 reports comes first.
+func (r stage2Runner) run(s2 *stage2Spec, sigs <-chan os.Signal) (int, error) {
+	c, err := newInitChild(r.argv0, os.Stdout, os.Stderr, r.attr)
+	if err != nil {
+		return -1, err
+	}
+	defer c.close()
+	if err := c.start(); err != nil {
+		return -1, fmt.Errorf("start stage 2: %w", err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			r.kill(c.cmd)
+		case <-done:
+		}
+	}()
+	encErr := c.sendSpec(s2)
+	msg, _ := io.ReadAll(c.repR)
+	code, waitErr := r.wait(c.cmd)
+	if len(msg) > 0 {
+		return -1, errors.New(string(msg))
+	}
+	if encErr != nil {
+		return -1, fmt.Errorf("send spec: %w", encErr)
+	}
+	return code, waitErr
+}
+
+// newStage2Spec is what an init sends to stage 2 for the root root.
+func newStage2Spec(is *initSpec, root string) *stage2Spec {
+	return &stage2Spec{Root: root, Args: is.Args, Env: is.Env, Cwd: is.Cwd,
+		UID: is.UID, GID: is.GID, Groups: is.Groups, CgroupProcs: is.CgroupProcs}
+}
+
+// exitCode is the shell's exit code for a wait status: 128+n when killed
+// by signal n.
+func exitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
