@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -163,4 +165,78 @@ func exitCode(ws syscall.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// startInit runs a level's init (argv0, started with attr) to completion
+// and returns its report and its command.
+func startInit(ctx context.Context, spec Spec, is *initSpec, argv0 string,
+	attr *syscall.SysProcAttr) (initReport, *exec.Cmd, error) {
+	c, err := newInitChild(argv0, spec.Stdout, spec.Stderr, attr)
+	if err != nil {
+		return initReport{}, nil, err
+	}
+	defer c.close()
+	c.cmd.WaitDelay = killGrace
+
+	// Pdeathsig follows the thread that started the child: keep this
+	// goroutine on one locked thread until the child is gone.
+	type result struct {
+		rep initReport
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		r, err := superviseInit(ctx, c, is)
+		done <- result{r, err}
+	}()
+	res := <-done
+	return res.rep, c.cmd, res.err
+}
+
+// superviseInit starts the init, sends it is and reads its report. When
+// ctx is done the init gets SIGTERM, and SIGKILL after killGrace.
+func superviseInit(ctx context.Context, c *initChild, is *initSpec) (initReport, error) {
+	var rep initReport
+	if err := c.start(); err != nil {
+		return rep, fmt.Errorf("start init: %w", err)
+	}
+	cmd := c.cmd
+
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-time.After(killGrace):
+				_ = cmd.Process.Kill()
+			case <-stop:
+			}
+		case <-stop:
+		}
+	}()
+
+	if setupErr := c.sendSpec(is); setupErr != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return rep, fmt.Errorf("start init: %w", setupErr)
+	}
+	data, readErr := io.ReadAll(c.repR)
+	waitErr := cmd.Wait()
+	if readErr != nil {
+		return rep, fmt.Errorf("read init report: %w", readErr)
+	}
+	if len(data) == 0 {
+		if waitErr != nil {
+			return rep, fmt.Errorf("init failed: %w", waitErr)
+		}
+		return rep, errors.New("init failed: no report")
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return rep, fmt.Errorf("decode init report: %w", err)
+	}
+	return rep, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"syscall"
 
@@ -69,19 +68,7 @@ func (e *chrootExecutor) Run(ctx context.Context, spec Spec) error {
 	is.CgroupProcs = cg.procsFiles()
 
 	rep, runErr := e.start(ctx, spec, is)
-	if ctx.Err() != nil {
-		return fmt.Errorf("run %s: %w", spec.Args[0], ctx.Err())
-	}
-	if runErr != nil {
-		return runErr
-	}
-	if rep.Error != "" {
-		return fmt.Errorf("init failed: %s", rep.Error)
-	}
-	if rep.Code != 0 {
-		return &ExitError{Code: rep.Code, OOM: cg.oomKilled()}
-	}
-	return nil
+	return stepResult(ctx, spec, cg, rep, runErr)
 }
 
 // chrootInitSpec checks that spec can run at the chroot level.
@@ -127,25 +114,7 @@ func chrootInitSpec(spec Spec) (*initSpec, error) {
 	default:
 		return nil, fmt.Errorf("run: network %q is not supported", spec.Network)
 	}
-	hostname := spec.Hostname
-	if hostname == "" {
-		hostname = DefaultHostname
-	}
-	cwd := spec.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	env := spec.Env
-	if env == nil {
-		env = []string{}
-	}
-	return &initSpec{
-		RootMounts: []Mount{{Type: "bind", Source: root}},
-		Mounts:     spec.Mounts,
-		Args:       spec.Args, Env: env, Cwd: cwd,
-		UID: spec.UID, GID: spec.GID, Groups: spec.Groups,
-		Hostname: hostname, Network: NetworkHost,
-	}, nil
+	return newInitSpec(spec, []Mount{{Type: "bind", Source: root}}, NetworkHost), nil
 }
 
 // chrootMountOK accepts the extra mounts the chroot level can emulate:
@@ -165,52 +134,18 @@ func chrootMountOK(m Mount) error {
 
 // start runs the chroot init to completion and returns its report.
 func (e *chrootExecutor) start(ctx context.Context, spec Spec, is *initSpec) (initReport, error) {
-	var rep initReport
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return rep, fmt.Errorf("create pipe: %w", err)
+	attr := &syscall.SysProcAttr{
+		Pdeathsig: syscall.SIGKILL,
+		// The init leads a process group that holds the whole step.
+		Setpgid: true,
 	}
-	defer specR.Close()
-	defer specW.Close()
-	repR, repW, err := os.Pipe()
-	if err != nil {
-		return rep, fmt.Errorf("create pipe: %w", err)
-	}
-	defer repR.Close()
-	defer repW.Close()
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{chrootInitName},
-		Env:        []string{},
-		Stdout:     spec.Stdout,
-		Stderr:     spec.Stderr,
-		ExtraFiles: []*os.File{specR, repW},
-		SysProcAttr: &syscall.SysProcAttr{
-			Pdeathsig: syscall.SIGKILL,
-			// The init leads a process group that holds the whole step.
-			Setpgid: true,
-		},
-		WaitDelay: killGrace,
-	}
-	type result struct {
-		rep initReport
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		// Pdeathsig follows the thread that started the child.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		r, err := runStage1(ctx, cmd, is, specW, repR, repW, specR)
-		done <- result{r, err}
-	}()
-	res := <-done
-	if (res.err != nil || ctx.Err() != nil) && cmd.Process != nil {
+	rep, cmd, err := startInit(ctx, spec, is, chrootInitName, attr)
+	if (err != nil || ctx.Err() != nil) && cmd != nil && cmd.Process != nil {
 		// The init did not finish cleanly: whatever is left of its
 		// process group goes too.
 		_ = unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
 	}
-	return res.rep, res.err
+	return rep, err
 }
 
 // chrootWorks reports whether chroot works here: a child of this binary

@@ -2,13 +2,9 @@ package executor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -81,20 +77,8 @@ func (e *namespaceExecutor) Run(ctx context.Context, spec Spec) error {
 	defer cg.remove()
 	is.CgroupProcs = cg.procsFiles()
 
-	rep, runErr := e.start(ctx, spec, is)
-	if ctx.Err() != nil {
-		return fmt.Errorf("run %s: %w", spec.Args[0], ctx.Err())
-	}
-	if runErr != nil {
-		return runErr
-	}
-	if rep.Error != "" {
-		return fmt.Errorf("init failed: %s", rep.Error)
-	}
-	if rep.Code != 0 {
-		return &ExitError{Code: rep.Code, OOM: cg.oomKilled()}
-	}
-	return nil
+	rep, _, runErr := startInit(ctx, spec, is, stage1Name, stage1Attr(is))
+	return stepResult(ctx, spec, cg, rep, runErr)
 }
 
 func (e *namespaceExecutor) initSpec(spec Spec) (*initSpec, error) {
@@ -112,6 +96,12 @@ func (e *namespaceExecutor) initSpec(spec Spec) (*initSpec, error) {
 	default:
 		return nil, fmt.Errorf("run: network %q is not supported", network)
 	}
+	return newInitSpec(spec, spec.RootMounts, network), nil
+}
+
+// newInitSpec is the init spec of spec with the defaults filled in, for
+// the given root mounts and network.
+func newInitSpec(spec Spec, roots []Mount, network string) *initSpec {
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = DefaultHostname
@@ -125,109 +115,40 @@ func (e *namespaceExecutor) initSpec(spec Spec) (*initSpec, error) {
 		env = []string{}
 	}
 	return &initSpec{
-		RootMounts: spec.RootMounts, Mounts: spec.Mounts,
+		RootMounts: roots, Mounts: spec.Mounts,
 		Args: spec.Args, Env: env, Cwd: cwd,
 		UID: spec.UID, GID: spec.GID, Groups: spec.Groups,
 		Hostname: hostname, Network: network,
-	}, nil
+	}
 }
 
-// start runs stage 1 to completion and returns its report.
-func (e *namespaceExecutor) start(ctx context.Context, spec Spec, is *initSpec) (initReport, error) {
-	var rep initReport
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return rep, fmt.Errorf("create pipe: %w", err)
+// stepResult turns what a level's init reported into Run's error.
+func stepResult(ctx context.Context, spec Spec, cg *cgroup, rep initReport, runErr error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("run %s: %w", spec.Args[0], ctx.Err())
 	}
-	defer specR.Close()
-	defer specW.Close()
-	repR, repW, err := os.Pipe()
-	if err != nil {
-		return rep, fmt.Errorf("create pipe: %w", err)
+	if runErr != nil {
+		return runErr
 	}
-	defer repR.Close()
-	defer repW.Close()
+	if rep.Error != "" {
+		return fmt.Errorf("init failed: %s", rep.Error)
+	}
+	if rep.Code != 0 {
+		return &ExitError{Code: rep.Code, OOM: cg.oomKilled()}
+	}
+	return nil
+}
 
+// stage1Attr: stage 1 runs in new mount, uts and ipc (and net) namespaces
+// and leads a process group.
+func stage1Attr(is *initSpec) *syscall.SysProcAttr {
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
 	if is.Network == NetworkNone {
 		flags |= unix.CLONE_NEWNET
 	}
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{stage1Name},
-		Env:        []string{},
-		Stdout:     spec.Stdout,
-		Stderr:     spec.Stderr,
-		ExtraFiles: []*os.File{specR, repW},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: flags,
-			Pdeathsig:  syscall.SIGKILL,
-			Setpgid:    true,
-		},
-		WaitDelay: killGrace,
+	return &syscall.SysProcAttr{
+		Cloneflags: flags,
+		Pdeathsig:  syscall.SIGKILL,
+		Setpgid:    true,
 	}
-
-	// Pdeathsig follows the thread that started the child: keep this
-	// goroutine on one locked thread until the child is gone.
-	type result struct {
-		rep initReport
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		r, err := runStage1(ctx, cmd, is, specW, repR, repW, specR)
-		done <- result{r, err}
-	}()
-	res := <-done
-	return res.rep, res.err
-}
-
-func runStage1(ctx context.Context, cmd *exec.Cmd, is *initSpec,
-	specW, repR, repW, specR *os.File) (initReport, error) {
-	var rep initReport
-	if err := cmd.Start(); err != nil {
-		return rep, fmt.Errorf("start init: %w", err)
-	}
-	specR.Close()
-	repW.Close()
-
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-time.After(killGrace):
-				_ = cmd.Process.Kill()
-			case <-stop:
-			}
-		case <-stop:
-		}
-	}()
-
-	setupErr := json.NewEncoder(specW).Encode(is)
-	specW.Close()
-	if setupErr != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return rep, fmt.Errorf("start init: %w", setupErr)
-	}
-	data, readErr := io.ReadAll(repR)
-	waitErr := cmd.Wait()
-	if readErr != nil {
-		return rep, fmt.Errorf("read init report: %w", readErr)
-	}
-	if len(data) == 0 {
-		if waitErr != nil {
-			return rep, fmt.Errorf("init failed: %w", waitErr)
-		}
-		return rep, errors.New("init failed: no report")
-	}
-	if err := json.Unmarshal(data, &rep); err != nil {
-		return rep, fmt.Errorf("decode init report: %w", err)
-	}
-	return rep, nil
 }
