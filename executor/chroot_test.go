@@ -1,7 +1,6 @@
 package executor_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -25,35 +24,9 @@ func newChrootExec(t *testing.T) executor.Executor {
 func TestChrootExitCodes(t *testing.T) {
 	e := newChrootExec(t)
 	root := busyboxRoot(t)
-	tests := []struct {
-		name string
-		args []string
-		code int
-	}{
-		{"success", []string{"true"}, 0},
-		{"exit 3", sh("exit 3"), 3},
+	checkExitCodes(t, e, root, append([]exitCase{
 		{"killed by signal", sh("kill -9 $$"), 137},
-		{"child killed by signal", sh(`sh -c 'kill -9 $$'; exit $?`), 137},
-		{"false", []string{"/bin/false"}, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, stderr, err := run(t, e, root, tt.args, nil)
-			if tt.code == 0 {
-				if err != nil {
-					t.Fatalf("Run: %v (stderr %q)", err, stderr)
-				}
-				return
-			}
-			var ee *executor.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatalf("Run: got %v, want *ExitError", err)
-			}
-			if ee.Code != tt.code || ee.OOM {
-				t.Errorf("got %+v, want code %d", ee, tt.code)
-			}
-		})
-	}
+	}, commonExitCases()...))
 }
 
 func TestChrootInitFailure(t *testing.T) {
@@ -74,52 +47,19 @@ func TestChrootProcess(t *testing.T) {
 	t.Setenv("BUILDER_TEST_LEAK_MARKER", "leaked")
 	e := newChrootExec(t)
 	root := busyboxRoot(t)
-	tests := []struct {
-		name string
-		args []string
-		edit func(*executor.Spec)
-		want string
-	}{
-		{"env exactly", []string{"env"}, func(s *executor.Spec) {
-			s.Env = []string{testPath, "FOO=bar baz", "EMPTY="}
-		}, testPath + "\nFOO=bar baz\nEMPTY=\n"},
+	checkOutputs(t, e, root, append([]outputCase{
 		{"no PATH uses the default", []string{"sh", "-c", "echo ok"}, func(s *executor.Spec) { s.Env = nil }, "ok\n"},
-		{"root user", []string{"id"}, nil, "uid=0(root) gid=0(root)\n"},
-		{"user and groups", []string{"id"}, func(s *executor.Spec) {
-			s.UID, s.GID, s.Groups = 1000, 1000, []uint32{1000, 10}
-		}, "uid=1000(user) gid=1000(user) groups=10(wheel),1000(user)\n"},
 		{"user cannot write root's dirs", sh("touch /etc/x 2>/dev/null || echo denied"), func(s *executor.Spec) {
 			s.UID, s.GID = 1000, 1000
 		}, "denied\n"},
-		{"hosts", []string{"cat", "/etc/hosts"}, func(s *executor.Spec) { s.Hostname = "h1" },
-			"127.0.0.1\tlocalhost h1\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
 		{"hosts and resolv.conf modes", sh("stat -c '%n %a %u:%g' /etc/hosts /etc/resolv.conf"), nil,
 			"/etc/hosts 644 0:0\n/etc/resolv.conf 644 0:0\n"},
-		{"resolv.conf has a nameserver", sh("grep -c '^nameserver' /etc/resolv.conf >/dev/null && echo ok"), nil, "ok\n"},
 		{"root is the chroot", sh("ls / | tr '\\n' ' '"), nil, "bin dev etc home root tmp "},
 		{"dev nodes", sh("stat -c '%n %F %t,%T %a' /dev/*; echo x > /dev/null; head -c 3 /dev/zero | wc -c; echo x > /dev/full || echo full"), nil,
 			"/dev/full character special file 1,7 666\n/dev/null character special file 1,3 666\n" +
 				"/dev/random character special file 1,8 666\n/dev/tty character special file 5,0 666\n" +
 				"/dev/urandom character special file 1,9 666\n/dev/zero character special file 1,5 666\n3\nfull\n"},
-		{"cwd", []string{"pwd"}, func(s *executor.Spec) { s.Cwd = "/tmp" }, "/tmp\n"},
-		{"cwd created", sh("pwd; stat -c '%u %a' ."), func(s *executor.Spec) {
-			s.Cwd = "/work/sub"
-			s.UID = 1000
-		}, "/work/sub\n0 755\n"},
-		{"umask", sh("umask"), nil, "0022\n"},
-		{"stdin is empty", []string{"cat"}, nil, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, stderr, err := run(t, e, root, tt.args, tt.edit)
-			if err != nil {
-				t.Fatalf("Run: %v (stderr %q)", err, stderr)
-			}
-			if out != tt.want {
-				t.Errorf("stdout %q, want %q (stderr %q)", out, tt.want, stderr)
-			}
-		})
-	}
+	}, commonOutputCases()...))
 	if err := os.RemoveAll(filepath.Join(root, "work")); err != nil {
 		t.Fatal(err)
 	}
@@ -243,15 +183,6 @@ func TestChrootEtcFiles(t *testing.T) {
 	})
 }
 
-func assertAbsent(t *testing.T, root string, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := os.Lstat(filepath.Join(root, n)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s left in the root (err %v)", n, err)
-		}
-	}
-}
-
 func TestChrootRefuses(t *testing.T) {
 	e := newChrootExec(t)
 	root := busyboxRoot(t)
@@ -328,42 +259,16 @@ func TestChrootFileMounts(t *testing.T) {
 func TestChrootCancel(t *testing.T) {
 	e := newChrootExec(t)
 	root := busyboxRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err := e.Run(ctx, executor.Spec{
-		RootMounts: bindRoot(root),
-		// A background child, an orphaned grandchild in its own session
-		// and the foreground sleep.
-		Args: []string{"sh", "-c", "sleep 1001 & (setsid sleep 1002 &) ; sleep 100"},
-		Env:  []string{testPath},
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Run: %v, want deadline exceeded", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("cancel took %v", d)
-	}
-	if p := append(processesMatching("sleep 100"), processesMatching("sleep 1002")...); len(p) > 0 {
-		t.Errorf("processes left: %v", p)
-	}
+	// A background child, an orphaned grandchild in its own session and
+	// the foreground sleep.
+	runCancelled(t, e, root, "sleep 1001 & (setsid sleep 1002 &) ; sleep 100", "sleep 100", "sleep 1002")
 	assertAbsent(t, root, "etc/hosts", "etc/resolv.conf")
 }
 
 func TestChrootBackgroundKilled(t *testing.T) {
 	e := newChrootExec(t)
 	root := busyboxRoot(t)
-	start := time.Now()
-	out, stderr, err := run(t, e, root, sh("sleep 2001 & (setsid sleep 2002 &); echo started"), nil)
-	if err != nil || out != "started\n" {
-		t.Fatalf("Run: %v, stdout %q, stderr %q", err, out, stderr)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("run took %v: background processes were waited for", d)
-	}
-	if p := processesMatching("sleep 200"); len(p) > 0 {
-		t.Errorf("processes left: %v", p)
-	}
+	runBackgrounded(t, e, root, "sleep 2001 & (setsid sleep 2002 &); echo started", 3*time.Second, "sleep 200")
 }
 
 func TestChrootLimits(t *testing.T) {

@@ -15,34 +15,7 @@ import (
 func TestExitCodes(t *testing.T) {
 	e := newExec(t)
 	root := busyboxRoot(t)
-	tests := []struct {
-		name string
-		args []string
-		code int
-	}{
-		{"success", []string{"true"}, 0},
-		{"exit 3", sh("exit 3"), 3},
-		{"child killed by signal", sh(`sh -c 'kill -9 $$'; exit $?`), 137},
-		{"false", []string{"/bin/false"}, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, stderr, err := run(t, e, root, tt.args, nil)
-			if tt.code == 0 {
-				if err != nil {
-					t.Fatalf("Run: %v (stderr %q)", err, stderr)
-				}
-				return
-			}
-			var ee *executor.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatalf("Run: got %v, want *ExitError", err)
-			}
-			if ee.Code != tt.code || ee.OOM {
-				t.Errorf("got %+v, want code %d", ee, tt.code)
-			}
-		})
-	}
+	checkExitCodes(t, e, root, commonExitCases())
 }
 
 func TestInitFailureIsNotExitError(t *testing.T) {
@@ -74,31 +47,10 @@ func TestProcess(t *testing.T) {
 	t.Setenv("BUILDER_TEST_LEAK_MARKER", "leaked")
 	e := newExec(t)
 	root := busyboxRoot(t)
-	tests := []struct {
-		name string
-		args []string
-		edit func(*executor.Spec)
-		want string
-	}{
+	checkOutputs(t, e, root, append([]outputCase{
 		{"pid 1", sh("echo $$"), nil, "1\n"},
-		{"env exactly", []string{"env"}, func(s *executor.Spec) {
-			s.Env = []string{testPath, "FOO=bar baz", "EMPTY="}
-		}, testPath + "\nFOO=bar baz\nEMPTY=\n"},
-		{"root user", []string{"id"}, nil, "uid=0(root) gid=0(root)\n"},
-		{"user and groups", []string{"id"}, func(s *executor.Spec) {
-			s.UID, s.GID, s.Groups = 1000, 1000, []uint32{1000, 10}
-		}, "uid=1000(user) gid=1000(user) groups=10(wheel),1000(user)\n"},
 		{"default hostname", []string{"hostname"}, nil, executor.DefaultHostname + "\n"},
 		{"hostname", []string{"hostname"}, func(s *executor.Spec) { s.Hostname = "step-host" }, "step-host\n"},
-		{"hosts", []string{"cat", "/etc/hosts"}, func(s *executor.Spec) { s.Hostname = "h1" },
-			"127.0.0.1\tlocalhost h1\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
-		{"resolv.conf has a nameserver", sh("grep -c '^nameserver' /etc/resolv.conf >/dev/null && echo ok"), nil, "ok\n"},
-		{"cwd", []string{"pwd"}, func(s *executor.Spec) { s.Cwd = "/tmp" }, "/tmp\n"},
-		{"cwd created", sh("pwd; stat -c '%u %a' ."), func(s *executor.Spec) {
-			s.Cwd = "/work/sub"
-			s.UID = 1000
-		}, "/work/sub\n0 755\n"},
-		{"umask", sh("umask"), nil, "0022\n"},
 		{"dev null and urandom", sh("echo x > /dev/null && head -c 4 /dev/urandom | wc -c"), nil, "4\n"},
 		{"dev zero and full", sh("head -c 3 /dev/zero | wc -c; echo x > /dev/full || echo full"), nil, "3\nfull\n"},
 		{"dev nodes", sh("stat -c '%F %t,%T' /dev/null /dev/zero"), nil,
@@ -108,7 +60,6 @@ func TestProcess(t *testing.T) {
 		{"proc shows only the step", sh("echo /proc/[0-9]*"), nil, "/proc/1\n"},
 		{"proc 1 is the command", sh("tr '\\0' ' ' < /proc/1/cmdline; echo"), nil,
 			"/bin/sh -c tr '\\0' ' ' < /proc/1/cmdline; echo \n"},
-		{"stdin is empty", []string{"cat"}, nil, ""},
 		{"root caps are docker's", sh("grep -E '^Cap(Eff|Bnd)' /proc/self/status"), nil,
 			"CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\n"},
 		{"user has no caps", sh("grep -E '^Cap(Eff|Bnd)' /proc/self/status"), func(s *executor.Spec) { s.UID, s.GID = 1000, 1000 },
@@ -116,18 +67,7 @@ func TestProcess(t *testing.T) {
 		{"no mount for root", sh("mkdir -p /tmp/m && mount -t tmpfs t /tmp/m 2>/dev/null || echo denied"), nil, "denied\n"},
 		{"proc masked", sh("wc -c < /proc/timer_list; echo x > /proc/sys/kernel/hostname 2>/dev/null || echo ro"), nil, "0\nro\n"},
 		{"sys is read-only", sh("touch /sys/x 2>/dev/null || echo ro"), nil, "ro\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, stderr, err := run(t, e, root, tt.args, tt.edit)
-			if err != nil {
-				t.Fatalf("Run: %v (stderr %q)", err, stderr)
-			}
-			if out != tt.want {
-				t.Errorf("stdout %q, want %q (stderr %q)", out, tt.want, stderr)
-			}
-		})
-	}
+	}, commonOutputCases()...))
 }
 
 func TestStderr(t *testing.T) {

@@ -68,44 +68,14 @@ func countInterfaces(t *testing.T) int {
 func TestBackgroundProcessKilled(t *testing.T) {
 	e := newExec(t)
 	root := busyboxRoot(t)
-	start := time.Now()
-	out, _, err := run(t, e, root, sh("sleep 1234 & echo started"), nil)
-	if err != nil || out != "started\n" {
-		t.Fatalf("Run: %q, %v", out, err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Run took %v: waited for the background process", d)
-	}
-	if p := processesMatching("sleep 1234"); len(p) > 0 {
-		t.Errorf("background process still running: %v", p)
-	}
+	runBackgrounded(t, e, root, "sleep 1234 & echo started", 5*time.Second, "sleep 1234")
 }
 
 func TestCancel(t *testing.T) {
 	e := newExec(t)
 	root := busyboxRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err := e.Run(ctx, executor.Spec{
-		RootMounts: bindRoot(root),
-		Args:       []string{"sh", "-c", "sleep 4321 & sleep 4322"},
-		Env:        []string{testPath},
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Run: %v, want deadline exceeded", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("cancel took %v", d)
-	}
-	if p := processesMatching("sleep 432"); len(p) > 0 {
-		t.Errorf("processes left: %v", p)
-	}
-	for _, p := range []string{"dev", "proc", "sys", "etc/hosts"} {
-		if _, err := os.Lstat(filepath.Join(root, p)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s left in the root after cancel", p)
-		}
-	}
+	runCancelled(t, e, root, "sleep 4321 & sleep 4322", "sleep 432")
+	assertAbsent(t, root, "dev", "proc", "sys", "etc/hosts")
 }
 
 func TestLimits(t *testing.T) {

@@ -1,0 +1,168 @@
+package executor_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/builderdev/builder/executor"
+)
+
+// Test fixtures shared by the namespace and the chroot level: each level's
+// tests list their cases, these run and check them the same way.
+
+// exitCase is a command and the exit code Run must report for it.
+type exitCase struct {
+	name string
+	args []string
+	code int
+}
+
+// checkExitCodes runs each case in root: code 0 must succeed, any other
+// must be an *ExitError with that code and no OOM.
+func checkExitCodes(t *testing.T, e executor.Executor, root string, tests []exitCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, err := run(t, e, root, tt.args, nil)
+			if tt.code == 0 {
+				if err != nil {
+					t.Fatalf("Run: %v (stderr %q)", err, stderr)
+				}
+				return
+			}
+			var ee *executor.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("Run: got %v, want *ExitError", err)
+			}
+			if ee.Code != tt.code || ee.OOM {
+				t.Errorf("got %+v, want code %d", ee, tt.code)
+			}
+		})
+	}
+}
+
+// commonExitCases are the exit codes both levels report alike.
+func commonExitCases() []exitCase {
+	return []exitCase{
+		{"success", []string{"true"}, 0},
+		{"exit 3", sh("exit 3"), 3},
+		{"child killed by signal", sh(`sh -c 'kill -9 $$'; exit $?`), 137},
+		{"false", []string{"/bin/false"}, 1},
+	}
+}
+
+// commonOutputCases are what a step sees alike at both levels: its exact
+// environment, user and groups, /etc/hosts and /etc/resolv.conf, working
+// directory, umask and an empty stdin.
+func commonOutputCases() []outputCase {
+	return []outputCase{
+		{"env exactly", []string{"env"}, func(s *executor.Spec) {
+			s.Env = []string{testPath, "FOO=bar baz", "EMPTY="}
+		}, testPath + "\nFOO=bar baz\nEMPTY=\n"},
+		{"root user", []string{"id"}, nil, "uid=0(root) gid=0(root)\n"},
+		{"user and groups", []string{"id"}, func(s *executor.Spec) {
+			s.UID, s.GID, s.Groups = 1000, 1000, []uint32{1000, 10}
+		}, "uid=1000(user) gid=1000(user) groups=10(wheel),1000(user)\n"},
+		{"hosts", []string{"cat", "/etc/hosts"}, func(s *executor.Spec) { s.Hostname = "h1" },
+			"127.0.0.1\tlocalhost h1\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+		{"resolv.conf has a nameserver", sh("grep -c '^nameserver' /etc/resolv.conf >/dev/null && echo ok"), nil, "ok\n"},
+		{"cwd", []string{"pwd"}, func(s *executor.Spec) { s.Cwd = "/tmp" }, "/tmp\n"},
+		{"cwd created", sh("pwd; stat -c '%u %a' ."), func(s *executor.Spec) {
+			s.Cwd = "/work/sub"
+			s.UID = 1000
+		}, "/work/sub\n0 755\n"},
+		{"umask", sh("umask"), nil, "0022\n"},
+		{"stdin is empty", []string{"cat"}, nil, ""},
+	}
+}
+
+// outputCase is a command, a change to its spec and the stdout it must
+// print.
+type outputCase struct {
+	name string
+	args []string
+	edit func(*executor.Spec)
+	want string
+}
+
+// checkOutputs runs each case in root; it must succeed and print want.
+func checkOutputs(t *testing.T, e executor.Executor, root string, tests []outputCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr, err := run(t, e, root, tt.args, tt.edit)
+			if err != nil {
+				t.Fatalf("Run: %v (stderr %q)", err, stderr)
+			}
+			if out != tt.want {
+				t.Errorf("stdout %q, want %q (stderr %q)", out, tt.want, stderr)
+			}
+		})
+	}
+}
+
+// runCancelled runs script with sh in root under a 300ms deadline: Run must
+// fail with the deadline within 3 seconds and leave no process whose
+// command line contains one of left.
+func runCancelled(t *testing.T, e executor.Executor, root, script string, left ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := e.Run(ctx, executor.Spec{
+		RootMounts: bindRoot(root),
+		Args:       []string{"sh", "-c", script},
+		Env:        []string{testPath},
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run: %v, want deadline exceeded", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+	assertNoProcesses(t, left...)
+}
+
+// runBackgrounded runs script, which starts background processes and
+// echoes "started", in root: Run must succeed within limit, not waiting
+// for them, and they must be gone: no process whose command line contains
+// one of left.
+func runBackgrounded(t *testing.T, e executor.Executor, root, script string, limit time.Duration, left ...string) {
+	t.Helper()
+	start := time.Now()
+	out, stderr, err := run(t, e, root, sh(script), nil)
+	if err != nil || out != "started\n" {
+		t.Fatalf("Run: %v, stdout %q, stderr %q", err, out, stderr)
+	}
+	if d := time.Since(start); d > limit {
+		t.Errorf("run took %v: background processes were waited for", d)
+	}
+	assertNoProcesses(t, left...)
+}
+
+// assertNoProcesses checks that no process's command line contains one of
+// patterns.
+func assertNoProcesses(t *testing.T, patterns ...string) {
+	t.Helper()
+	var p []string
+	for _, s := range patterns {
+		p = append(p, processesMatching(s)...)
+	}
+	if len(p) > 0 {
+		t.Errorf("processes left: %v", p)
+	}
+}
+
+// assertAbsent checks that none of names is left in root.
+func assertAbsent(t *testing.T, root string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := os.Lstat(filepath.Join(root, n)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left in the root (err %v)", n, err)
+		}
+	}
+}
