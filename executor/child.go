@@ -154,8 +154,7 @@ func (r stage2Runner) run(s2 *stage2Spec, sigs <-chan os.Signal) (int, error) {
 
 // newStage2Spec is what an init sends to stage 2 for the root root.
 func newStage2Spec(is *initSpec, root string) *stage2Spec {
-	return &stage2Spec{Root: root, Args: is.Args, Env: is.Env, Cwd: is.Cwd,
-		UID: is.UID, GID: is.GID, Groups: is.Groups, CgroupProcs: is.CgroupProcs}
+	return &stage2Spec{Root: root, stepProcess: is.stepProcess}
 }
 
 // exitCode is the shell's exit code for a wait status: 128+n when killed

@@ -33,19 +33,26 @@ func newNamespace(o options) (*namespaceExecutor, error) {
 	return &namespaceExecutor{tmpDir: dir}, nil
 }
 
-// initSpec is what the caller sends to stage 1 over its spec pipe.
+// initSpec is what the caller sends to a level's init (stage 1, the
+// chroot init) over its spec pipe.
 type initSpec struct {
-	RunDir     string   `json:"runDir"`
-	RootMounts []Mount  `json:"rootMounts"`
-	Mounts     []Mount  `json:"mounts,omitempty"`
-	Args       []string `json:"args"`
-	Env        []string `json:"env"`
-	Cwd        string   `json:"cwd"`
-	UID        uint32   `json:"uid"`
-	GID        uint32   `json:"gid"`
-	Groups     []uint32 `json:"groups,omitempty"`
-	Hostname   string   `json:"hostname"`
-	Network    string   `json:"network"`
+	RunDir     string  `json:"runDir"`
+	RootMounts []Mount `json:"rootMounts"`
+	Mounts     []Mount `json:"mounts,omitempty"`
+	Hostname   string  `json:"hostname"`
+	Network    string  `json:"network"`
+	stepProcess
+}
+
+// stepProcess is the step's command as stage 2 runs it, passed on from
+// the init to stage 2 (its JSON fields are inlined in both specs).
+type stepProcess struct {
+	Args   []string `json:"args"`
+	Env    []string `json:"env"`
+	Cwd    string   `json:"cwd"`
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Groups []uint32 `json:"groups,omitempty"`
 	// CgroupProcs are the cgroup.procs files stage 2 joins just before it
 	// execs the command (so the Go runtime of the init stages is not
 	// counted against the pids limit).
@@ -116,9 +123,9 @@ func newInitSpec(spec Spec, roots []Mount, network string) *initSpec {
 	}
 	return &initSpec{
 		RootMounts: roots, Mounts: spec.Mounts,
-		Args: spec.Args, Env: env, Cwd: cwd,
-		UID: spec.UID, GID: spec.GID, Groups: spec.Groups,
 		Hostname: hostname, Network: network,
+		stepProcess: stepProcess{Args: spec.Args, Env: env, Cwd: cwd,
+			UID: spec.UID, GID: spec.GID, Groups: spec.Groups},
 	}
 }
 

@@ -12,15 +12,8 @@ import (
 
 // stage2Spec is what stage 1 sends to stage 2.
 type stage2Spec struct {
-	Root   string   `json:"root"`
-	Args   []string `json:"args"`
-	Env    []string `json:"env"`
-	Cwd    string   `json:"cwd"`
-	UID    uint32   `json:"uid"`
-	GID    uint32   `json:"gid"`
-	Groups []uint32 `json:"groups,omitempty"`
-	// CgroupProcs: see initSpec.
-	CgroupProcs []string `json:"cgroupProcs,omitempty"`
+	Root string `json:"root"`
+	stepProcess
 }
 
 // stage1 runs in new mount/uts/ipc(/net) namespaces: it prepares the root,
