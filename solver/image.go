@@ -14,6 +14,7 @@ import (
 // layers (all in the store) and its config with --label applied.
 func (b *build) finalImage(st *state) (v1.Image, error) {
 	cfg := st.cfg.DeepCopy()
+	dateLeadingMetadata(cfg.History, st.baseHistory)
 	// The image is as new as its newest history entry, so a rebuild served
 	// wholly from the cache gives the same image.
 	created := time.Time{}
@@ -33,6 +34,25 @@ func (b *build) finalImage(st *state) (v1.Image, error) {
 		cfg.Config.Labels = nil
 	}
 	return assemble(cfg, st.layers)
+}
+
+// dateLeadingMetadata dates the metadata entries (ENV, ARG, ...) that come
+// before the build's first new layer like that layer rather than like the
+// base image, as BuildKit does. Without a new layer they keep the base's
+// time.
+func dateLeadingMetadata(h []v1.History, base int) {
+	if base > len(h) {
+		return
+	}
+	for i := base; i < len(h); i++ {
+		if h[i].EmptyLayer {
+			continue
+		}
+		for j := base; j < i; j++ {
+			h[j].Created = h[i].Created
+		}
+		return
+	}
 }
 
 // assemble builds an OCI image from a config and its layers. Layers keep

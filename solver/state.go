@@ -27,6 +27,8 @@ type state struct {
 	// record when it was a hit): the created time of later metadata-only
 	// history entries, so a fully cached rebuild gives the same image.
 	time time.Time
+	// baseHistory is how many history entries came with the base image.
+	baseHistory int
 
 	dirs []string // extracted layer dirs, filled lazily
 
@@ -144,7 +146,7 @@ func (b *build) from(ctx context.Context, sr *stageRun) (*state, error) {
 	if !hasEnv(cfg.Config.Env, "PATH") {
 		cfg.Config.Env = append([]string{"PATH=" + defaultPath}, cfg.Config.Env...)
 	}
-	st := &state{cfg: cfg, layers: img.layers, onbuild: cfg.Config.OnBuild, time: img.config.Created.Time, platform: sr.platform}
+	st := &state{cfg: cfg, layers: img.layers, onbuild: cfg.Config.OnBuild, time: img.config.Created.Time, baseHistory: len(cfg.History), platform: sr.platform}
 	cfg.Config.OnBuild = nil
 	st.key = keyOf(map[string]any{"from": img.digest.String(), "ref": canonicalRef(img), "platform": sr.platform.String()})
 	return st, nil
