@@ -407,7 +407,14 @@ func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snap snapsh
 		return nil, nil, "", release, err
 	}
 	release = func() { os.RemoveAll(work) }
-	snap, kind, err := snapshot.Detect(ctx, work)
+	// The chroot level mounts nothing, so its root is a plain directory
+	// (a copy snapshot) even where this process could mount an overlay.
+	kind := "copy"
+	if level == executor.Chroot {
+		snap, err = snapshot.NewCopy(work)
+	} else {
+		snap, kind, err = snapshot.Detect(ctx, work)
+	}
 	if err != nil {
 		return nil, nil, "", release, err
 	}
