@@ -17,9 +17,9 @@ func TestDateLeadingMetadata(t *testing.T) {
 	h := []v1.History{
 		at(base, false), at(base, true), // base image
 		at(base, true), at(base, true), // ARG, ENV before the first new layer
-		at(t1, false),                  // RUN
-		at(t1, true),                   // USER after it
-		at(t2, false),                  // COPY
+		at(t1, false), // RUN
+		at(t1, true),  // USER after it
+		at(t2, false), // COPY
 	}
 	dateLeadingMetadata(h, 2)
 	want := []time.Time{base, base, t1, t1, t1, t1, t2}
