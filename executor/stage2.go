@@ -3,6 +3,7 @@ package executor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"runtime"
@@ -74,11 +75,34 @@ func runStage2(prepare func(s *stage2Spec) error, enter func(root string) error)
 	return execStep(&s, cgroups)
 }
 
+// mkdirOwned creates dir and its missing parents owned by uid:gid, as
+// Docker creates a missing working directory for the step's user.
+func mkdirOwned(dir string, uid, gid uint32) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return &os.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+		}
+		return nil
+	}
+	if parent := path.Dir(dir); parent != dir {
+		if err := mkdirOwned(parent, uid, gid); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	return os.Lchown(dir, int(uid), int(gid))
+}
+
 // execStep changes to the working directory, drops to the step's user,
 // joins the cgroups and execs the command with exactly its environment.
 func execStep(s *stage2Spec, cgroups []*os.File) error {
 	cwd := path.Clean("/" + s.Cwd)
-	if err := os.MkdirAll(cwd, 0o755); err != nil {
+	if err := mkdirOwned(cwd, s.UID, s.GID); err != nil {
 		return fmt.Errorf("create working directory: %w", err)
 	}
 	if err := unix.Chdir(cwd); err != nil {

@@ -3,8 +3,10 @@ package solver
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strings"
 	"time"
@@ -208,12 +210,25 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 	}
 	view := snapshot.NewView(dirs)
 	createdBy := "WORKDIR " + wd
-	var missing []string
-	for p := wd; p != "/"; p = path.Dir(p) {
-		if _, err := view.Lstat(strings.TrimPrefix(p, "/")); err == nil {
-			break
+	// The directory is made where the path leads inside the image: through
+	// its symlinks (Debian's /var/run -> /run), never replacing them.
+	real, err := view.Resolve(strings.TrimPrefix(wd, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
+	}
+	var missing, existing []string
+	for p := path.Clean(real); p != "." && p != "/"; p = path.Dir(p) {
+		fi, err := view.Lstat(p)
+		switch {
+		case err == nil && !fi.IsDir():
+			return nil, fmt.Errorf("WORKDIR %s: /%s is not a directory", wd, p)
+		case err == nil:
+			existing = append([]string{p}, existing...)
+		case errors.Is(err, fs.ErrNotExist) && len(existing) == 0:
+			missing = append([]string{p}, missing...)
+		default:
+			return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
 		}
-		missing = append([]string{p}, missing...)
 	}
 	if len(missing) == 0 {
 		next.cfg.History = append(next.cfg.History, b.history(st, createdBy, true))
@@ -224,15 +239,36 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 	if err != nil {
 		return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
 	}
+	// The layer holds the existing parents as they are, so that stacking it
+	// over the lower layers keeps their owner and mode.
+	var parents []tar.Header
+	for _, p := range existing {
+		fi, err := view.Lstat(p)
+		if err != nil {
+			return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
+		}
+		hdr, _ := filecopy.TarHeader(fi)
+		hdr.Name = p + "/"
+		parents = append(parents, hdr)
+	}
 	return b.layerStep(ctx, step{
 		sr: sr, st: next, text: "WORKDIR " + wd, createdBy: createdBy,
-		key: keyInput{Kind: "workdir", Args: map[string]any{"path": wd, "uid": id.UID, "gid": id.GID}},
+		key: keyInput{Kind: "workdir", Args: map[string]any{"path": wd, "real": real, "uid": id.UID, "gid": id.GID}},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
 			return b.writeLayer(ctx, func(w io.Writer) error {
 				tw := tar.NewWriter(w)
+				mtime := b.created.Truncate(time.Second)
+				for i, hdr := range parents {
+					if i == len(parents)-1 { // it gets a new entry
+						hdr.ModTime = mtime
+					}
+					if err := tw.WriteHeader(&hdr); err != nil {
+						return fmt.Errorf("write layer: %w", err)
+					}
+				}
 				for _, p := range missing {
-					hdr := &tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(p, "/") + "/", Mode: 0o755,
-						Uid: int(id.UID), Gid: int(id.GID), ModTime: b.created.Truncate(time.Second), Format: tar.FormatPAX}
+					hdr := &tar.Header{Typeflag: tar.TypeDir, Name: p + "/", Mode: 0o755,
+						Uid: int(id.UID), Gid: int(id.GID), ModTime: mtime, Format: tar.FormatPAX}
 					if err := tw.WriteHeader(hdr); err != nil {
 						return fmt.Errorf("write layer: %w", err)
 					}
