@@ -71,10 +71,10 @@ func commonOutputCases() []outputCase {
 			"127.0.0.1\tlocalhost h1\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
 		{"resolv.conf has a nameserver", sh("grep -c '^nameserver' /etc/resolv.conf >/dev/null && echo ok"), nil, "ok\n"},
 		{"cwd", []string{"pwd"}, func(s *executor.Spec) { s.Cwd = "/tmp" }, "/tmp\n"},
-		{"cwd created", sh("pwd; stat -c '%u %a' ."), func(s *executor.Spec) {
+		{"cwd created for the user (as BuildKit)", sh("pwd; stat -c '%u %a' ."), func(s *executor.Spec) {
 			s.Cwd = "/work/sub"
 			s.UID = 1000
-		}, "/work/sub\n0 755\n"},
+		}, "/work/sub\n1000 755\n"},
 		{"umask", sh("umask"), nil, "0022\n"},
 		{"stdin is empty", []string{"cat"}, nil, ""},
 	}
