@@ -131,7 +131,7 @@ ARG X=$GLOBAL_ONLY
 		t.Fatal(err)
 	}
 	g, err := NewGlobals(df, BuildArgs{
-		Values: map[string]string{"OVERRIDDEN": "cli", "http_proxy": "http://proxy:3128", "HTTP_PROXY": "http://P:1"},
+		Values: map[string]string{"OVERRIDDEN": "cli", "http_proxy": "http://proxy:3128", "HTTP_PROXY": "http://P:1", "https_proxy": "https://s:2"},
 		Build:  Platform{OS: "linux", Architecture: "amd64"},
 		Target: Platform{OS: "linux", Architecture: "arm64", Variant: "v8"},
 	})
@@ -177,7 +177,10 @@ ARG X=$GLOBAL_ONLY
 	if d := cmp.Diff(wantEnv, sc.Env()); d != "" {
 		t.Errorf("env (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff(append(wantEnv, "http_proxy=http://proxy:3128"), sc.RunEnv()); d != "" {
+	// Each proxy given in one spelling is set in both (BuildKit's
+	// proxyEnvList); a spelling given on its own keeps its own value.
+	wantRun := append(wantEnv, "http_proxy=http://proxy:3128", "HTTPS_PROXY=https://s:2", "https_proxy=https://s:2")
+	if d := cmp.Diff(wantRun, sc.RunEnv()); d != "" {
 		t.Errorf("run env (-want +got):\n%s", d)
 	}
 	if _, ok := sc.Get("http_proxy"); ok {

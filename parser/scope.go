@@ -9,6 +9,7 @@ import (
 // ProxyArgs are the predefined build args: usable with --build-arg without a
 // matching ARG; they reach RUN's environment (Scope.RunEnv) but are not
 // expanded in the Dockerfile unless declared, and never recorded in the image.
+// They come in pairs, upper case first.
 var ProxyArgs = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
 
 // Platform is an OS/architecture/variant triple, for the automatic platform
@@ -149,12 +150,19 @@ func (s *Scope) Get(name string) (string, bool) { return s.vals.Get(name) }
 func (s *Scope) Env() []string { return s.vals.list() }
 
 // RunEnv is Env plus the predefined proxy args given as build args and not
-// otherwise set: the environment of a RUN.
+// otherwise set: the environment of a RUN. As BuildKit, a proxy given in
+// either spelling is set in both (HTTP_PROXY and http_proxy): curl reads
+// only the lower case one, most other programs the upper case one.
 func (s *Scope) RunEnv() []string {
 	env := s.vals.list()
-	for _, k := range ProxyArgs {
-		if v, ok := s.g.args.Values[k]; ok {
-			if _, set := s.vals.Get(k); !set {
+	for i := 0; i+1 < len(ProxyArgs); i += 2 {
+		pair := [2]string{ProxyArgs[i], ProxyArgs[i+1]}
+		for j, k := range pair {
+			v, ok := s.g.args.Values[k]
+			if !ok {
+				v, ok = s.g.args.Values[pair[1-j]]
+			}
+			if _, set := s.vals.Get(k); ok && !set {
 				env = append(env, k+"="+v)
 			}
 		}
