@@ -74,8 +74,9 @@ func (r *rootfs) setup(is *initSpec) error {
 	if err := os.WriteFile(resolv, resolvConf(hostResolvConf()), 0o644); err != nil {
 		return fmt.Errorf("write resolv.conf: %w", err)
 	}
+	// Read-only, as BuildKit binds them: a step's write would be lost anyway.
 	for _, f := range []struct{ src, dst string }{{hosts, "/etc/hosts"}, {resolv, "/etc/resolv.conf"}} {
-		if err := r.mountAt(Mount{Type: "bind", Source: f.src, Target: f.dst}, stubFile); err != nil {
+		if err := r.mountAt(Mount{Type: "bind", Source: f.src, Target: f.dst, Options: []string{"ro", "nosuid", "nodev", "noexec"}}, stubFile); err != nil {
 			return err
 		}
 	}
