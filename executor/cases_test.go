@@ -166,3 +166,25 @@ func assertAbsent(t *testing.T, root string, names ...string) {
 		}
 	}
 }
+
+// checkWrittenStubKept runs a step that writes into /etc in a root without
+// one: /etc is first made as a mount point for /etc/hosts, and must be kept
+// (without hosts) because the step put a file there.
+func checkWrittenStubKept(t *testing.T, e executor.Executor) {
+	t.Helper()
+	root := busyboxRoot(t)
+	if err := os.RemoveAll(filepath.Join(root, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := run(t, e, root, sh("echo x > /etc/foo"), nil); err != nil {
+		t.Fatalf("%v (stderr %q)", err, stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "etc/foo")); err != nil || string(got) != "x\n" {
+		t.Errorf("etc/foo = %q, %v; want the step's file", got, err)
+	}
+	for _, p := range []string{"etc/hosts", "etc/resolv.conf"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left in the root (err %v)", p, err)
+		}
+	}
+}

@@ -162,65 +162,6 @@ func provideFiles(r *rootfs, mounts []Mount) error {
 	return nil
 }
 
-// removeStubs removes what provideEtc created, newest first, restoring the
-// times of their parent directories. The step may have changed the root
-// meanwhile: a stub is only touched while no directory on its way is a
-// symlink now, a directory the step wrote into is kept, and one the step
-// replaced is left alone.
-func removeStubs(r *rootfs) error {
-	var errs []error
-	for i := len(r.stubs) - 1; i >= 0; i-- {
-		s := r.stubs[i]
-		if !noSymlinkBetween(r.root, s.parent) {
-			continue
-		}
-		fi, err := os.Lstat(s.path)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("remove %s: %w", s.path, err))
-			continue
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			continue
-		}
-		if err := os.Remove(s.path); err != nil {
-			if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
-				continue // the step put files there: keep it, and its time
-			}
-			errs = append(errs, fmt.Errorf("remove %s: %w", s.path, err))
-			continue
-		}
-		if err := os.Chtimes(s.parent, s.atime, s.mtime); err != nil {
-			errs = append(errs, fmt.Errorf("restore times: %w", err))
-		}
-	}
-	r.stubs = nil
-	return errors.Join(errs...)
-}
-
-// noSymlinkBetween reports whether every path from root (exclusive) down
-// to dir (inclusive) is a real directory, not a symlink.
-func noSymlinkBetween(root, dir string) bool {
-	rel, ok := strings.CutPrefix(dir, root)
-	if !ok {
-		return false
-	}
-	cur := root
-	for _, comp := range strings.Split(strings.Trim(rel, "/"), "/") {
-		if comp == "" {
-			continue
-		}
-		cur += "/" + comp
-		fi, err := os.Lstat(cur)
-		if err != nil || !fi.IsDir() {
-			return false
-		}
-	}
-	return true
-}
-
 // chrootStage2Runner starts stage 2 and reaps every child until none is
 // left. When the command exits, or a signal arrives, every remaining
 // descendant and member of our process group is killed.

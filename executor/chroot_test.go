@@ -287,3 +287,5 @@ func TestChrootLimits(t *testing.T) {
 		t.Errorf("processes left: %v", p)
 	}
 }
+
+func TestChrootWrittenStubKept(t *testing.T) { checkWrittenStubKept(t, newChrootExec(t)) }

@@ -142,3 +142,5 @@ func mtimes(t *testing.T, root string, names ...string) []time.Time {
 	}
 	return out
 }
+
+func TestWrittenStubKept(t *testing.T) { checkWrittenStubKept(t, newExec(t)) }
