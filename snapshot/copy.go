@@ -69,6 +69,13 @@ func (a *copyActive) Release(ctx context.Context) error {
 	return nil
 }
 
+// CopyDir copies the overlay-form directory src over dst with all metadata:
+// whiteouts remove, opaque directories replace, hard links inside src stay
+// links. Several layers of one path are copied bottom first.
+func CopyDir(ctx context.Context, src, dst string) error {
+	return copyLayer(ctx, src, dst, ".")
+}
+
 // copyLayer copies the overlay-form layer src over dst at rel, honouring
 // whiteouts and opaque directories, keeping hard links inside the layer.
 func copyLayer(ctx context.Context, src, dst, rel string) error {

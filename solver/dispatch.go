@@ -300,7 +300,7 @@ func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run,
 			desc = fmt.Sprintf("type=%s,target=%s,id=%s", m.Type, m.Target, m.ID) // contents never in the key
 		}
 		mounts = append(mounts, desc)
-		if m.Type == parser.MountBind || m.Type == "" {
+		if m.Type == parser.MountBind || m.Type == "" || (m.Type == parser.MountCache && m.From != "") {
 			sum, err := b.mountInput(ctx, m)
 			if err != nil {
 				return nil, err

@@ -130,9 +130,19 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 	if id == "" {
 		id = target
 	}
-	sum := sha256.Sum256([]byte(id))
-	dir := filepath.Join(b.s.cacheMounts, hex.EncodeToString(sum[:16]))
 	nop := func() {}
+	// A cache seeded from a source is a different cache from the plain one
+	// of the same id (BuildKit keys it by the base too).
+	keyed := id
+	if m.From != "" {
+		base, err := b.mountInput(ctx, m)
+		if err != nil {
+			return "", nop, err
+		}
+		keyed += "\x00" + base
+	}
+	sum := sha256.Sum256([]byte(keyed))
+	dir := filepath.Join(b.s.cacheMounts, hex.EncodeToString(sum[:16]))
 	if err := os.MkdirAll(b.s.cacheMounts, 0o700); err != nil {
 		return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 	}
@@ -150,6 +160,12 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 		}
 		if err := os.Chown(staging, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0))); err != nil {
 			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
+		}
+		if m.From != "" {
+			if err := b.seedCache(ctx, m, staging); err != nil {
+				os.RemoveAll(staging)
+				return "", nop, err
+			}
 		}
 		if err := os.Rename(staging, dir); err != nil {
 			os.RemoveAll(staging) // another build created it first
@@ -198,42 +214,71 @@ func flockCtx(ctx context.Context, f *os.File, how int) error {
 	}
 }
 
-// bindMount mounts a path of the build context, a stage or an image.
-// Read-only unless rw; with rw the writes go to a throwaway upper dir.
-func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work string) (executor.Mount, error) {
+// sourceLowers returns the directories that make up a mount's source (its
+// from= stage, image or named context, else the build context), top first.
+func (b *build) sourceLowers(ctx context.Context, m *parser.Mount) ([]string, error) {
 	source := path.Clean("/" + m.Source)
-	var lowers []string
 	if m.From == "" {
 		p, err := insideDir(b.contextDir, source)
 		if err != nil {
-			return executor.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
+			return nil, fmt.Errorf("%s mount %s: %w", m.Type, m.Source, err)
 		}
-		lowers = []string{p}
-	} else {
-		st, err := b.sourceState(ctx, m.From)
+		return []string{p}, nil
+	}
+	st, err := b.sourceState(ctx, m.From)
+	if err != nil {
+		return nil, err
+	}
+	if st.dir != "" {
+		p, err := insideDir(st.dir, source)
 		if err != nil {
-			return executor.Mount{}, err
+			return nil, fmt.Errorf("%s mount %s: %w", m.Type, m.Source, err)
 		}
-		if st.dir != "" {
-			p, err := insideDir(st.dir, source)
-			if err != nil {
-				return executor.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
-			}
-			lowers = []string{p}
-		} else {
-			dirs, err := b.lowerDirs(ctx, st)
-			if err != nil {
-				return executor.Mount{}, err
-			}
-			resolved, err := snapshot.NewView(dirs).Resolve(source)
-			if err != nil {
-				return executor.Mount{}, fmt.Errorf("bind mount %s from %s: %w", m.Source, m.From, err)
-			}
-			lowers, err = stageLowers(dirs, resolved)
-			if err != nil {
-				return executor.Mount{}, fmt.Errorf("bind mount %s from %s: %w", m.Source, m.From, err)
-			}
+		return []string{p}, nil
+	}
+	dirs, err := b.lowerDirs(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	resolved, err := snapshot.NewView(dirs).Resolve(source)
+	if err != nil {
+		return nil, fmt.Errorf("%s mount %s from %s: %w", m.Type, m.Source, m.From, err)
+	}
+	lowers, err := stageLowers(dirs, resolved)
+	if err != nil {
+		return nil, fmt.Errorf("%s mount %s from %s: %w", m.Type, m.Source, m.From, err)
+	}
+	return lowers, nil
+}
+
+// seedCache fills a new cache directory from the mount's from= source
+// (BuildKit: "a base of the cache mount"); only directories can seed.
+func (b *build) seedCache(ctx context.Context, m *parser.Mount, dst string) error {
+	lowers, err := b.sourceLowers(ctx, m)
+	if err != nil {
+		return err
+	}
+	for i := len(lowers) - 1; i >= 0; i-- {
+		fi, err := os.Stat(lowers[i])
+		if err != nil {
+			return fmt.Errorf("cache mount %s: %w", m.Target, err)
 		}
+		if !fi.IsDir() {
+			return fmt.Errorf("cache mount %s: source %s from %s is not a directory", m.Target, m.Source, m.From)
+		}
+		if err := snapshot.CopyDir(ctx, lowers[i], dst); err != nil {
+			return fmt.Errorf("cache mount %s: seed from %s: %w", m.Target, m.From, err)
+		}
+	}
+	return nil
+}
+
+// bindMount mounts a path of the build context, a stage or an image.
+// Read-only unless rw; with rw the writes go to a throwaway upper dir.
+func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work string) (executor.Mount, error) {
+	lowers, err := b.sourceLowers(ctx, m)
+	if err != nil {
+		return executor.Mount{}, err
 	}
 	if target == "" {
 		return executor.Mount{}, errors.New("bind mount needs a target")
