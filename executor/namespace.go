@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/procowner"
 )
 
 // killGrace is how long stage 1 gets to clean up after a cancel before it
@@ -70,7 +72,9 @@ func (e *namespaceExecutor) Run(ctx context.Context, spec Spec) error {
 	if err != nil {
 		return err
 	}
-	runDir, err := os.MkdirTemp(e.tmpDir, "exec-")
+	// Named after this process, so that the store sweeps it when a killed
+	// build could not remove it (procowner).
+	runDir, err := os.MkdirTemp(e.tmpDir, procowner.Tag()+"exec-")
 	if err != nil {
 		return fmt.Errorf("create run dir: %w", err)
 	}

@@ -18,7 +18,7 @@ var allowed = map[string][]string{
 	"user":         {},
 	"store":        {"ctxio", "procowner"},
 	"snapshot":     {"procowner"},
-	"executor":     {},
+	"executor":     {"procowner"},
 	"filecopy":     {"ctxio", "parser", "parser/shell", "user"},
 	"exporter":     {"ctxio", "procowner", "store"},
 	"cache":        {"ctxio", "procowner", "store"},
