@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestRegistry(t *testing.T) {
@@ -169,7 +170,13 @@ func TestLeakCheckFindsProcess(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	procs := ProcessesUnder(dir)
+	// Between fork and exec the child has no cmdline yet: wait for the exec.
+	var procs []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if procs = ProcessesUnder(dir); len(procs) == 1 && strings.Contains(procs[0], "sleep 60") {
+			break
+		}
+	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	if len(procs) != 1 || !strings.Contains(procs[0], "sleep 60") {
