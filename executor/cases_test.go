@@ -106,7 +106,8 @@ func checkOutputs(t *testing.T, e executor.Executor, root string, tests []output
 }
 
 // runCancelled runs script with sh in root under a 300ms deadline: Run must
-// fail with the deadline within 3 seconds and leave no process whose
+// fail with the deadline within 15 seconds (far below the sleeps the
+// scripts use; generous for a loaded machine) and leave no process whose
 // command line contains one of left.
 func runCancelled(t *testing.T, e executor.Executor, root, script string, left ...string) {
 	t.Helper()
@@ -121,7 +122,7 @@ func runCancelled(t *testing.T, e executor.Executor, root, script string, left .
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run: %v, want deadline exceeded", err)
 	}
-	if d := time.Since(start); d > 3*time.Second {
+	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("cancel took %v", d)
 	}
 	assertNoProcesses(t, left...)

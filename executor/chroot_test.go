@@ -268,7 +268,7 @@ func TestChrootCancel(t *testing.T) {
 func TestChrootBackgroundKilled(t *testing.T) {
 	e := newChrootExec(t)
 	root := busyboxRoot(t)
-	runBackgrounded(t, e, root, "sleep 2001 & (setsid sleep 2002 &); echo started", 3*time.Second, "sleep 200")
+	runBackgrounded(t, e, root, "sleep 2001 & (setsid sleep 2002 &); echo started", 15*time.Second, "sleep 200")
 }
 
 func TestChrootLimits(t *testing.T) {

@@ -68,7 +68,7 @@ func countInterfaces(t *testing.T) int {
 func TestBackgroundProcessKilled(t *testing.T) {
 	e := newExec(t)
 	root := busyboxRoot(t)
-	runBackgrounded(t, e, root, "sleep 1234 & echo started", 5*time.Second, "sleep 1234")
+	runBackgrounded(t, e, root, "sleep 1234 & echo started", 15*time.Second, "sleep 1234")
 }
 
 func TestCancel(t *testing.T) {
