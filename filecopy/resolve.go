@@ -101,6 +101,11 @@ func expandWildcards(fsys FS, p string) ([]string, error) {
 		var next []string
 		for _, base := range cur {
 			if !hasWildcard(c) {
+				// a match that is not a directory cannot hold a further
+				// component: skip it, as BuildKit does
+				if base != "" && !isDirIn(fsys, base) {
+					continue
+				}
 				next = append(next, path.Join(base, unescape(c)))
 				continue
 			}
@@ -138,6 +143,17 @@ func expandWildcards(fsys FS, p string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// isDirIn reports whether name, its symlinks followed inside fsys, is a
+// directory.
+func isDirIn(fsys FS, name string) bool {
+	r, err := resolveIn(fsys, name, true)
+	if err != nil {
+		return false
+	}
+	fi, err := fsys.Lstat(fsName(r))
+	return err == nil && fi.IsDir()
 }
 
 // unescape removes path.Match backslash escapes from a literal component.

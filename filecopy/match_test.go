@@ -1,0 +1,29 @@
+package filecopy
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// copyCase runs one COPY of src's tree and compares the layer.
+func copyCase(t *testing.T, src string, req Request, want []string) {
+	t.Helper()
+	req.Src = DirFS(src, nil)
+	got, err := runCopy(t, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, strs(got)); diff != "" {
+		t.Errorf("layer (-want +got):\n%s", diff)
+	}
+}
+
+func TestWildcardSkipsNonDirectoryMatches(t *testing.T) {
+	src := mkTree(t, f("Dockerfile", 0o644, "FROM x"), d("pkg", 0o755), d("pkg/a", 0o755),
+		f("pkg/a/package.json", 0o644, "{}"), d("web", 0o755), f("web/package.json", 0o644, "w"))
+	copyCase(t, src, Request{Sources: []string{"*/package.json"}, DestPath: "/app/"},
+		[]string{"app/ 5 0755 0:0", "app/package.json 0 0644 0:0 =w"})
+	copyCase(t, src, Request{Sources: []string{"*/a/package.json"}, DestPath: "/app/"},
+		[]string{"app/ 5 0755 0:0", "app/package.json 0 0644 0:0 ={}"})
+}
