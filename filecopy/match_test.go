@@ -27,3 +27,15 @@ func TestWildcardSkipsNonDirectoryMatches(t *testing.T) {
 	copyCase(t, src, Request{Sources: []string{"*/a/package.json"}, DestPath: "/app/"},
 		[]string{"app/ 5 0755 0:0", "app/package.json 0 0644 0:0 ={}"})
 }
+
+func TestParentsDoublestar(t *testing.T) {
+	src := mkTree(t, f("package.json", 0o644, "root"), d("a", 0o755), d("a/b", 0o755),
+		f("a/b/g.txt", 0o644, "g"), f("a/b/package.json", 0o644, "ab"), d("a/b/c", 0o755),
+		f("a/b/c/h.txt", 0o644, "h"), f("a/b/c/x.md", 0o644, "x"), d("web", 0o755), f("web/package.json", 0o644, "w"))
+	copyCase(t, src, Request{Sources: []string{"**/package.json"}, DestPath: "/app/", Parents: true},
+		[]string{"app/ 5 0755 0:0", "app/a/ 5 0755 0:0", "app/a/b/ 5 0755 0:0", "app/a/b/package.json 0 0644 0:0 =ab",
+			"app/package.json 0 0644 0:0 =root", "app/web/ 5 0755 0:0", "app/web/package.json 0 0644 0:0 =w"})
+	copyCase(t, src, Request{Sources: []string{"a/b/**/*.txt"}, DestPath: "/app/", Parents: true},
+		[]string{"app/ 5 0755 0:0", "app/a/ 5 0755 0:0", "app/a/b/ 5 0755 0:0", "app/a/b/c/ 5 0755 0:0",
+			"app/a/b/c/h.txt 0 0644 0:0 =h", "app/a/b/g.txt 0 0644 0:0 =g"})
+}

@@ -215,7 +215,7 @@ func (p *plan) selectSources(src string) ([]item, error) {
 			}
 		}
 		var err error
-		if names, err = expandWildcards(fsys, full); err != nil {
+		if names, err = expandWildcards(fsys, full, p.req.Parents); err != nil {
 			return nil, err
 		}
 	} else {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -94,11 +95,23 @@ func hasWildcard(p string) bool {
 // expandWildcards returns the names in fsys matching the cleaned pattern p,
 // one path.Match per component, in lexical walk order. Symlinked directories
 // on the way are followed (inside fsys). Names are as matched (unresolved).
-func expandWildcards(fsys FS, p string) ([]string, error) {
+// With doublestar (COPY --parents, patternmatcher style), a "**" component
+// matches zero or more directory levels.
+func expandWildcards(fsys FS, p string, doublestar bool) ([]string, error) {
 	comps := strings.Split(relName(p), "/")
 	cur := []string{""}
-	for _, c := range comps {
+	for i, c := range comps {
 		var next []string
+		if doublestar && c == "**" {
+			seen := map[string]bool{}
+			for _, base := range cur {
+				if err := descendants(fsys, base, i == len(comps)-1, seen, &next); err != nil {
+					return nil, err
+				}
+			}
+			cur = next
+			continue
+		}
 		for _, base := range cur {
 			if !hasWildcard(c) {
 				// a match that is not a directory cannot hold a further
@@ -143,6 +156,40 @@ func expandWildcards(fsys FS, p string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// descendants appends base (when it is a directory) and, in walk order, every
+// directory below it, or every file too when files is set, skipping names
+// already seen. Symlinks below base are not followed.
+func descendants(fsys FS, base string, files bool, seen map[string]bool, out *[]string) error {
+	if !isDirIn(fsys, base) {
+		return nil
+	}
+	if !seen[base] {
+		seen[base] = true
+		*out = append(*out, base)
+	}
+	dir, err := resolveIn(fsys, base, true)
+	if err != nil {
+		return err
+	}
+	ents, err := fsys.ReadDir(fsName(dir))
+	if err != nil {
+		return fmt.Errorf("read dir %s: %w", fsName(dir), err)
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	for _, e := range ents {
+		name := path.Join(base, e.Name())
+		if e.IsDir() {
+			if err := descendants(fsys, name, files, seen, out); err != nil {
+				return err
+			}
+		} else if files && !seen[name] {
+			seen[name] = true
+			*out = append(*out, name)
+		}
+	}
+	return nil
 }
 
 // isDirIn reports whether name, its symlinks followed inside fsys, is a
