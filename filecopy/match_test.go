@@ -39,3 +39,15 @@ func TestParentsDoublestar(t *testing.T) {
 		[]string{"app/ 5 0755 0:0", "app/a/ 5 0755 0:0", "app/a/b/ 5 0755 0:0", "app/a/b/c/ 5 0755 0:0",
 			"app/a/b/c/h.txt 0 0644 0:0 =h", "app/a/b/g.txt 0 0644 0:0 =g"})
 }
+
+func TestParentsExcludeFromRoot(t *testing.T) {
+	src := mkTree(t, d("a", 0o755), f("a/keep.txt", 0o644, "k"), f("a/skip.txt", 0o644, "s"),
+		d("a/tmp", 0o755), f("a/tmp/t", 0o644, "t"), d("b", 0o755), f("b/skip.txt", 0o644, "bs"))
+	copyCase(t, src, Request{Sources: []string{"a"}, DestPath: "/p/", Parents: true, Excludes: []string{"a/skip.txt", "a/tmp"}},
+		[]string{"p/ 5 0755 0:0", "p/a/ 5 0755 0:0", "p/a/keep.txt 0 0644 0:0 =k"})
+	copyCase(t, src, Request{Sources: []string{"*/*.txt"}, DestPath: "/p/", Parents: true, Excludes: []string{"a/skip.txt"}},
+		[]string{"p/ 5 0755 0:0", "p/a/ 5 0755 0:0", "p/a/keep.txt 0 0644 0:0 =k", "p/b/ 5 0755 0:0", "p/b/skip.txt 0 0644 0:0 =bs"})
+	// relative to the pivot when there is one
+	copyCase(t, src, Request{Sources: []string{"a/./tmp"}, DestPath: "/p/", Parents: true, Excludes: []string{"tmp/t"}},
+		[]string{"p/ 5 0755 0:0", "p/tmp/ 5 0755 0:0"})
+}

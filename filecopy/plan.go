@@ -231,15 +231,15 @@ func (p *plan) selectSources(src string) ([]item, error) {
 		if err != nil {
 			return nil, p.notFound(src, err)
 		}
-		if p.excludedTop(name) {
-			continue
-		}
 		it := item{name: name, resolved: r, fi: fi}
 		if p.req.Parents {
 			it.parent = strings.TrimPrefix(strings.TrimPrefix(name, base), "/")
 			if base == "" {
 				it.parent = name
 			}
+		}
+		if p.excludedTop(it) {
+			continue
 		}
 		out = append(out, it)
 	}
@@ -253,14 +253,22 @@ func (p *plan) notFound(src string, err error) error {
 	return fmt.Errorf("stat %s: %w", src, err)
 }
 
-// excludedTop reports whether a top-level selected name is excluded: by its
-// full name or its base name.
-func (p *plan) excludedTop(name string) bool {
-	if p.excl == nil || name == "" {
+// excludedTop reports whether a selected source is excluded: by its full
+// name or its base name; with --parents by its path relative to the context
+// root (or the "/./" pivot), as BuildKit matches them there.
+func (p *plan) excludedTop(it item) bool {
+	if p.excl == nil || it.name == "" {
 		return false
 	}
-	m1, _ := p.excl.MatchesOrParentMatches(name)
-	m2, _ := p.excl.MatchesOrParentMatches(path.Base(name))
+	if p.req.Parents {
+		if it.parent == "" {
+			return false
+		}
+		m, _ := p.excl.MatchesOrParentMatches(it.parent)
+		return m
+	}
+	m1, _ := p.excl.MatchesOrParentMatches(it.name)
+	m2, _ := p.excl.MatchesOrParentMatches(path.Base(it.name))
 	return m1 || m2
 }
 
@@ -366,7 +374,13 @@ func (p *plan) copyItem(ctx context.Context, it item, dest string) error {
 		} else if err := p.mkdirAll(target, p.createdOwner()); err != nil {
 			return err
 		}
-		_, err := p.walk(ctx, it.resolved, target, "")
+		// --exclude patterns are relative to each source, or with
+		// --parents to the root (or pivot) the source is under
+		rel := ""
+		if p.req.Parents {
+			rel = it.parent
+		}
+		_, err := p.walk(ctx, it.resolved, target, rel)
 		return err
 	}
 	if p.req.IsAdd && it.fi.Mode().IsRegular() && (p.req.Unpack == nil || *p.req.Unpack) {
