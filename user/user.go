@@ -108,15 +108,16 @@ func Resolve(fsys FS, spec string) (Identity, error) {
 // ResolveChown resolves a COPY/ADD --chown specification the way BuildKit
 // does: a numeric user without a group uses the same number as gid
 // ("--chown=55" is 55:55), a user name takes its primary gid from etc/passwd,
-// a group overrides the gid. Home and Groups are left empty. Unknown names
-// are errors.
+// a group overrides the gid. "root" is 0 and an empty user (":staff") is
+// uid 0, both without a lookup, so they work without etc/passwd. Home and
+// Groups are left empty. Unknown names are errors.
 func ResolveChown(fsys FS, spec string) (Identity, error) {
 	userArg, groupArg, hasGroup := strings.Cut(spec, ":")
-	if userArg == "" || (hasGroup && groupArg == "") {
+	if (userArg == "" && !hasGroup) || (hasGroup && groupArg == "") {
 		return Identity{}, fmt.Errorf("invalid chown spec %q", spec)
 	}
 	var id Identity
-	if uid, err := parseID(userArg); err == nil {
+	if uid, err := chownID(userArg); err == nil {
 		id.UID, id.GID = uid, uid
 	} else {
 		users, err := readPasswd(fsys)
@@ -135,7 +136,7 @@ func ResolveChown(fsys FS, spec string) (Identity, error) {
 		}
 	}
 	if hasGroup {
-		if gid, err := parseID(groupArg); err == nil {
+		if gid, err := chownID(groupArg); err == nil {
 			id.GID = gid
 			return id, nil
 		}
@@ -163,6 +164,16 @@ func lookupGroup(groups []groupEntry, arg string) (uint32, error) {
 		return gidArg, nil
 	}
 	return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", arg)
+}
+
+// chownID is BuildKit's parseUID for --chown: "root" is 0 and an empty
+// user (":group") is 0 without reading etc/passwd or etc/group; otherwise a
+// number.
+func chownID(s string) (uint32, error) {
+	if s == "" || s == "root" {
+		return 0, nil
+	}
+	return parseID(s)
 }
 
 func parseID(s string) (uint32, error) {

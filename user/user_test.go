@@ -95,6 +95,7 @@ func TestResolve(t *testing.T) {
 func TestResolveChown(t *testing.T) {
 	root := writeRoot(t, passwd, group)
 	empty := writeRoot(t, "", "")
+	noEtc := dirFS(t.TempDir())
 	tests := []struct {
 		name, spec string
 		fsys       FS
@@ -109,6 +110,10 @@ func TestResolveChown(t *testing.T) {
 		{"unknown name", "ghost", root, 0, 0, "unable to find user ghost"},
 		{"unknown group", "7:ghosts", root, 0, 0, "unable to find group ghosts"},
 		{"empty", "", root, 0, 0, "invalid chown"},
+		{"root without passwd", "root", empty, 0, 0, ""},
+		{"root:root without passwd or group", "root:root", noEtc, 0, 0, ""},
+		{"empty user is uid 0", ":staff", root, 0, 50, ""},
+		{"empty group", "7:", root, 0, 0, "invalid chown"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
