@@ -23,6 +23,7 @@ type entry struct {
 	fi      fs.FileInfo
 	id      fileID
 	linked  bool // id is set and the file has more than one link
+	group   int  // the selected source it was copied from: links stay within one
 	hardTo  string
 }
 

@@ -51,3 +51,13 @@ func TestParentsExcludeFromRoot(t *testing.T) {
 	copyCase(t, src, Request{Sources: []string{"a/./tmp"}, DestPath: "/p/", Parents: true, Excludes: []string{"tmp/t"}},
 		[]string{"p/ 5 0755 0:0", "p/tmp/ 5 0755 0:0"})
 }
+
+func TestHardLinksAcrossSourcesAreCopies(t *testing.T) {
+	src := mkTree(t, f("h1", 0o644, "same"), h("h2", "h1"), d("dir", 0o755), f("dir/a", 0o644, "x"), h("dir/b", "dir/a"))
+	copyCase(t, src, Request{Sources: []string{"h1", "h2"}, DestPath: "/x/"},
+		[]string{"x/ 5 0755 0:0", "x/h1 0 0644 0:0 =same", "x/h2 0 0644 0:0 =same"})
+	copyCase(t, src, Request{Sources: []string{"h*"}, DestPath: "/x/"},
+		[]string{"x/ 5 0755 0:0", "x/h1 0 0644 0:0 =same", "x/h2 0 0644 0:0 =same"})
+	copyCase(t, src, Request{Sources: []string{"dir"}, DestPath: "/x/"},
+		[]string{"x/ 5 0755 0:0", "x/a 0 0644 0:0 =x", "x/b 1 0644 0:0 ->x/a"})
+}

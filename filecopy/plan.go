@@ -26,6 +26,7 @@ type plan struct {
 	excl    *patternmatcher.PatternMatcher
 	cleanup []string
 	spool   *os.File
+	group   int // counts selected sources, for entry.group
 }
 
 // item is one selected source.
@@ -356,14 +357,17 @@ func (p *plan) fileEntry(target, srcName string, fi fs.FileInfo) (*entry, bool, 
 		e.fsys, e.srcName, e.fi = fsys, srcName, fi
 		e.open = func() (io.ReadCloser, error) { return fsys.Open(srcName) }
 		if id, nlink, ok := statID(fi); ok && nlink > 1 {
-			e.id, e.linked = id, true
+			e.id, e.linked, e.group = id, true, p.group
 		}
 	}
 	return e, true, nil
 }
 
-// copyItem copies one selected source into dest.
+// copyItem copies one selected source into dest. BuildKit copies each
+// source and wildcard match separately, so hard links are kept only between
+// files of the same item.
 func (p *plan) copyItem(ctx context.Context, it item, dest string) error {
+	p.group++
 	if it.fi.IsDir() {
 		target := dest
 		if p.req.Parents && it.parent != "" {

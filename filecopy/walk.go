@@ -143,16 +143,21 @@ func (p *plan) sorted() []*entry {
 		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b *entry) int { return lessPath(a.name, b.name) })
-	first := map[fileID]string{}
+	type linkKey struct {
+		group int
+		id    fileID
+	}
+	first := map[linkKey]string{}
 	for _, e := range out {
 		if !e.linked || e.hdr.Typeflag != tar.TypeReg {
 			continue
 		}
-		if f, ok := first[e.id]; ok {
+		k := linkKey{e.group, e.id}
+		if f, ok := first[k]; ok {
 			e.hardTo = f
 			continue
 		}
-		first[e.id] = e.name
+		first[k] = e.name
 	}
 	return out
 }
