@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -85,7 +86,20 @@ func (p *plan) maybeExtract(ctx context.Context, open func() (io.ReadCloser, err
 	return true, nil
 }
 
+// escapes reports whether the archive name climbs above the extraction root
+// (Docker's and BuildKit's breakout check).
+func escapes(name string) bool {
+	c := path.Clean(name)
+	return c == ".." || strings.HasPrefix(c, "../")
+}
+
 func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
+	if escapes(h.Name) {
+		return fmt.Errorf("%s failed: extract archive: %q: path escapes the extraction root", p.verb(), h.Name)
+	}
+	if h.Typeflag == tar.TypeLink && escapes(h.Linkname) {
+		return fmt.Errorf("%s failed: extract archive: hard link %q to %q: path escapes the extraction root", p.verb(), h.Name, h.Linkname)
+	}
 	name := relName(h.Name)
 	target := path.Join(dest, name)
 	hdr := tar.Header{

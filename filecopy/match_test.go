@@ -1,6 +1,10 @@
 package filecopy
 
 import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -60,4 +64,32 @@ func TestHardLinksAcrossSourcesAreCopies(t *testing.T) {
 		[]string{"x/ 5 0755 0:0", "x/h1 0 0644 0:0 =same", "x/h2 0 0644 0:0 =same"})
 	copyCase(t, src, Request{Sources: []string{"dir"}, DestPath: "/x/"},
 		[]string{"x/ 5 0755 0:0", "x/a 0 0644 0:0 =x", "x/b 1 0644 0:0 ->x/a"})
+}
+
+func TestAddArchiveBreakout(t *testing.T) {
+	for _, hdr := range []tar.Header{
+		{Name: "../up/file", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "a/../../up", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "ok", Typeflag: tar.TypeLink, Linkname: "../etc/passwd"},
+	} {
+		t.Run(hdr.Name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			if err := tw.WriteHeader(&tar.Header{Name: "in", Typeflag: tar.TypeReg, Mode: 0o644}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tw.WriteHeader(&hdr); err != nil {
+				t.Fatal(err)
+			}
+			if err := tw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "x.tar"), buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := runCopy(t, Request{Src: DirFS(dir, nil), IsAdd: true, Sources: []string{"x.tar"}, DestPath: "/opt/"})
+			mustContain(t, err, "path escapes the extraction root")
+		})
+	}
 }
