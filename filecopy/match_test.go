@@ -93,3 +93,10 @@ func TestAddArchiveBreakout(t *testing.T) {
 		})
 	}
 }
+
+func TestAddChecksumNeedsURL(t *testing.T) {
+	src := mkTree(t, f("a.txt", 0o644, "A"))
+	sum := "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	_, err := runCopy(t, Request{Src: DirFS(src, nil), IsAdd: true, Sources: []string{"a.txt"}, DestPath: "/x/", Checksum: sum})
+	mustContain(t, err, "checksum can't be specified for non-HTTP(S) sources")
+}

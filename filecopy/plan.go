@@ -102,6 +102,13 @@ func (p *plan) build(ctx context.Context) error {
 		return fmt.Errorf("resolve destination %s: %w", destPath, err)
 	}
 
+	if req.Checksum != "" {
+		for _, src := range req.Sources {
+			if !isURL(src) && !isGit(src) {
+				return fmt.Errorf("checksum can't be specified for non-HTTP(S) sources: %s", src)
+			}
+		}
+	}
 	var items []item
 	var urls []string
 	for _, src := range req.Sources {
