@@ -135,6 +135,11 @@ func (p *plan) build(ctx context.Context) error {
 	if (len(req.Sources)+len(req.Heredocs) > 1 || n > 1) && !dirSuffix && !p.isDir(dest) && !req.Parents {
 		return fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", p.verb())
 	}
+	if n == 0 && p.onlyEmptyWildcards() {
+		// BuildKit copies nothing, not even the destination directory,
+		// for a wildcard that matches nothing; it is not an error
+		return nil
+	}
 	if dirSuffix || req.Parents {
 		if err := p.mkdirAll(dest, p.createdOwner()); err != nil {
 			return err
@@ -160,6 +165,22 @@ func (p *plan) build(ctx context.Context) error {
 		p.addHeredoc(h, dest)
 	}
 	return nil
+}
+
+// onlyEmptyWildcards reports whether every source is a wildcard (none a
+// URL, no heredocs) so that nothing selected means nothing matched. With
+// --parents BuildKit copies the root (or pivot) filtered by the pattern,
+// which creates the destination even when nothing matches.
+func (p *plan) onlyEmptyWildcards() bool {
+	if p.req.Parents || len(p.req.Heredocs) > 0 || len(p.req.Sources) == 0 {
+		return false
+	}
+	for _, src := range p.req.Sources {
+		if isURL(src) || isGit(src) || !hasWildcard(src) {
+			return false
+		}
+	}
+	return true
 }
 
 func parentOf(name string) string {
