@@ -57,6 +57,7 @@ func TestProcess(t *testing.T) {
 			"character special file 1,3\ncharacter special file 1,5\n"},
 		{"dev shm", sh("echo x > /dev/shm/f && stat -c %a /dev/shm && readlink /dev/fd && readlink /dev/ptmx"), nil,
 			"1777\n/proc/self/fd\npts/ptmx\n"},
+		{"dev mqueue", sh("grep ' /dev/mqueue ' /proc/mounts | cut -d' ' -f3"), nil, "mqueue\n"},
 		{"proc shows only the step", sh("echo /proc/[0-9]*"), nil, "/proc/1\n"},
 		{"proc 1 is the command", sh("tr '\\0' ' ' < /proc/1/cmdline; echo"), nil,
 			"/bin/sh -c tr '\\0' ' ' < /proc/1/cmdline; echo \n"},

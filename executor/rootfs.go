@@ -112,7 +112,8 @@ func (r *rootfs) mountAt(m Mount, kind stubKind) error {
 }
 
 // setupDev mounts a minimal /dev: a tmpfs with the usual device nodes bound
-// from the host, a private devpts, /dev/shm and the fd symlinks.
+// from the host, a private devpts, /dev/shm, /dev/mqueue and the fd
+// symlinks.
 func (r *rootfs) setupDev() error {
 	dev, err := r.ensure("/dev", stubDir)
 	if err != nil {
@@ -150,6 +151,21 @@ func (r *rootfs) setupDev() error {
 		return fmt.Errorf("mount /dev/shm: %w", err)
 	}
 	r.mounts = append(r.mounts, shm)
+	// The step's own POSIX message queues (its IPC namespace), as
+	// containerd's default mounts give.
+	mqueue := filepath.Join(dev, "mqueue")
+	if err := os.Mkdir(mqueue, 0o755); err != nil {
+		return fmt.Errorf("create /dev/mqueue: %w", err)
+	}
+	// A kernel without mqueue (ENODEV) or a sandbox that forbids it gets
+	// the empty directory: no step needs the queues to start.
+	err = unix.Mount("mqueue", mqueue, "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	switch {
+	case err == nil:
+		r.mounts = append(r.mounts, mqueue)
+	case !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EPERM):
+		return fmt.Errorf("mount /dev/mqueue: %w", err)
+	}
 	for name, target := range map[string]string{
 		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
 		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
