@@ -38,6 +38,7 @@ func (b *build) dispatch(ctx context.Context, sr *stageRun, st *state, inst pars
 			}
 		}
 		n.cfg.History = append(n.cfg.History, b.history(st, "ARG "+strings.Join(parts, " "), true))
+		n.buildArgs = append(n.buildArgs, in.Args...)
 		// The values are not in the key: the steps that see them (RUN's
 		// environment, expanded words) have them in theirs.
 		names := make([]string, len(in.Args))
@@ -47,7 +48,7 @@ func (b *build) dispatch(ctx context.Context, sr *stageRun, st *state, inst pars
 		n.key = keyOf(keyInput{Version: keyVersion, Parent: st.key.String(), Kind: "arg", Args: names})
 		return n, nil
 	case *parser.Run:
-		return b.run(ctx, sr, st, in, sr.scope.Env(), sr.scope.RunEnv())
+		return b.run(ctx, sr, st, in, sr.scope, sr.scope.Env(), sr.scope.RunEnv())
 	case *parser.Copy:
 		return b.copy(ctx, sr, st, in)
 	case *parser.Workdir:
@@ -90,7 +91,7 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 	if !noCache {
 		rec, err := b.s.cache.Get(ctx, key)
 		if err == nil {
-			st, err := b.fromRecord(s.st, rec, key)
+			st, err := b.fromRecord(s.st, rec, key, s.createdBy)
 			if err == nil {
 				b.hit.Add(1)
 				b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusCached})
@@ -152,7 +153,7 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 		return nil, err
 	}
 	b.ran.Add(1)
-	st, err := b.fromRecord(s.st, res.(*cache.Record), key)
+	st, err := b.fromRecord(s.st, res.(*cache.Record), key, s.createdBy)
 	if err != nil {
 		return nil, err
 	}
@@ -242,9 +243,14 @@ func describeInput(k string, added bool) string {
 	return k
 }
 
-// fromRecord applies a cache record to st.
-func (b *build) fromRecord(st *state, rec *cache.Record, key v1.Hash) (*state, error) {
+// fromRecord applies a cache record to st. createdBy, when set, replaces
+// the recorded history text: it can depend on more than the key does (an
+// ARG declared without a value is listed in a RUN's history).
+func (b *build) fromRecord(st *state, rec *cache.Record, key v1.Hash, createdBy string) (*state, error) {
 	h := rec.History
+	if createdBy != "" {
+		h.CreatedBy = createdBy
+	}
 	h.Created = v1.Time{Time: b.stamp(rec.Created)}
 	var n *state
 	if rec.Layer == nil {
@@ -289,7 +295,7 @@ func (b *build) fail(v *vertex, err error) {
 }
 
 // run is RUN.
-func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run, env, withProxies []string) (*state, error) {
+func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run, scope varGetter, env, withProxies []string) (*state, error) {
 	env, withProxies = withPath(env), withPath(withProxies)
 	args, _ := runArgs(r, st.cfg.Config.Shell)
 	inputs := map[string]string{}
@@ -309,7 +315,7 @@ func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run,
 		}
 	}
 	shown := strings.Join(r.Cmd, " ")
-	createdBy := "RUN " + strings.Join(args, " ")
+	createdBy := "RUN " + runCommandString(args, st.buildArgs, scope)
 	return b.layerStep(ctx, step{
 		sr: sr, st: st,
 		text:      "RUN " + shown,
@@ -322,4 +328,35 @@ func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run,
 			return b.execRun(ctx, v, st, r, withProxies)
 		},
 	})
+}
+
+// varGetter looks a variable up in a stage's scope.
+type varGetter interface {
+	Get(name string) (string, bool)
+}
+
+// runCommandString is a RUN's history text after "RUN ", as BuildKit
+// writes it: the stage's ARGs, in declaration order with a later
+// declaration replacing an earlier one in place, each with its value in
+// the scope (else its declared value, else empty), counted ("|2 A=1 B=2"),
+// then the arguments.
+func runCommandString(args []string, buildArgs []parser.ArgDef, scope varGetter) string {
+	var kvs []string
+	idx := map[string]int{}
+	for _, a := range buildArgs {
+		v, ok := scope.Get(a.Key)
+		if !ok && a.Value != nil {
+			v = *a.Value
+		}
+		if i, ok := idx[a.Key]; ok {
+			kvs[i] = a.Key + "=" + v
+			continue
+		}
+		idx[a.Key] = len(kvs)
+		kvs = append(kvs, a.Key+"="+v)
+	}
+	if len(kvs) > 0 {
+		kvs = append([]string{fmt.Sprintf("|%d", len(kvs))}, kvs...)
+	}
+	return strings.Join(append(kvs, args...), " ")
 }

@@ -20,7 +20,11 @@ type state struct {
 	key     v1.Hash  // cache key of the last vertex
 	cmdSet  bool     // CMD given in this stage (ENTRYPOINT keeps it)
 	onbuild []string // base image triggers still to run
-	dir     string   // a local directory context (COPY --from=NAME only)
+	// buildArgs are the ARGs declared in this stage (and in the stage it is
+	// built on), in order, with their effective values: what BuildKit lists
+	// in a RUN's history ("RUN |2 A=1 B=2 ...").
+	buildArgs []parser.ArgDef
+	dir       string // a local directory context (COPY --from=NAME only)
 	// platform is the stage's (FROM --platform, else the build's).
 	platform v1.Platform
 	// time is when the newest layer of this state was made (from the cache
@@ -43,6 +47,7 @@ func (s *state) clone() *state {
 	n.layers = append([]v1.Layer(nil), s.layers...)
 	n.dirs = append([]string(nil), s.dirs...)
 	n.steps = append([]v1.Hash(nil), s.steps...)
+	n.buildArgs = append([]parser.ArgDef(nil), s.buildArgs...)
 	return &n
 }
 

@@ -1,0 +1,55 @@
+package solver
+
+import (
+	"testing"
+
+	"github.com/builderdev/builder/parser"
+)
+
+type mapVars map[string]string
+
+func (m mapVars) Get(k string) (string, bool) { v, ok := m[k]; return v, ok }
+
+func strp(s string) *string { return &s }
+
+func TestRunCommandString(t *testing.T) {
+	sh := []string{"/bin/sh", "-c", "echo $FOO"}
+	tests := []struct {
+		name string
+		args []parserArg
+		vars mapVars
+		want string
+	}{
+		{"no args", nil, nil, "/bin/sh -c echo $FOO"},
+		{"one arg", []parserArg{{"FOO", strp("bar")}}, mapVars{"FOO": "bar"}, "|1 FOO=bar /bin/sh -c echo $FOO"},
+		// Declaration order, not sorted.
+		{"order kept", []parserArg{{"Z", strp("1")}, {"A", strp("2")}}, mapVars{"Z": "1", "A": "2"}, "|2 Z=1 A=2 /bin/sh -c echo $FOO"},
+		// A value from --build-arg is what the scope holds.
+		{"build-arg value", []parserArg{{"FOO", strp("cli")}}, mapVars{"FOO": "cli"}, "|1 FOO=cli /bin/sh -c echo $FOO"},
+		// Declared without a value: listed empty.
+		{"no value", []parserArg{{"FOO", nil}}, nil, "|1 FOO= /bin/sh -c echo $FOO"},
+		// An ENV of the same name later wins: the scope's value is used.
+		{"env wins", []parserArg{{"FOO", strp("arg")}}, mapVars{"FOO": "env"}, "|1 FOO=env /bin/sh -c echo $FOO"},
+		// Redeclared: one entry, in the first position, last value.
+		{"redeclared", []parserArg{{"A", strp("1")}, {"B", strp("2")}, {"A", strp("3")}}, mapVars{"A": "3", "B": "2"}, "|2 A=3 B=2 /bin/sh -c echo $FOO"},
+	}
+	for _, tt := range tests {
+		got := runCommandString(sh, toArgDefs(tt.args), tt.vars)
+		if got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+type parserArg struct {
+	k string
+	v *string
+}
+
+func toArgDefs(in []parserArg) []parser.ArgDef {
+	out := make([]parser.ArgDef, len(in))
+	for i, a := range in {
+		out[i] = parser.ArgDef{Key: a.k, Value: a.v}
+	}
+	return out
+}
