@@ -127,7 +127,7 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 		uid, gid = int64(chown.UID), int64(chown.GID)
 	}
 	text := kind + " " + strings.TrimSpace(strings.TrimPrefix(c.Original(), strings.Fields(c.Original())[0]))
-	createdBy := fmt.Sprintf("%s %s %s # buildkit", kind, strings.Join(append(heredocNames(c.Heredocs), c.Sources...), " "), c.Dest)
+	createdBy := copyHistory(c) + " # buildkit"
 	return b.layerStep(ctx, step{
 		sr: sr, st: st, text: text, createdBy: createdBy, explain: explain,
 		key: keyInput{Kind: strings.ToLower(kind), Args: map[string]any{
@@ -167,6 +167,28 @@ func (b *build) heredocFiles(sr *stageRun, hs []parser.Heredoc) ([]filecopy.Here
 		out = append(out, filecopy.Heredoc{Name: h.Name, Data: data})
 	}
 	return out, nil
+}
+
+// copyHistory is a COPY/ADD's history text as BuildKit writes it: the
+// instruction, --parents, --chown and --chmod (expanded; no other flag),
+// the sources, then the heredoc sources, then the destination as written.
+func copyHistory(c *parser.Copy) string {
+	parts := []string{"COPY"}
+	if c.Add {
+		parts[0] = "ADD"
+	}
+	if c.Parents {
+		parts = append(parts, "--parents")
+	}
+	if c.Chown != "" {
+		parts = append(parts, "--chown="+c.Chown)
+	}
+	if c.Chmod != "" {
+		parts = append(parts, "--chmod="+c.Chmod)
+	}
+	parts = append(parts, c.Sources...)
+	parts = append(parts, heredocNames(c.Heredocs)...)
+	return strings.Join(append(parts, c.Dest), " ")
 }
 
 func heredocNames(hs []parser.Heredoc) []string {

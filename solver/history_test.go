@@ -53,3 +53,23 @@ func toArgDefs(in []parserArg) []parser.ArgDef {
 	}
 	return out
 }
+
+func TestCopyHistory(t *testing.T) {
+	tests := []struct {
+		c    parser.Copy
+		want string
+	}{
+		{parser.Copy{Sources: []string{"x"}, Dest: "/app/y", Chmod: "755"}, "COPY --chmod=755 x /app/y"},
+		{parser.Copy{Sources: []string{"a", "b"}, Dest: "/d/", Chown: "1:2", Chmod: "644", Parents: true}, "COPY --parents --chown=1:2 --chmod=644 a b /d/"},
+		// --link, --from, --exclude are not recorded.
+		{parser.Copy{Sources: []string{"a"}, Dest: "/d", Link: true, From: "build", Excludes: []string{"*.o"}}, "COPY a /d"},
+		{parser.Copy{Add: true, Sources: []string{"https://x/y.tgz"}, Dest: "/d", Checksum: "sha256:00", Chown: "u"}, "ADD --chown=u https://x/y.tgz /d"},
+		// Heredoc sources come after the paths.
+		{parser.Copy{Sources: []string{"a"}, Heredocs: []parser.Heredoc{{Name: "EOF"}}, Dest: "/d"}, "COPY a <<EOF /d"},
+	}
+	for _, tt := range tests {
+		if got := copyHistory(&tt.c); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}
