@@ -3,6 +3,9 @@ package solver
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/builderdev/builder/parser"
 )
 
@@ -71,5 +74,35 @@ func TestCopyHistory(t *testing.T) {
 		if got := copyHistory(&tt.c); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// metaHistory applies insts to an empty config and returns the history
+// texts and the final config.
+func metaHistory(t *testing.T, insts ...parser.Instruction) ([]string, *v1.Config) {
+	t.Helper()
+	b := &build{req: &Request{}}
+	st := &state{cfg: &v1.ConfigFile{}}
+	for _, in := range insts {
+		var err error
+		if st, err = b.meta(st, in); err != nil {
+			t.Fatalf("%T: %v", in, err)
+		}
+	}
+	var out []string
+	for _, h := range st.cfg.History {
+		out = append(out, h.CreatedBy)
+	}
+	return out, &st.cfg.Config
+}
+
+func TestExposeHistory(t *testing.T) {
+	got, cfg := metaHistory(t, &parser.Expose{Ports: []string{"80", "53/udp"}}, &parser.Expose{Ports: []string{"443"}})
+	want := []string{"EXPOSE [80/tcp 53/udp]", "EXPOSE [443/tcp]"}
+	if !cmp.Equal(got, want) {
+		t.Errorf("history %q, want %q", got, want)
+	}
+	if len(cfg.ExposedPorts) != 3 {
+		t.Errorf("ExposedPorts = %v, want all three", cfg.ExposedPorts)
 	}
 }

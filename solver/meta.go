@@ -3,7 +3,6 @@ package solver
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -47,7 +46,9 @@ func (b *build) meta(st *state, inst parser.Instruction) (*state, error) {
 		for _, p := range ports {
 			c.ExposedPorts[p] = struct{}{}
 		}
-		createdBy = "EXPOSE map[" + strings.Join(mapKeys(c.ExposedPorts, ":{}"), " ") + "]"
+		// BuildKit v0.34 (go.mod) formats this instruction's ports, in
+		// order, as a list; older releases printed a map.
+		createdBy = fmt.Sprintf("EXPOSE %v", ports)
 	case *parser.User:
 		c.User = in.User
 		createdBy = "USER " + in.User
@@ -127,15 +128,6 @@ func setEnv(env []string, k, v string) []string {
 		}
 	}
 	return append(out, k+"="+v)
-}
-
-func mapKeys(m map[string]struct{}, suffix string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k+suffix)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // exposedPorts normalises EXPOSE arguments as Docker does: a default /tcp,
