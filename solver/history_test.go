@@ -2,6 +2,7 @@ package solver
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -104,5 +105,36 @@ func TestExposeHistory(t *testing.T) {
 	}
 	if len(cfg.ExposedPorts) != 3 {
 		t.Errorf("ExposedPorts = %v, want all three", cfg.ExposedPorts)
+	}
+}
+
+func TestMetaHistory(t *testing.T) {
+	got, cfg := metaHistory(t,
+		&parser.Shell{Shell: []string{"/bin/sh", "-ec"}},
+		&parser.Onbuild{Expression: "RUN echo hi"},
+		&parser.Healthcheck{Test: []string{"CMD-SHELL", "curl -f http://localhost/"}, Interval: 30 * time.Second, Retries: 3},
+		&parser.Cmd{Cmd: []string{"echo", "hi"}},
+	)
+	want := []string{
+		"SHELL [/bin/sh -ec]",
+		"HEALTHCHECK {Test:[CMD-SHELL curl -f http://localhost/] Interval:30s Timeout:0s StartPeriod:0s StartInterval:0s Retries:3}",
+		`CMD ["echo" "hi"]`,
+	}
+	if !cmp.Equal(got, want) {
+		t.Errorf("history:\n%q\nwant\n%q", got, want)
+	}
+	if !cmp.Equal(cfg.OnBuild, []string{"RUN echo hi"}) {
+		t.Errorf("OnBuild = %q", cfg.OnBuild)
+	}
+	if !cfg.ArgsEscaped {
+		t.Error("CMD did not set ArgsEscaped")
+	}
+	_, cfg = metaHistory(t, &parser.Cmd{Shell: true, Cmd: []string{"echo hi"}})
+	if !cfg.ArgsEscaped {
+		t.Error("shell-form CMD did not set ArgsEscaped")
+	}
+	_, cfg = metaHistory(t, &parser.Entrypoint{Cmd: []string{"a"}})
+	if cfg.ArgsEscaped {
+		t.Error("ENTRYPOINT set ArgsEscaped")
 	}
 }

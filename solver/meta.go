@@ -5,6 +5,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -72,10 +73,13 @@ func (b *build) meta(st *state, inst parser.Instruction) (*state, error) {
 	case *parser.Healthcheck:
 		hc := &v1.HealthConfig{Test: in.Test, Interval: in.Interval, Timeout: in.Timeout, StartPeriod: in.StartPeriod, Retries: in.Retries}
 		c.Healthcheck = hc
-		createdBy = fmt.Sprintf("HEALTHCHECK &{%q %q %q %q %q %d}", in.Test, in.Interval, in.Timeout, in.StartPeriod, in.StartInterval, in.Retries)
+		// BuildKit prints its HealthcheckConfig with %+v; this struct has
+		// the same fields in the same order.
+		createdBy = fmt.Sprintf("HEALTHCHECK %+v", healthcheckHistory{in.Test, in.Interval, in.Timeout, in.StartPeriod, in.StartInterval, in.Retries})
 	case *parser.Cmd:
 		c.Cmd = commandLine(in.Shell, in.Cmd, c.Shell)
 		n.cmdSet = true
+		c.ArgsEscaped = true // BuildKit sets it on every CMD, either form
 		createdBy = fmt.Sprintf("CMD %s", jsonish(c.Cmd))
 	case *parser.Entrypoint:
 		c.Entrypoint = commandLine(in.Shell, in.Cmd, c.Shell)
@@ -85,7 +89,7 @@ func (b *build) meta(st *state, inst parser.Instruction) (*state, error) {
 		createdBy = fmt.Sprintf("ENTRYPOINT %s", jsonish(c.Entrypoint))
 	case *parser.Shell:
 		c.Shell = append([]string(nil), in.Shell...)
-		createdBy = fmt.Sprintf("SHELL %s", jsonish(c.Shell))
+		createdBy = fmt.Sprintf("SHELL %v", c.Shell)
 	case *parser.Onbuild:
 		c.OnBuild = append(c.OnBuild, in.Expression)
 		createdBy = "ONBUILD " + in.Expression
@@ -95,9 +99,22 @@ func (b *build) meta(st *state, inst parser.Instruction) (*state, error) {
 	default:
 		return nil, fmt.Errorf("unsupported instruction %T", inst)
 	}
-	n.cfg.History = append(n.cfg.History, b.history(st, createdBy, true))
+	if _, ok := inst.(*parser.Onbuild); !ok { // BuildKit records no ONBUILD
+		n.cfg.History = append(n.cfg.History, b.history(st, createdBy, true))
+	}
 	n.key = keyOf(map[string]any{"parent": st.key.String(), "config": createdBy, "cmdSet": n.cmdSet})
 	return n, nil
+}
+
+// healthcheckHistory has the fields of BuildKit's HealthcheckConfig, in
+// order, for its HEALTHCHECK history text.
+type healthcheckHistory struct {
+	Test          []string
+	Interval      time.Duration
+	Timeout       time.Duration
+	StartPeriod   time.Duration
+	StartInterval time.Duration
+	Retries       int
 }
 
 // commandLine is CMD/ENTRYPOINT as stored: the shell form wrapped in SHELL.
