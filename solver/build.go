@@ -50,9 +50,12 @@ type build struct {
 // stageRun is one stage of the Dockerfile in this build.
 type stageRun struct {
 	stage *parser.Stage
-	label string        // "build" or "stage-2", as progress shows it
-	base  string        // the FROM image after expansion
-	scope *parser.Scope // ARG/ENV scope, advanced by each instruction
+	label string // "build" or "stage-2"
+	// prefix is the label as step titles show it ("" when the build has
+	// only this stage).
+	prefix string
+	base   string        // the FROM image after expansion
+	scope  *parser.Scope // ARG/ENV scope, advanced by each instruction
 	// platform is FROM --platform's, else the build's.
 	platform v1.Platform
 	needed   bool
@@ -62,6 +65,7 @@ type stageRun struct {
 	err      error
 	total    int // vertices of this stage, for "[label i/total]"
 	count    int
+	onbuild  bool // a base image's ONBUILD trigger is being run
 }
 
 // vertex is one executed instruction, as progress shows it.
@@ -72,10 +76,28 @@ type vertex struct {
 
 func (b *build) newVertex(sr *stageRun, text string) *vertex {
 	sr.count++
+	if sr.onbuild {
+		text = "ONBUILD " + text
+	}
 	return &vertex{
 		num:  int(b.s.vertices.Add(1)),
-		name: fmt.Sprintf("[%s %d/%d] %s", sr.label, sr.count, sr.total, text),
+		name: stepName(sr.prefix, sr.count, sr.total, text),
 	}
+}
+
+// stepName is a step's progress title as BuildKit's prefixCommand writes
+// it: "[label i/total] text", no label for the only stage of a build, the
+// index padded to the width of the total.
+func stepName(label string, i, total int, text string) string {
+	if total == 0 {
+		return text
+	}
+	out := "["
+	if label != "" {
+		out += label + " "
+	}
+	w := len(strconv.Itoa(total))
+	return out + fmt.Sprintf("%*d/%d] ", w, i, total) + text
 }
 
 // solve plans the stages needed for the target and runs them, independent
@@ -158,7 +180,13 @@ func (b *build) plan(target int) error {
 		if label == "" {
 			label = fmt.Sprintf("stage-%d", i)
 		}
-		b.stages[i] = &stageRun{stage: st, label: label, deps: map[int]bool{}, done: make(chan struct{})}
+		b.stages[i] = &stageRun{stage: st, label: label, prefix: label, deps: map[int]bool{}, done: make(chan struct{})}
+	}
+	// BuildKit names no stage when its build has only one: one Dockerfile
+	// stage and no other source (a COPY --from image or context, or any RUN
+	// --mount, which BuildKit registers as a source of its own).
+	if len(b.df.Stages) == 1 && !otherSources(b.df.Stages[0]) {
+		b.stages[0].prefix = ""
 	}
 	var visit func(i int, path map[int]bool) error
 	visit = func(i int, path map[int]bool) error {
@@ -207,7 +235,10 @@ func (b *build) stageDeps(i int) error {
 	} else if strings.EqualFold(base, st.Name) || b.laterStage(base, i) {
 		return locErr(st.From.Location(), fmt.Errorf("FROM %s refers to itself or a later stage", base))
 	}
-	sr.total = 1
+	// FROM is a step unless the base is scratch or another stage.
+	if _, isStage := b.stageIndex(base, i); !(isStage && !isNumeric(base)) && !strings.EqualFold(base, "scratch") {
+		sr.total = 1
+	}
 	ref := func(loc parser.Location, from string) error {
 		if from == "" {
 			return nil
@@ -243,6 +274,25 @@ func (b *build) stageDeps(i int) error {
 		}
 	}
 	return nil
+}
+
+// otherSources reports whether a stage reads something BuildKit registers
+// as a source state besides the Dockerfile's stages: a COPY --from that
+// names no stage, or a RUN with any --mount.
+func otherSources(st *parser.Stage) bool {
+	for _, inst := range st.Instructions {
+		switch in := inst.(type) {
+		case *parser.Run:
+			if len(in.Mounts) > 0 {
+				return true
+			}
+		case *parser.Copy:
+			if in.From != "" && !isNumeric(in.From) && !strings.EqualFold(in.From, st.Name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (b *build) laterStage(ref string, i int) bool {
@@ -287,9 +337,13 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 		}
 		insts = append(triggers, insts...)
 		st.onbuild = nil
+		// BuildKit counts every trigger in the stage's total.
+		sr.total += len(triggers)
 	}
+	nTriggers := len(insts) - len(sr.stage.Instructions)
 	sr.scope = b.globals.NewStage(st.cfg.Config.Env)
-	for _, inst := range insts {
+	for i, inst := range insts {
+		sr.onbuild = i < nTriggers
 		next, err := b.dispatch(ctx, sr, st, inst)
 		if err != nil {
 			return nil, instErr(inst.Location(), shorten(inst.Original(), 60), err)

@@ -126,7 +126,7 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 	if chown != nil {
 		uid, gid = int64(chown.UID), int64(chown.GID)
 	}
-	text := kind + " " + strings.TrimSpace(strings.TrimPrefix(c.Original(), strings.Fields(c.Original())[0]))
+	text := b.copyTitle(sr, kind, c.Original())
 	createdBy := copyHistory(c) + " # buildkit"
 	return b.layerStep(ctx, step{
 		sr: sr, st: st, text: text, createdBy: createdBy, explain: explain,
@@ -167,6 +167,21 @@ func (b *build) heredocFiles(sr *stageRun, hs []parser.Heredoc) ([]filecopy.Here
 		out = append(out, filecopy.Heredoc{Name: h.Name, Data: data})
 	}
 	return out, nil
+}
+
+// copyTitle is a COPY/ADD's progress title as BuildKit makes it: the
+// instruction as written with variables expanded in the whole line (flags
+// included), the keyword upper-cased.
+func (b *build) copyTitle(sr *stageRun, kind, orig string) string {
+	rest := strings.TrimSpace(strings.TrimPrefix(orig, strings.Fields(orig)[0]))
+	if b.globals != nil && sr.scope != nil {
+		if w, err := b.globals.Lexer().ProcessWord(orig, sr.scope); err == nil {
+			if f := strings.Fields(w); len(f) > 0 {
+				rest = strings.TrimSpace(strings.TrimPrefix(w, f[0]))
+			}
+		}
+	}
+	return kind + " " + rest
 }
 
 // copyHistory is a COPY/ADD's history text as BuildKit writes it: the

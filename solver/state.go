@@ -127,14 +127,21 @@ func (b *build) from(ctx context.Context, sr *stageRun) (*state, error) {
 		st.cmdSet = false
 		return st, nil
 	}
-	v := b.newVertex(sr, "FROM "+sr.base)
-	b.start(v)
+	var v *vertex
+	if !strings.EqualFold(sr.base, "scratch") { // BuildKit shows no step for scratch
+		v = b.newVertex(sr, "FROM "+sr.base)
+		b.start(v)
+	}
 	img, err := b.resolveImage(ctx, sr.base, sr.platform)
 	if err != nil {
-		b.fail(v, err)
+		if v != nil {
+			b.fail(v, err)
+		}
 		return nil, err
 	}
-	b.doneVertex(v, false)
+	if v != nil {
+		b.doneVertex(v, false)
+	}
 	cfg := img.config.DeepCopy()
 	cfg.Created = v1.Time{}
 	cfg.Container, cfg.DockerVersion = "", ""
