@@ -101,6 +101,11 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 			return &exitError{code: 2, err: fmt.Errorf("invalid tag %q: %w", t, err)}
 		}
 	}
+	// Like buildx, a push with nowhere to push fails before building.
+	targets, err := pushTargets(o.push, o.tags, outs)
+	if err != nil {
+		return err
+	}
 	req, err := o.request(contextDir, s.in)
 	if err != nil {
 		return err
@@ -158,10 +163,6 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		if err := out.write(ctx, res.Image, o.tags, s.out, st.TmpDir(), st); err != nil {
 			return err
 		}
-	}
-	targets, err := pushTargets(o.push, o.tags, outs)
-	if err != nil {
-		return err
 	}
 	names := o.tags
 	if len(targets) > 0 {

@@ -154,3 +154,22 @@ func TestOutputPushRefs(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildPushNeedsName: --push with no -t (nor an output name) fails
+// before anything is built or the store is opened, as buildx does.
+func TestBuildPushNeedsName(t *testing.T) {
+	dir := t.TempDir()
+	// A build would fail differently (the source is missing).
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY missing /\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	build := commands()[0]
+	_, err := runCommand(t, build, root, "", "--push", "-q", dir)
+	if err == nil || !strings.Contains(err.Error(), "--push needs at least one -t name") {
+		t.Fatalf("err = %v, want the missing name", err)
+	}
+	if _, err := os.Stat(root); !os.IsNotExist(err) {
+		t.Errorf("the store was opened (%v)", err)
+	}
+}
