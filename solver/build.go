@@ -247,7 +247,7 @@ func (b *build) stageDeps(i int) error {
 			sr.deps[j] = true
 			return nil
 		}
-		if b.laterStage(from, i) || strings.EqualFold(from, st.Name) {
+		if b.laterStage(from, i) || strings.EqualFold(from, st.Name) || b.laterIndex(from, i) {
 			return locErr(loc, fmt.Errorf("stage %q is not defined before this stage (circular or forward reference)", from))
 		}
 		if isNumeric(from) {
@@ -293,6 +293,13 @@ func otherSources(st *parser.Stage) bool {
 		}
 	}
 	return false
+}
+
+// laterIndex reports whether ref is the index of stage i itself or of a
+// later stage.
+func (b *build) laterIndex(ref string, i int) bool {
+	j, err := strconv.Atoi(ref)
+	return err == nil && j >= i && j < len(b.df.Stages)
 }
 
 func (b *build) laterStage(ref string, i int) bool {

@@ -83,3 +83,20 @@ func TestCopyTitle(t *testing.T) {
 		t.Errorf("title %q, want %q", got, want)
 	}
 }
+
+func TestCopyFromSelfIndex(t *testing.T) {
+	for _, from := range []string{"1", "two", "2"} {
+		df, err := parser.Parse(strings.NewReader("FROM busybox\nFROM busybox AS two\nCOPY --from=" + from + " /a /a\nFROM busybox\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &build{df: df, req: &Request{}}
+		if b.globals, err = parser.NewGlobals(df, parser.BuildArgs{}); err != nil {
+			t.Fatal(err)
+		}
+		err = b.plan(1)
+		if err == nil || !strings.Contains(err.Error(), "is not defined before this stage") {
+			t.Errorf("COPY --from=%s in stage 1: err = %v", from, err)
+		}
+	}
+}
