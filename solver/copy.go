@@ -289,7 +289,7 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 		parents = append(parents, hdr)
 	}
 	return b.layerStep(ctx, step{
-		sr: sr, st: next, text: "WORKDIR " + wd, createdBy: createdBy,
+		sr: sr, st: next, text: "WORKDIR " + w.Path, createdBy: createdBy,
 		key: keyInput{Kind: "workdir", Args: map[string]any{"path": wd, "real": real, "uid": id.UID, "gid": id.GID}},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
 			return b.writeLayer(ctx, func(w io.Writer) error {
