@@ -81,8 +81,23 @@ func checkCopyValues(c *Copy) error {
 		if len(c.Sources) != 1 || len(c.Heredocs) != 0 {
 			return fmt.Errorf("checksum can't be specified for multiple sources")
 		}
+		// As BuildKit, before anything runs: only a download can be checked.
+		if src := c.Sources[0]; !hasVariable(src) && !isRemoteSource(src) {
+			return fmt.Errorf("checksum can't be specified for non-HTTP(S) sources: %s", src)
+		}
 	}
 	return nil
+}
+
+// isRemoteSource reports an ADD source that is fetched (HTTP(S) or git),
+// not read from the context.
+func isRemoteSource(src string) bool {
+	for _, p := range []string{"http://", "https://", "git://", "git@", "ssh://"} {
+		if strings.HasPrefix(src, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasVariable reports whether a word would change under expansion: an

@@ -181,6 +181,7 @@ func TestParseErrors(t *testing.T) {
 		{"heredoc dest", "FROM a\nCOPY a <<EOF\nx\nEOF", "Dockerfile:2: COPY cannot accept a heredoc as a destination"},
 		{"unterminated heredoc", "FROM a\nRUN <<EOF\nx\n", "Dockerfile:2: unterminated heredoc"},
 		{"checksum multi", "FROM a\nADD --checksum=sha256:0 a b /d", "Dockerfile:2: checksum can't be specified for multiple sources"},
+		{"checksum local", "FROM a\nRUN true\nADD --checksum=sha256:0 f /d", "Dockerfile:3: checksum can't be specified for non-HTTP(S) sources: f"},
 		{"env missing", "FROM a\nENV", "Dockerfile:2: ENV requires at least one argument"},
 		{"env no value", "FROM a\nENV A", "Dockerfile:2: ENV must have two arguments"},
 		{"arg missing", "FROM a\nARG", "Dockerfile:2: ARG requires at least one argument"},
