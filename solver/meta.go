@@ -5,7 +5,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -73,9 +72,10 @@ func (b *build) meta(st *state, inst parser.Instruction) (*state, error) {
 	case *parser.Healthcheck:
 		hc := &v1.HealthConfig{Test: in.Test, Interval: in.Interval, Timeout: in.Timeout, StartPeriod: in.StartPeriod, Retries: in.Retries}
 		c.Healthcheck = hc
-		// BuildKit prints its HealthcheckConfig with %+v; this struct has
-		// the same fields in the same order.
-		createdBy = fmt.Sprintf("HEALTHCHECK %+v", healthcheckHistory{in.Test, in.Interval, in.Timeout, in.StartPeriod, in.StartInterval, in.Retries})
+		// BuildKit prints its HealthcheckConfig with %+v: these fields, in
+		// this order.
+		createdBy = fmt.Sprintf("HEALTHCHECK {Test:%v Interval:%v Timeout:%v StartPeriod:%v StartInterval:%v Retries:%d}",
+			in.Test, in.Interval, in.Timeout, in.StartPeriod, in.StartInterval, in.Retries)
 	case *parser.Cmd:
 		c.Cmd = commandLine(in.Shell, in.Cmd, c.Shell)
 		n.cmdSet = true
@@ -104,17 +104,6 @@ func (b *build) meta(st *state, inst parser.Instruction) (*state, error) {
 	}
 	n.key = keyOf(map[string]any{"parent": st.key.String(), "config": createdBy, "cmdSet": n.cmdSet})
 	return n, nil
-}
-
-// healthcheckHistory has the fields of BuildKit's HealthcheckConfig, in
-// order, for its HEALTHCHECK history text.
-type healthcheckHistory struct {
-	Test          []string
-	Interval      time.Duration
-	Timeout       time.Duration
-	StartPeriod   time.Duration
-	StartInterval time.Duration
-	Retries       int
 }
 
 // commandLine is CMD/ENTRYPOINT as stored: the shell form wrapped in SHELL.
