@@ -253,15 +253,20 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 	if err != nil {
 		return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
 	}
-	var missing, existing []string
+	// The layer holds the existing parents as they are, so that stacking it
+	// over the lower layers keeps their owner and mode.
+	var missing []string
+	var parents []tar.Header
 	for p := path.Clean(real); p != "." && p != "/"; p = path.Dir(p) {
 		fi, err := view.Lstat(p)
 		switch {
 		case err == nil && !fi.IsDir():
 			return nil, fmt.Errorf("WORKDIR %s: /%s is not a directory", wd, p)
 		case err == nil:
-			existing = append([]string{p}, existing...)
-		case errors.Is(err, fs.ErrNotExist) && len(existing) == 0:
+			hdr, _ := filecopy.TarHeader(fi)
+			hdr.Name = p + "/"
+			parents = append([]tar.Header{hdr}, parents...)
+		case errors.Is(err, fs.ErrNotExist) && len(parents) == 0:
 			missing = append([]string{p}, missing...)
 		default:
 			return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
@@ -275,18 +280,6 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 	id, err := user.Resolve(view, userOrRoot(st.cfg.Config.User))
 	if err != nil {
 		return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
-	}
-	// The layer holds the existing parents as they are, so that stacking it
-	// over the lower layers keeps their owner and mode.
-	var parents []tar.Header
-	for _, p := range existing {
-		fi, err := view.Lstat(p)
-		if err != nil {
-			return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
-		}
-		hdr, _ := filecopy.TarHeader(fi)
-		hdr.Name = p + "/"
-		parents = append(parents, hdr)
 	}
 	return b.layerStep(ctx, step{
 		sr: sr, st: next, text: "WORKDIR " + w.Path, createdBy: createdBy,
