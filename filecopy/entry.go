@@ -44,10 +44,10 @@ func tarMode(m fs.FileMode) int64 {
 	return v
 }
 
-// headerFor builds the Docker-style header of fi: PAX, numeric ids only,
+// TarHeader builds the Docker-style header of fi: PAX, numeric ids only,
 // mtime truncated to the second, no atime/ctime. ok is false for sockets and
 // other types a layer cannot hold.
-func headerFor(fi fs.FileInfo) (hdr tar.Header, ok bool) {
+func TarHeader(fi fs.FileInfo) (hdr tar.Header, ok bool) {
 	m := fi.Mode()
 	hdr = tar.Header{
 		Mode:    tarMode(m),

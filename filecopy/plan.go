@@ -366,7 +366,7 @@ func (p *plan) put(e *entry) {
 
 // fileEntry makes the entry for a non-directory-walk source file.
 func (p *plan) fileEntry(target, srcName string, fi fs.FileInfo) (*entry, bool, error) {
-	hdr, ok := headerFor(fi)
+	hdr, ok := TarHeader(fi)
 	if !ok {
 		return nil, false, nil
 	}
