@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 // argv[0] values of the chroot level's re-executed processes.
@@ -114,12 +116,12 @@ func chrootInitSpec(spec Spec) (*initSpec, error) {
 	default:
 		return nil, fmt.Errorf("run: network %q is not supported", spec.Network)
 	}
-	return newInitSpec(spec, []Mount{{Type: "bind", Source: root}}, NetworkHost), nil
+	return newInitSpec(spec, []mount.Mount{{Type: "bind", Source: root}}, NetworkHost), nil
 }
 
 // chrootMountOK accepts the extra mounts the chroot level can emulate:
 // read-only binds of a regular file.
-func chrootMountOK(m Mount) error {
+func chrootMountOK(m mount.Mount) error {
 	if m.Type == "bind" && slices.Contains(m.Options, "ro") {
 		fi, err := os.Stat(m.Source)
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 // chrootInit is the init of a chroot-level step. It writes the missing
@@ -129,7 +131,7 @@ func provideDev(r *rootfs) error {
 // provideFiles copies each read-only file bind into the root at its
 // target, which must not exist yet (nothing can be covered without a
 // mount).
-func provideFiles(r *rootfs, mounts []Mount) error {
+func provideFiles(r *rootfs, mounts []mount.Mount) error {
 	for _, m := range mounts {
 		fi, err := os.Stat(m.Source)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/internal/mount"
 )
 
 func newChrootExec(t *testing.T) executor.Executor {
@@ -192,20 +193,20 @@ func TestChrootRefuses(t *testing.T) {
 		want string
 	}{
 		{"overlay root", func(s *executor.Spec) {
-			s.RootMounts = []executor.Mount{{Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + root}}}
+			s.RootMounts = []mount.Mount{{Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + root}}}
 		}, "needs a bind root mount"},
 		{"missing root", func(s *executor.Spec) { s.RootMounts = bindRoot(filepath.Join(root, "missing")) }, "bind root"},
 		{"tmpfs mount", func(s *executor.Spec) {
-			s.Mounts = []executor.Mount{{Type: "tmpfs", Source: "tmpfs", Target: "/cache"}}
+			s.Mounts = []mount.Mount{{Type: "tmpfs", Source: "tmpfs", Target: "/cache"}}
 		}, "RUN --mount needs the namespace isolation level"},
 		{"directory bind", func(s *executor.Spec) {
-			s.Mounts = []executor.Mount{{Type: "bind", Source: t.TempDir(), Target: "/cache", Options: []string{"ro"}}}
+			s.Mounts = []mount.Mount{{Type: "bind", Source: t.TempDir(), Target: "/cache", Options: []string{"ro"}}}
 		}, "RUN --mount needs the namespace isolation level"},
 		{"read-write file bind", func(s *executor.Spec) {
-			s.Mounts = []executor.Mount{{Type: "bind", Source: filepath.Join(root, "etc/passwd"), Target: "/cache"}}
+			s.Mounts = []mount.Mount{{Type: "bind", Source: filepath.Join(root, "etc/passwd"), Target: "/cache"}}
 		}, "RUN --mount needs the namespace isolation level"},
 		{"file over an existing one", func(s *executor.Spec) {
-			s.Mounts = []executor.Mount{{Type: "bind", Source: filepath.Join(root, "etc/passwd"), Target: "/etc/group", Options: []string{"ro"}}}
+			s.Mounts = []mount.Mount{{Type: "bind", Source: filepath.Join(root, "etc/passwd"), Target: "/etc/group", Options: []string{"ro"}}}
 		}, "cannot cover it"},
 		{"network none", func(s *executor.Spec) { s.Network = executor.NetworkNone }, "--network=none needs the namespace isolation level"},
 		{"no command", func(s *executor.Spec) { s.Args = nil }, "no command"},
@@ -242,7 +243,7 @@ func TestChrootFileMounts(t *testing.T) {
 	out, stderr, err := run(t, e, root, sh("/dev/pipes/EOF; stat -c '%a %u:%g' /run/secrets/id; cat /run/secrets/id"),
 		func(s *executor.Spec) {
 			s.UID, s.GID = 1000, 1000
-			s.Mounts = []executor.Mount{
+			s.Mounts = []mount.Mount{
 				{Type: "bind", Source: script, Target: "/dev/pipes/EOF", Options: []string{"bind", "ro"}},
 				{Type: "bind", Source: secret, Target: "/run/secrets/id", Options: []string{"bind", "ro", "nosuid"}},
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 // Isolation names how strongly a RUN step is separated from the host.
@@ -29,19 +31,6 @@ const (
 // (the same as BuildKit's).
 const DefaultHostname = "buildkitsandbox"
 
-// Mount is one mount made for a step. Root mounts have Target "" (or "/").
-// Type is "bind", "tmpfs", "overlay" or any file system type; Options are
-// fstab-style ("ro", "rbind", "nosuid", "size=64m", "lowerdir=...").
-// Dir, when set, is the directory the mount is made from (chdir before
-// mount), so overlay lowerdir paths may be short and relative.
-type Mount struct {
-	Type    string   `json:"type"`
-	Source  string   `json:"source"`
-	Target  string   `json:"target"`
-	Options []string `json:"options,omitempty"`
-	Dir     string   `json:"dir,omitempty"`
-}
-
 // Limits are the resource limits of one step; zero means unlimited.
 type Limits struct {
 	Memory int64   `json:"memory,omitempty"` // bytes
@@ -52,7 +41,7 @@ type Limits struct {
 // Spec describes one process to run.
 type Spec struct {
 	// RootMounts build the root file system, in order (Target "" = root).
-	RootMounts []Mount
+	RootMounts []mount.Mount
 	// Args is the command; Args[0] is looked up in PATH from Env.
 	Args []string
 	// Env is exactly the environment of the process ("K=V").
@@ -67,7 +56,7 @@ type Spec struct {
 	// Network is NetworkHost (default) or NetworkNone.
 	Network string
 	// Mounts are extra mounts inside the root (bind ro/rw, tmpfs).
-	Mounts []Mount
+	Mounts []mount.Mount
 	// Stdout and Stderr receive the output; nil discards it.
 	Stdout, Stderr io.Writer
 	// Limits are applied through cgroups (v1 or v2, per controller).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/internal/mount"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -93,7 +94,7 @@ func TestNothingLeftInRoot(t *testing.T) {
 	before := mtimes(t, root, ".", "etc", "tmp")
 	out, stderr, err := run(t, e, root, sh("ls /dev/null /proc/self /sys/kernel /etc/hosts /etc/resolv.conf /mnt/data >/dev/null && echo ok"),
 		func(s *executor.Spec) {
-			s.Mounts = []executor.Mount{{Type: "bind", Source: data, Target: "/mnt/data"}}
+			s.Mounts = []mount.Mount{{Type: "bind", Source: data, Target: "/mnt/data"}}
 		})
 	if err != nil || out != "ok\n" {
 		t.Fatalf("Run: %v, stdout %q, stderr %q", err, out, stderr)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/internal/mount"
 )
 
 const testPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -117,8 +118,8 @@ func mountsUnder(t *testing.T, dir string) []string {
 	return out
 }
 
-func bindRoot(dir string) []executor.Mount {
-	return []executor.Mount{{Type: "bind", Source: dir, Options: []string{"rbind"}}}
+func bindRoot(dir string) []mount.Mount {
+	return []mount.Mount{{Type: "bind", Source: dir, Options: []string{"rbind"}}}
 }
 
 // run runs args in root with spec defaults and returns stdout and stderr.

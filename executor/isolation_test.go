@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/internal/mount"
 	"golang.org/x/sys/unix"
 )
 
@@ -165,7 +166,7 @@ cat /run/secrets/id; echo
 dd if=/dev/zero of=/scratch/big bs=1k count=2048 2>/dev/null || echo tmpfs full
 stat -c %a /scratch`
 	out, stderr, err := run(t, e, root, sh(script), func(s *executor.Spec) {
-		s.Mounts = []executor.Mount{
+		s.Mounts = []mount.Mount{
 			{Type: "bind", Source: rw, Target: "/rw"},
 			{Type: "bind", Source: ro, Target: "/ro", Options: []string{"ro"}},
 			{Type: "bind", Source: secret, Target: "/run/secrets/id", Options: []string{"ro"}},
@@ -217,7 +218,7 @@ func TestOverlayRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mounts := []executor.Mount{{
+	mounts := []mount.Mount{{
 		Type: "overlay", Source: "overlay", Dir: base,
 		Options: []string{"lowerdir=" + rel, "upperdir=upper", "workdir=work"},
 	}}

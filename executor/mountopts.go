@@ -3,79 +3,15 @@ package executor
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
-// mountFlag maps an fstab option to the flag it sets (clear: it clears it).
-type mountFlag struct {
-	clear bool
-	flag  uintptr
-}
-
-func lookupFlag(opt string) (mountFlag, bool) {
-	switch opt {
-	case "ro":
-		return mountFlag{false, unix.MS_RDONLY}, true
-	case "rw":
-		return mountFlag{true, unix.MS_RDONLY}, true
-	case "nosuid":
-		return mountFlag{false, unix.MS_NOSUID}, true
-	case "suid":
-		return mountFlag{true, unix.MS_NOSUID}, true
-	case "nodev":
-		return mountFlag{false, unix.MS_NODEV}, true
-	case "dev":
-		return mountFlag{true, unix.MS_NODEV}, true
-	case "noexec":
-		return mountFlag{false, unix.MS_NOEXEC}, true
-	case "exec":
-		return mountFlag{true, unix.MS_NOEXEC}, true
-	case "noatime":
-		return mountFlag{false, unix.MS_NOATIME}, true
-	case "nodiratime":
-		return mountFlag{false, unix.MS_NODIRATIME}, true
-	case "relatime":
-		return mountFlag{false, unix.MS_RELATIME}, true
-	case "strictatime":
-		return mountFlag{false, unix.MS_STRICTATIME}, true
-	case "sync":
-		return mountFlag{false, unix.MS_SYNCHRONOUS}, true
-	case "bind":
-		return mountFlag{false, unix.MS_BIND}, true
-	case "rbind":
-		return mountFlag{false, unix.MS_BIND | unix.MS_REC}, true
-	}
-	return mountFlag{}, false
-}
-
-// parseOptions splits fstab-style options into flags and file system data.
-func parseOptions(opts []string) (uintptr, string) {
-	var flags uintptr
-	var data []string
-	for _, o := range opts {
-		if f, ok := lookupFlag(o); ok {
-			if f.clear {
-				flags &^= f.flag
-			} else {
-				flags |= f.flag
-			}
-			continue
-		}
-		switch o {
-		case "private", "rprivate", "slave", "rslave", "shared", "rshared", "defaults":
-			// Everything below the root is private already.
-			continue
-		}
-		data = append(data, o)
-	}
-	return flags, strings.Join(data, ",")
-}
-
 // mountOne mounts m at the host path target.
-func mountOne(m Mount, target string) error {
-	flags, data := parseOptions(m.Options)
+func mountOne(m mount.Mount, target string) error {
+	flags, data := mount.ParseOptions(m.Options)
 	if m.Dir != "" {
 		if err := unix.Chdir(m.Dir); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Target, err)
@@ -95,7 +31,7 @@ func mountOne(m Mount, target string) error {
 	return nil
 }
 
-func bindMount(m Mount, target string, flags uintptr, data string) error {
+func bindMount(m mount.Mount, target string, flags uintptr, data string) error {
 	bind := uintptr(unix.MS_BIND) | flags&unix.MS_REC
 	if err := unix.Mount(m.Source, target, "", bind, data); err != nil {
 		return fmt.Errorf("bind %s: %w", nameOf(m), err)
@@ -140,7 +76,7 @@ func statfsFlags(f int64) uintptr {
 	return out
 }
 
-func nameOf(m Mount) string {
+func nameOf(m mount.Mount) string {
 	if m.Target == "" {
 		return "root (" + m.Source + ")"
 	}

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/builderdev/builder/internal/mount"
 	"github.com/builderdev/builder/procowner"
 )
 
@@ -38,11 +39,11 @@ func newNamespace(o options) (*namespaceExecutor, error) {
 // initSpec is what the caller sends to a level's init (stage 1, the
 // chroot init) over its spec pipe.
 type initSpec struct {
-	RunDir     string  `json:"runDir"`
-	RootMounts []Mount `json:"rootMounts"`
-	Mounts     []Mount `json:"mounts,omitempty"`
-	Hostname   string  `json:"hostname"`
-	Network    string  `json:"network"`
+	RunDir     string        `json:"runDir"`
+	RootMounts []mount.Mount `json:"rootMounts"`
+	Mounts     []mount.Mount `json:"mounts,omitempty"`
+	Hostname   string        `json:"hostname"`
+	Network    string        `json:"network"`
 	stepProcess
 }
 
@@ -112,7 +113,7 @@ func (e *namespaceExecutor) initSpec(spec Spec) (*initSpec, error) {
 
 // newInitSpec is the init spec of spec with the defaults filled in, for
 // the given root mounts and network.
-func newInitSpec(spec Spec, roots []Mount, network string) *initSpec {
+func newInitSpec(spec Spec, roots []mount.Mount, network string) *initSpec {
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = DefaultHostname

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 // rootfs is the root stage 1 assembles, and what it must undo.
@@ -76,7 +78,7 @@ func (r *rootfs) setup(is *initSpec) error {
 	}
 	// Read-only, as BuildKit binds them: a step's write would be lost anyway.
 	for _, f := range []struct{ src, dst string }{{hosts, "/etc/hosts"}, {resolv, "/etc/resolv.conf"}} {
-		if err := r.mountAt(Mount{Type: "bind", Source: f.src, Target: f.dst, Options: []string{"ro", "nosuid", "nodev", "noexec"}}, stubFile); err != nil {
+		if err := r.mountAt(mount.Mount{Type: "bind", Source: f.src, Target: f.dst, Options: []string{"ro", "nosuid", "nodev", "noexec"}}, stubFile); err != nil {
 			return err
 		}
 	}
@@ -99,7 +101,7 @@ func (r *rootfs) setup(is *initSpec) error {
 }
 
 // mountAt mounts m at its target inside the root, creating a stub if needed.
-func (r *rootfs) mountAt(m Mount, kind stubKind) error {
+func (r *rootfs) mountAt(m mount.Mount, kind stubKind) error {
 	target, err := r.ensure(m.Target, kind)
 	if err != nil {
 		return err

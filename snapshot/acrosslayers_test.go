@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 // TestSymlinkAcrossLayers pins what happens when a layer writes below a
@@ -57,7 +59,7 @@ func TestSymlinkAcrossLayers(t *testing.T) {
 				mustDo(t, m.MountAt(mnt))
 			}
 			got := tree(t, mnt)
-			mustDo(t, Unmount(mnt))
+			mustDo(t, mount.Unmount(mnt))
 			for n, typ := range map[string]os.FileMode{"s": os.ModeDir, "s/escape": 0, "r": os.ModeDir, "r/escape": 0} {
 				if e, ok := got[n]; !ok || e.Type != typ {
 					t.Errorf("%s is %+v (present %v), want type %v", n, e, ok, typ)

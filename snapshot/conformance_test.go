@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 func baseLayers(t *testing.T) [][]byte {
@@ -167,7 +169,7 @@ func TestConformance(t *testing.T) {
 			mounted := true
 			defer func() {
 				if mounted {
-					Unmount(mnt)
+					mount.Unmount(mnt)
 				}
 			}()
 			if _, err := os.Stat(filepath.Join(mnt, "etc/gone")); !os.IsNotExist(err) {
@@ -183,7 +185,7 @@ func TestConformance(t *testing.T) {
 			}
 			touched.Mtime = baseTime.Unix()
 			want["touched"] = touched
-			if err := Unmount(mnt); err != nil {
+			if err := mount.Unmount(mnt); err != nil {
 				t.Fatal(err)
 			}
 			mounted = false

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 // copySnapshotter prepares roots as plain directory copies of the merged
@@ -58,8 +60,8 @@ type copyActive struct {
 
 var _ Active = (*copyActive)(nil)
 
-func (a *copyActive) Mounts() []Mount {
-	return []Mount{{Type: "bind", Source: a.root, Options: []string{"rbind", "rw"}}}
+func (a *copyActive) Mounts() []mount.Mount {
+	return []mount.Mount{{Type: "bind", Source: a.root, Options: []string{"rbind", "rw"}}}
 }
 
 func (a *copyActive) Release(ctx context.Context) error {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 // Detect picks the overlay snapshotter if an overlay mount works in workDir
@@ -42,14 +44,14 @@ func probeOverlay(workDir string) (err error) {
 	if err := os.WriteFile(filepath.Join(dir, "l", "f"), []byte("x"), 0o644); err != nil {
 		return fmt.Errorf("write probe file: %w", err)
 	}
-	m := Mount{Type: "overlay", Source: "overlay", Dir: dir,
+	m := mount.Mount{Type: "overlay", Source: "overlay", Dir: dir,
 		Options: append(overlayOptions(), "lowerdir=l", "upperdir=u", "workdir=w")}
 	target := filepath.Join(dir, "m")
 	if err := m.MountAt(target); err != nil {
 		return err
 	}
 	defer func() {
-		if uerr := Unmount(target); uerr != nil && err == nil {
+		if uerr := mount.Unmount(target); uerr != nil && err == nil {
 			err = uerr
 		}
 	}()

@@ -6,7 +6,7 @@
 // format containerd's archive.WriteDiff produces.
 //
 // It never runs processes: callers mount what Active.Mounts returns (see
-// Mount.MountAt) in their own mount namespace.
+// mount.Mount.MountAt) in their own mount namespace.
 //
 // On-disk form of an extracted layer (Layers.Ensure): a whiteout ".wh.x" is a
 // character device 0:0 named x and an opaque marker ".wh..wh..opq" is the

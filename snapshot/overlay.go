@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 // overlay prepares roots as overlay mounts over the extracted layers.
@@ -60,7 +62,7 @@ func (o *overlay) Prepare(ctx context.Context, lowers []string) (Active, error) 
 type overlayActive struct {
 	dir    string
 	lowers []string
-	mounts []Mount
+	mounts []mount.Mount
 }
 
 var _ Active = (*overlayActive)(nil)
@@ -93,12 +95,12 @@ func (a *overlayActive) setup(lowers []string, options []string) error {
 	}
 	opts := append(append([]string(nil), options...),
 		"lowerdir="+strings.Join(names, ":"), "upperdir=u", "workdir=w")
-	a.mounts = []Mount{{Type: "overlay", Source: "overlay", Options: opts, Dir: a.dir}}
+	a.mounts = []mount.Mount{{Type: "overlay", Source: "overlay", Options: opts, Dir: a.dir}}
 	return nil
 }
 
-func (a *overlayActive) Mounts() []Mount {
-	out := make([]Mount, len(a.mounts))
+func (a *overlayActive) Mounts() []mount.Mount {
+	out := make([]mount.Mount, len(a.mounts))
 	for i, m := range a.mounts {
 		m.Options = append([]string(nil), m.Options...)
 		out[i] = m

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 // TestOverlayCopiedUp checks how the overlay differ tells copied-up but
@@ -68,7 +70,7 @@ func TestOverlayCopiedUp(t *testing.T) {
 				mustDo(t, m.MountAt(mnt))
 			}
 			func() {
-				defer func() { mustDo(t, Unmount(mnt)) }()
+				defer func() { mustDo(t, mount.Unmount(mnt)) }()
 				c.change(t, func(n string) string { return filepath.Join(mnt, n) })
 			}()
 			var diff bytes.Buffer

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/mount"
 )
 
 // Snapshotter prepares writable root file systems over extracted layers.
@@ -21,7 +23,7 @@ type Snapshotter interface {
 // Active is one prepared root.
 type Active interface {
 	// Mounts says how to mount the root; the caller mounts and unmounts.
-	Mounts() []Mount
+	Mounts() []mount.Mount
 	// Diff writes the uncompressed layer tar of what changed in the root.
 	// The root must not be mounted by anyone while Diff runs.
 	Diff(ctx context.Context, w io.Writer) error

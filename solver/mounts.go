@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/internal/mount"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
 )
@@ -40,7 +40,7 @@ func (s Secret) read() ([]byte, error) {
 
 // runMounts turns RUN --mount flags into executor mounts. cleanup releases
 // locks and temporary files; it is safe to call even when err != nil.
-func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp string) (mounts []executor.Mount, env []string, cleanup func(), err error) {
+func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp string) (mounts []mount.Mount, env []string, cleanup func(), err error) {
 	var undo []func()
 	cleanup = func() {
 		for i := len(undo) - 1; i >= 0; i-- {
@@ -58,7 +58,7 @@ func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp str
 			if m.Size > 0 {
 				opts = append(opts, "size="+strconv.FormatInt(m.Size, 10))
 			}
-			mounts = append(mounts, executor.Mount{Type: "tmpfs", Source: "tmpfs", Target: target, Options: opts})
+			mounts = append(mounts, mount.Mount{Type: "tmpfs", Source: "tmpfs", Target: target, Options: opts})
 		case "cache":
 			dir, release, err := b.cacheMount(ctx, m, target, tmp, i)
 			if err != nil {
@@ -69,7 +69,7 @@ func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp str
 			if m.ReadOnly {
 				opts = append(opts, "ro")
 			}
-			mounts = append(mounts, executor.Mount{Type: "bind", Source: dir, Target: target, Options: opts})
+			mounts = append(mounts, mount.Mount{Type: "bind", Source: dir, Target: target, Options: opts})
 		case "bind", "":
 			mm, err := b.bindMount(ctx, m, target, filepath.Join(tmp, fmt.Sprintf("bind%d", i)))
 			if err != nil {
@@ -108,7 +108,7 @@ func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp str
 			if err := os.Chown(p, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0))); err != nil {
 				return mounts, env, cleanup, fmt.Errorf("secret %s: %w", m.ID, err)
 			}
-			mounts = append(mounts, executor.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+			mounts = append(mounts, mount.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
 		default:
 			return mounts, env, cleanup, fmt.Errorf("mount type %q is not supported", m.Type)
 		}
@@ -275,33 +275,33 @@ func (b *build) seedCache(ctx context.Context, m *parser.Mount, dst string) erro
 
 // bindMount mounts a path of the build context, a stage or an image.
 // Read-only unless rw; with rw the writes go to a throwaway upper dir.
-func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work string) (executor.Mount, error) {
+func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work string) (mount.Mount, error) {
 	lowers, err := b.sourceLowers(ctx, m)
 	if err != nil {
-		return executor.Mount{}, err
+		return mount.Mount{}, err
 	}
 	if target == "" {
-		return executor.Mount{}, errors.New("bind mount needs a target")
+		return mount.Mount{}, errors.New("bind mount needs a target")
 	}
 	if m.ReadOnly && len(lowers) == 1 {
-		return executor.Mount{Type: "bind", Source: lowers[0], Target: target, Options: []string{"rbind", "ro"}}, nil
+		return mount.Mount{Type: "bind", Source: lowers[0], Target: target, Options: []string{"rbind", "ro"}}, nil
 	}
 	if fi, err := os.Stat(lowers[0]); err == nil && !fi.IsDir() {
-		return executor.Mount{}, fmt.Errorf("bind mount %s: read-write mounts of single files are not supported", m.Source)
+		return mount.Mount{}, fmt.Errorf("bind mount %s: read-write mounts of single files are not supported", m.Source)
 	}
 	opts := []string{"lowerdir=" + strings.Join(lowers, ":")}
 	if !m.ReadOnly {
 		upper, wd := filepath.Join(work, "upper"), filepath.Join(work, "work")
 		for _, d := range []string{upper, wd} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
-				return executor.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
+				return mount.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
 			}
 		}
 		opts = append(opts, "upperdir="+upper, "workdir="+wd)
 	} else {
 		opts = append(opts, "ro")
 	}
-	return executor.Mount{Type: "overlay", Source: "overlay", Target: target, Options: opts}, nil
+	return mount.Mount{Type: "overlay", Source: "overlay", Target: target, Options: opts}, nil
 }
 
 // stageLowers returns the directories that make up name (a resolved path)

@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/internal/mount"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/user"
@@ -125,14 +126,10 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 			return nil, fmt.Errorf("write heredoc script: %w", err)
 		}
 		target := "/dev/pipes/" + script.Name
-		mounts = append(mounts, executor.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro"}})
+		mounts = append(mounts, mount.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro"}})
 		args = []string{target}
 	}
 
-	var rootMounts []executor.Mount
-	for _, m := range active.Mounts() {
-		rootMounts = append(rootMounts, executor.Mount{Type: m.Type, Source: m.Source, Options: m.Options, Dir: m.Dir})
-	}
 	tail := newTail(8)
 	stdout := &logWriter{r: b.s.reporter, vertex: v.num, name: v.name, stream: 1, tail: tail}
 	stderr := &logWriter{r: b.s.reporter, vertex: v.num, name: v.name, stream: 2, tail: tail}
@@ -141,7 +138,7 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		network = "host"
 	}
 	spec := executor.Spec{
-		RootMounts: rootMounts,
+		RootMounts: active.Mounts(),
 		Args:       args,
 		Env:        env,
 		Cwd:        workdirOrRoot(st.cfg.Config.WorkingDir),
