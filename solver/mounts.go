@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -123,6 +124,59 @@ func valueOr[T any](p *T, d T) T {
 	return *p
 }
 
+// cacheMountKey is what names a cache mount's directory. BuildKit keys a
+// cache by its id together with its base: the from= source seeding it, or
+// the directory that uid=, gid= and mode= create (only when one of them is
+// given and there is no source= path; unset ones are 0, 0 and 0755). So
+// "uid=10" and "uid=20" at one target are two caches, "uid=10" and
+// "uid=10,gid=0,mode=0755" one, and no option at all another.
+type cacheMountKey struct {
+	ID    string           `json:"id"`
+	Base  string           `json:"base,omitempty"`
+	Owner *cacheMountOwner `json:"owner,omitempty"`
+}
+
+type cacheMountOwner struct {
+	UID  uint32 `json:"uid"`
+	GID  uint32 `json:"gid"`
+	Mode uint32 `json:"mode"`
+}
+
+// cacheMountDirName is the directory name of key: a digest of its JSON.
+func cacheMountDirName(key cacheMountKey) (string, error) {
+	data, err := json.Marshal(key)
+	if err != nil {
+		return "", fmt.Errorf("encode cache mount key: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16]), nil
+}
+
+// cacheMountOwnerOf is the owner and mode part of m's key, nil when m sets
+// none of uid, gid, mode or names a source= path.
+func cacheMountOwnerOf(m *parser.Mount) *cacheMountOwner {
+	if m.UID == nil && m.GID == nil && m.Mode == nil || path.Join("/", m.Source) != "/" {
+		return nil
+	}
+	return &cacheMountOwner{UID: valueOr(m.UID, 0), GID: valueOr(m.GID, 0), Mode: valueOr(m.Mode, 0o755)}
+}
+
+// cacheOwnerDesc is the part of a RUN's cache key that says which owner and
+// mode its cache mount m asks for (empty when none: keys stay as they were).
+// Another owner is another cache, so the step must run again.
+func cacheOwnerDesc(m *parser.Mount) string {
+	var sb strings.Builder
+	for _, o := range []struct {
+		k string
+		v *uint32
+	}{{"uid", m.UID}, {"gid", m.GID}, {"mode", m.Mode}} {
+		if o.v != nil {
+			fmt.Fprintf(&sb, ",%s=%d", o.k, *o.v)
+		}
+	}
+	return sb.String()
+}
+
 // cacheMount returns the persistent directory of a type=cache mount,
 // honouring sharing=shared|private|locked.
 func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp string, i int) (string, func(), error) {
@@ -131,18 +185,19 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 		id = target
 	}
 	nop := func() {}
-	// A cache seeded from a source is a different cache from the plain one
-	// of the same id (BuildKit keys it by the base too).
-	keyed := id
+	key := cacheMountKey{ID: id, Owner: cacheMountOwnerOf(m)}
 	if m.From != "" {
 		base, err := b.mountInput(ctx, m)
 		if err != nil {
 			return "", nop, err
 		}
-		keyed += "\x00" + base
+		key.Base = base
 	}
-	sum := sha256.Sum256([]byte(keyed))
-	dir := filepath.Join(b.s.cacheMounts, hex.EncodeToString(sum[:16]))
+	name, err := cacheMountDirName(key)
+	if err != nil {
+		return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	dir := filepath.Join(b.s.cacheMounts, name)
 	if err := os.MkdirAll(b.s.cacheMounts, 0o700); err != nil {
 		return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 	}
