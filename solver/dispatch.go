@@ -305,6 +305,9 @@ func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run,
 		if m.Type == parser.MountSecret || m.Type == parser.MountCache || m.Type == parser.MountTmpfs {
 			desc = fmt.Sprintf("type=%s,target=%s,id=%s", m.Type, m.Target, m.ID) // contents never in the key
 		}
+		if m.Type == parser.MountCache {
+			desc += cacheOwnerDesc(m)
+		}
 		mounts = append(mounts, desc)
 		if m.Type == parser.MountBind || m.Type == "" || (m.Type == parser.MountCache && m.From != "") {
 			sum, err := b.mountInput(ctx, m)
