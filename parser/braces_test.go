@@ -176,3 +176,14 @@ func TestScopeBraceWords(t *testing.T) {
 		t.Errorf("ARG F = %v, want %q", v, "p q")
 	}
 }
+
+func TestParseBraceWordsMetaArg(t *testing.T) {
+	df, err := Parse(strings.NewReader("ARG B=${A:-x y} C\nFROM scratch\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := df.MetaArgs[0].Args
+	if len(a) != 2 || a[0].Key != "B" || a[0].Value == nil || *a[0].Value != "${A:-x y}" || a[1].Key != "C" {
+		t.Errorf("meta ARG = %+v", a)
+	}
+}
