@@ -7,6 +7,8 @@
 // Cmd, Entrypoint, Copy — ADD is Copy with Add set —, Env, Arg, Label, Expose,
 // User, Workdir, Volume, Shell, StopSignal, Healthcheck, Onbuild, Maintainer),
 // holding the raw words. Errors are *Error ("Dockerfile:12: message").
+// The words of ENV, LABEL and ARG are not split at spaces inside ${...}
+// (B=${A:-two words} is one word; see braces.go).
 //
 // Expand returns a copy of an instruction with exactly the fields BuildKit
 // expands. Globals and Scope implement BuildKit's ARG rules for a solver that

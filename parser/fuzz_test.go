@@ -15,6 +15,7 @@ func FuzzParse(f *testing.F) {
 		"ARG A=1\nFROM $A\nENV B=$A C=${B:-x}\nLABEL \"a b\"=c\nEXPOSE $P 80\n",
 		"FROM a\nRUN --mount=type=cache,target=/$X,mode=0755 <<-EOF\n\tls\n\tEOF\n",
 		"FROM a\nCOPY <<EOF /x\n${A:?no}\nEOF\nONBUILD ADD --checksum=$S u /d\n",
+		"FROM a\nENV B=${A:-x y} C=${A/a b/${D:+e f}}\nARG E=${A:?g h}\n",
 		"FROM a\nHEALTHCHECK --interval=1s CMD [\"x\"]\nVOLUME [\"/a\"]\nUSER ${U#p}\nWORKDIR $W\nSTOPSIGNAL $S\n",
 	} {
 		f.Add(seed)

@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"regexp"
@@ -53,7 +52,7 @@ func Parse(r io.Reader, opts ...Option) (*Dockerfile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read dockerfile: %w", err)
 	}
-	res, err := bkparser.Parse(bytes.NewReader(data))
+	res, err := parseTree(data)
 	if err != nil {
 		return nil, fromBuildkit(o.name, err)
 	}

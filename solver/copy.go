@@ -249,7 +249,7 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 	createdBy := "WORKDIR " + wd
 	// The directory is made where the path leads inside the image: through
 	// its symlinks (Debian's /var/run -> /run), never replacing them.
-	real, err := view.Resolve(strings.TrimPrefix(wd, "/"))
+	real, err := view.Resolve(strings.TrimPrefix(path.Clean(wd), "/"))
 	if err != nil {
 		return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
 	}

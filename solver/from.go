@@ -62,10 +62,13 @@ func (b *build) resolveImageOnce(ctx context.Context, ref string, p v1.Platform)
 	return b.fromRegistry(ctx, ref, p)
 }
 
+// scratchImage is the empty base image. Its working directory is "/", as
+// in every scratch stage of BuildKit.
 func scratchImage(p v1.Platform) *image {
 	return &image{ref: "scratch", config: &v1.ConfigFile{
 		Architecture: p.Architecture, OS: p.OS, Variant: p.Variant,
 		RootFS: v1.RootFS{Type: "layers"},
+		Config: v1.Config{WorkingDir: "/"},
 	}}
 }
 

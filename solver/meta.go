@@ -195,13 +195,12 @@ func validSignal(s string) error {
 	return fmt.Errorf("invalid signal: %s", s)
 }
 
-// normalizeWorkdir joins a WORKDIR with the current one, as Docker does.
+// normalizeWorkdir is the working directory after WORKDIR p, as BuildKit
+// writes it in the config: an absolute p as written (a trailing slash
+// kept), a relative one joined with the current directory and cleaned.
 func normalizeWorkdir(cur, p string) string {
-	if !path.IsAbs(p) {
-		if cur == "" {
-			cur = "/"
-		}
-		p = path.Join(cur, p)
+	if path.IsAbs(p) {
+		return p
 	}
-	return path.Clean(p)
+	return path.Join("/", cur, p)
 }
