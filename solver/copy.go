@@ -26,15 +26,12 @@ func (b *build) contextFS() filecopy.FS {
 	return b.ctxFS
 }
 
-// sourceState is the state a --from names: an earlier stage, a named
-// context or an image.
+// sourceState is the state a --from names that is not a local source: an
+// earlier stage or an image.
 func (b *build) sourceState(ctx context.Context, from string) (*state, error) {
 	cur := len(b.df.Stages)
 	if j, ok := b.stageIndex(from, cur); ok {
 		return b.waitStage(ctx, j)
-	}
-	if nc, ok := b.namedContext(from); ok && nc.kind == contextDir {
-		return &state{dir: nc.target, key: keyOf(map[string]string{"context": from, "dir": nc.target})}, nil
 	}
 	img, err := b.resolveImage(ctx, from, b.platform)
 	if err != nil {
@@ -45,15 +42,12 @@ func (b *build) sourceState(ctx context.Context, from string) (*state, error) {
 
 // sourceFS is the file system of a --from source, or the build context.
 func (b *build) sourceFS(ctx context.Context, from string) (filecopy.FS, string, error) {
-	if from == "" {
-		return b.contextFS(), "context", nil
+	if fsys, ok := b.localFS(from); ok {
+		return fsys, localSourceKey(from), nil
 	}
 	src, err := b.sourceState(ctx, from)
 	if err != nil {
 		return nil, "", err
-	}
-	if src.dir != "" {
-		return filecopy.DirFS(src.dir, nil), src.key.String(), nil
 	}
 	dirs, err := b.lowerDirs(ctx, src)
 	if err != nil {
@@ -217,22 +211,14 @@ func heredocNames(hs []parser.Heredoc) []string {
 // mountInput is the cache-key input of a RUN bind mount: the content of
 // what it mounts.
 func (b *build) mountInput(ctx context.Context, m *parser.Mount) (string, error) {
-	src, srcKey, err := b.sourceFS(ctx, m.From)
+	if fsys, ok := b.localFS(m.From); ok {
+		return b.localMountInput(ctx, fsys, m)
+	}
+	src, err := b.sourceState(ctx, m.From)
 	if err != nil {
 		return "", err
 	}
-	if m.From != "" {
-		return srcKey + ":" + m.Source, nil
-	}
-	source := strings.TrimPrefix(path.Clean("/"+m.Source), "/")
-	if source == "" {
-		source = "."
-	}
-	sum, err := filecopy.Checksum(ctx, filecopy.Request{Src: src, Sources: []string{source}, DestPath: "/mnt/", Workdir: "/", StatCache: b.s.stats})
-	if err != nil {
-		return "", fmt.Errorf("bind mount %s: %w", m.Source, err)
-	}
-	return sum.String(), nil
+	return src.key.String() + ":" + m.Source, nil
 }
 
 // workdir is WORKDIR: the config changes, and the directory is created (in

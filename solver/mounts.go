@@ -217,7 +217,7 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 		}
 		if m.From != "" {
-			if err := b.seedCache(ctx, m, staging); err != nil {
+			if err := b.seedCache(ctx, m, staging, filepath.Join(tmp, fmt.Sprintf("seed%d", i))); err != nil {
 				os.RemoveAll(staging)
 				return "", nop, err
 			}
@@ -271,25 +271,20 @@ func flockCtx(ctx context.Context, f *os.File, how int) error {
 
 // sourceLowers returns the directories that make up a mount's source (its
 // from= stage, image or named context, else the build context), top first.
-func (b *build) sourceLowers(ctx context.Context, m *parser.Mount) ([]string, error) {
+// A local source (the build context, a directory context) is materialized
+// under work as its FS shows it.
+func (b *build) sourceLowers(ctx context.Context, m *parser.Mount, work string) ([]string, error) {
 	source := path.Clean("/" + m.Source)
-	if m.From == "" {
-		p, err := insideDir(b.contextDir, source)
+	if fsys, ok := b.localFS(m.From); ok {
+		p, err := b.materializeLocal(ctx, fsys, m, work)
 		if err != nil {
-			return nil, fmt.Errorf("%s mount %s: %w", m.Type, m.Source, err)
+			return nil, err
 		}
 		return []string{p}, nil
 	}
 	st, err := b.sourceState(ctx, m.From)
 	if err != nil {
 		return nil, err
-	}
-	if st.dir != "" {
-		p, err := insideDir(st.dir, source)
-		if err != nil {
-			return nil, fmt.Errorf("%s mount %s: %w", m.Type, m.Source, err)
-		}
-		return []string{p}, nil
 	}
 	dirs, err := b.lowerDirs(ctx, st)
 	if err != nil {
@@ -308,8 +303,8 @@ func (b *build) sourceLowers(ctx context.Context, m *parser.Mount) ([]string, er
 
 // seedCache fills a new cache directory from the mount's from= source
 // (BuildKit: "a base of the cache mount"); only directories can seed.
-func (b *build) seedCache(ctx context.Context, m *parser.Mount, dst string) error {
-	lowers, err := b.sourceLowers(ctx, m)
+func (b *build) seedCache(ctx context.Context, m *parser.Mount, dst, work string) error {
+	lowers, err := b.sourceLowers(ctx, m, work)
 	if err != nil {
 		return err
 	}
@@ -331,7 +326,7 @@ func (b *build) seedCache(ctx context.Context, m *parser.Mount, dst string) erro
 // bindMount mounts a path of the build context, a stage or an image.
 // Read-only unless rw; with rw the writes go to a throwaway upper dir.
 func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work string) (mount.Mount, error) {
-	lowers, err := b.sourceLowers(ctx, m)
+	lowers, err := b.sourceLowers(ctx, m, work)
 	if err != nil {
 		return mount.Mount{}, err
 	}
@@ -399,22 +394,4 @@ func isOpaqueDir(p string) bool {
 	buf := make([]byte, 1)
 	n, err := unix.Lgetxattr(p, "trusted.overlay.opaque", buf)
 	return err == nil && n == 1 && buf[0] == 'y'
-}
-
-// insideDir joins root and a cleaned absolute name and refuses results that
-// leave root through symlinks.
-func insideDir(root, name string) (string, error) {
-	p := filepath.Join(root, filepath.FromSlash(name))
-	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return "", err
-	}
-	rootReal, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return "", err
-	}
-	if real != rootReal && !strings.HasPrefix(real, rootReal+string(filepath.Separator)) {
-		return "", fmt.Errorf("%s points outside its root", name)
-	}
-	return real, nil
 }

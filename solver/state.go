@@ -24,7 +24,6 @@ type state struct {
 	// built on), in order, with their effective values: what BuildKit lists
 	// in a RUN's history ("RUN |2 A=1 B=2 ...").
 	buildArgs []parser.ArgDef
-	dir       string // a local directory context (COPY --from=NAME only)
 	// platform is the stage's (FROM --platform, else the build's).
 	platform v1.Platform
 	// time is when the newest layer of this state was made (from the cache

@@ -1,0 +1,91 @@
+package solver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/parser"
+)
+
+// The build context and local directory contexts (--build-context
+// NAME=DIR) are local sources: one FS each (the build context with
+// .dockerignore applied), read by COPY, hashed for every key that depends
+// on them and materialized for RUN --mount=type=bind, so that what a step
+// sees is what its key covers.
+
+// localFS is the FS of a local source: the build context when from is
+// empty, a local directory context it names, else ok is false (a stage or
+// an image).
+func (b *build) localFS(from string) (fsys filecopy.FS, ok bool) {
+	if from == "" {
+		return b.contextFS(), true
+	}
+	if _, isStage := b.stageIndex(from, len(b.df.Stages)); isStage {
+		return nil, false
+	}
+	if nc, ok := b.namedContext(from); ok && nc.kind == contextDir {
+		return filecopy.DirFS(nc.target, nil), true
+	}
+	return nil, false
+}
+
+// localSourceKey is the "source" input of a COPY from a local source. It
+// names the kind of source, never its path: the step's key has the digest
+// of the files it reads, so one content at two paths is one key.
+func localSourceKey(from string) string {
+	if from == "" {
+		return "context"
+	}
+	return keyOf(map[string]string{"context": "local"}).String()
+}
+
+// localSourceName resolves a mount's source= inside a local source.
+func localSourceName(fsys filecopy.FS, m *parser.Mount) (string, error) {
+	name, err := filecopy.ResolveName(fsys, m.Source)
+	if err != nil {
+		return "", fmt.Errorf("%s mount %s: %w", mountType(m), m.Source, err)
+	}
+	return name, nil
+}
+
+// localMountInput is the cache-key input of a mount of a local source: the
+// digest of the tree the mount shows.
+func (b *build) localMountInput(ctx context.Context, fsys filecopy.FS, m *parser.Mount) (string, error) {
+	name, err := localSourceName(fsys, m)
+	if err != nil {
+		return "", err
+	}
+	sum, err := filecopy.TreeSum(ctx, fsys, name, b.s.stats)
+	if err != nil {
+		return "", fmt.Errorf("%s mount %s: %w", mountType(m), m.Source, err)
+	}
+	return sum.String(), nil
+}
+
+// materializeLocal writes what a mount of a local source shows into
+// work/src (hard links where possible) and returns that path: the mount
+// never sees a file the FS hides.
+func (b *build) materializeLocal(ctx context.Context, fsys filecopy.FS, m *parser.Mount, work string) (string, error) {
+	name, err := localSourceName(fsys, m)
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(work, "src")
+	if err := os.MkdirAll(work, 0o700); err != nil {
+		return "", fmt.Errorf("%s mount %s: %w", mountType(m), m.Source, err)
+	}
+	if err := filecopy.Materialize(ctx, fsys, name, dst); err != nil {
+		return "", fmt.Errorf("%s mount %s: %w", mountType(m), m.Source, err)
+	}
+	return dst, nil
+}
+
+func mountType(m *parser.Mount) string {
+	if m.Type == "" {
+		return parser.MountBind
+	}
+	return m.Type
+}
