@@ -9,11 +9,11 @@ import (
 	"io/fs"
 	"path"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/parser/shell"
 	"github.com/builderdev/builder/snapshot"
@@ -263,7 +263,7 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 		case err == nil && !fi.IsDir():
 			return nil, fmt.Errorf("WORKDIR %s: /%s is not a directory", wd, p)
 		case err == nil:
-			hdr, _ := filecopy.TarHeader(fi)
+			hdr, _ := layer.TarHeader(fi)
 			hdr.Name = p + "/"
 			parents = append([]tar.Header{hdr}, parents...)
 		case errors.Is(err, fs.ErrNotExist) && len(parents) == 0:
@@ -287,7 +287,7 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
 			return b.writeLayer(ctx, func(w io.Writer) error {
 				tw := tar.NewWriter(w)
-				mtime := b.created.Truncate(time.Second)
+				mtime := layer.ModTime(b.created)
 				for i, hdr := range parents {
 					if i == len(parents)-1 { // it gets a new entry
 						hdr.ModTime = mtime

@@ -1,4 +1,5 @@
 // Package layering holds the test that keeps imports flowing one way:
-// parser → solver → snapshot, cache, executor, filecopy → exporter, store;
-// cmd/builder only wires them. It has no code of its own.
+// parser → solver → snapshot, cache, executor, filecopy → exporter, store
+// → internal/layer (which imports nothing of ours); cmd/builder only wires
+// them. It has no code of its own.
 package layering

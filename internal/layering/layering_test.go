@@ -16,17 +16,18 @@ var allowed = map[string][]string{
 	"parser/shell": {},
 	"parser":       {"parser/shell"},
 	"user":         {},
-	"store":        {"ctxio", "procowner"},
+	"store":        {"ctxio", "procowner", "internal/layer"},
 	"snapshot":     {"procowner", "internal/mount"},
 	"executor":     {"procowner", "internal/mount"},
-	"filecopy":     {"ctxio", "parser", "parser/shell", "user"},
-	"exporter":     {"ctxio", "procowner", "store"},
-	"cache":        {"ctxio", "procowner", "store"},
-	"solver":       {"ctxio", "procowner", "internal/mount", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache"},
+	"filecopy":     {"ctxio", "parser", "parser/shell", "user", "internal/layer"},
+	"exporter":     {"ctxio", "procowner", "store", "internal/layer"},
+	"cache":        {"ctxio", "procowner", "store", "internal/layer"},
+	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
 	"internal/mount": {},
+	"internal/layer": {},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
