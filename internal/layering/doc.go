@@ -1,4 +1,5 @@
 // Package layering holds the test that keeps imports flowing one way:
-// parser → solver → snapshot, cache, executor, filecopy → exporter, store;
+// parser → solver → snapshot, cache, executor, filecopy → exporter, store,
+// registry (which knows no solver, exporter or cache);
 // cmd/builder only wires them. It has no code of its own.
 package layering

@@ -20,9 +20,10 @@ var allowed = map[string][]string{
 	"snapshot":     {"procowner"},
 	"executor":     {"procowner"},
 	"filecopy":     {"ctxio", "parser", "parser/shell", "user"},
-	"exporter":     {"ctxio", "procowner", "store"},
-	"cache":        {"ctxio", "procowner", "store"},
-	"solver":       {"ctxio", "procowner", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache"},
+	"registry":     {}, // knows no solver, exporter or cache
+	"exporter":     {"ctxio", "procowner", "store", "registry"},
+	"cache":        {"ctxio", "procowner", "store", "registry"},
+	"solver":       {"ctxio", "procowner", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
@@ -50,6 +51,31 @@ func TestImportsFlowOneWay(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRegistryKnowsNoSolver: the registry package is below the solver,
+// the exporter and the cache, which all reach registries through it.
+func TestRegistryKnowsNoSolver(t *testing.T) {
+	deps := func(pkg string) map[string]bool {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		m := map[string]bool{}
+		for _, d := range strings.Fields(string(out)) {
+			m[strings.TrimPrefix(d, module)] = true
+		}
+		return m
+	}
+	reg := deps("registry")
+	for _, up := range []string{"solver", "exporter", "cache"} {
+		if reg[up] {
+			t.Errorf("registry imports %s", up)
+		}
+		if !deps(up)["registry"] {
+			t.Errorf("%s does not use the registry package", up)
+		}
 	}
 }
 
