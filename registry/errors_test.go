@@ -222,3 +222,47 @@ func TestErrorsServerFailure(t *testing.T) {
 		t.Errorf("raw error shows no details map: the test proves nothing")
 	}
 }
+
+func TestDescribeRequest(t *testing.T) {
+	const host = "reg.example.com"
+	for _, tc := range []struct {
+		method, url string
+		what, repo  string
+	}{
+		{"GET", "https://reg.example.com/v2/", "checking access", ""},
+		{"GET", "https://auth.example.com/token?scope=repository%3Aa%3Apull&service=reg", "getting an auth token from auth.example.com", ""},
+		{"POST", "https://auth.example.com/token", "getting an auth token from auth.example.com", ""},
+		{"GET", "https://cdn.example.com/blobs/x", "following a redirect to cdn.example.com", ""},
+		{"GET", "https://reg.example.com/v2/team/app/manifests/1", "reading the manifest", "team/app"},
+		{"HEAD", "https://reg.example.com/v2/team/app/manifests/1", "checking the manifest", "team/app"},
+		{"PUT", "https://reg.example.com/v2/team/app/manifests/1", "writing the manifest", "team/app"},
+		{"HEAD", "https://reg.example.com/v2/a/blobs/sha256:ab", "checking blob sha256:ab", "a"},
+		{"GET", "https://reg.example.com/v2/a/blobs/sha256:ab", "reading blob sha256:ab", "a"},
+		{"POST", "https://reg.example.com/v2/a/b/blobs/uploads/?mount=sha256:ab&from=lib/base", "mounting a blob from lib/base", "a/b"},
+		{"POST", "https://reg.example.com/v2/a/blobs/uploads/", "starting a blob upload", "a"},
+		{"PATCH", "https://reg.example.com/v2/a/blobs/uploads/u1", "uploading a blob", "a"},
+		{"PUT", "https://reg.example.com/v2/a/blobs/uploads/u1?digest=sha256:ab", "finishing a blob upload", "a"},
+	} {
+		t.Run(tc.method+" "+tc.url, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, tc.url, nil)
+			what, repo := describeRequest(req, host)
+			if what != tc.what || repo != tc.repo {
+				t.Errorf("got %q, %q; want %q, %q", what, repo, tc.what, tc.repo)
+			}
+		})
+	}
+}
+
+func TestWrapKeepsNilAndWrapped(t *testing.T) {
+	ctx := testCtx(t)
+	if err := Wrap(ctx, OpPull, "a/b:1", nil, WithKeychain(anonymous)); err != nil {
+		t.Errorf("Wrap(nil) = %v", err)
+	}
+	first := Wrap(ctx, OpPull, "reg.example.com/a:1", errors.New("boom"), WithKeychain(anonymous))
+	if again := Wrap(ctx, OpImportCache, "reg.example.com/a:1", first, WithKeychain(anonymous)); again != first {
+		t.Errorf("wrapping twice gave %q, want %q", again, first)
+	}
+	if first.Error() != "pull reg.example.com/a:1: boom" {
+		t.Errorf("non-registry error reads %q", first)
+	}
+}
