@@ -114,7 +114,10 @@ func WithProgress(ch chan<- v1.Update) Option {
 // WithMountFrom names a repository (e.g. "registry.example.com/base") on
 // the target registry whose blobs the registry may mount instead of
 // receiving an upload (a cross-repository blob mount): typically the base
-// image's repository. See Client.MountSource.
+// image's repository. A layer that is not there is uploaded as usual.
+// Layers that came from remote.Image of the same registry are mounted
+// without this option (go-containerregistry's remote.MountableLayer). See
+// Client.MountSource.
 func WithMountFrom(repos ...string) Option {
 	return func(c *config) { c.mountFrom = append(c.mountFrom, repos...) }
 }
