@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/builderdev/builder/executor"
-	"github.com/builderdev/builder/exporter"
 	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/registry"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/solver"
 	"github.com/builderdev/builder/store"
@@ -117,7 +117,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	}
 	rep, closeRep := newRenderer(o.progress, o.quiet, s.err)
 	defer closeRep()
-	ropts := exporter.RemoteOptions(ctx, o.reg.exporterOptions()...)
+	ropts := registry.RemoteOptions(ctx, o.reg.exporterOptions()...)
 	warn := func(m string) { rep.Report(solver.Event{Time: time.Now(), Status: solver.StatusInfo, Data: m}) }
 	if err := o.cache.importCaches(ctx, c, warn, ropts...); err != nil {
 		return err

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/builderdev/builder/exporter"
+	regclient "github.com/builderdev/builder/registry"
 )
 
 // loginOptions are the flags of `builder login`.
@@ -66,14 +66,14 @@ func (o *loginOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if password == "" {
 		return &exitError{code: 2, err: errors.New("login: a password is required (--password-stdin)")}
 	}
-	if err := exporter.Login(ctx, registry, o.username, password, o.reg.exporterOptions()...); err != nil {
+	if err := regclient.Login(ctx, registry, o.username, password, o.reg.exporterOptions()...); err != nil {
 		return err
 	}
-	file, err := exporter.DockerConfigFile(os.Getenv)
+	file, err := regclient.DockerConfigFile(os.Getenv)
 	if err != nil {
 		return err
 	}
-	if err := exporter.SaveLogin(file, registry, o.username, password); err != nil {
+	if err := regclient.SaveLogin(file, registry, o.username, password); err != nil {
 		return err
 	}
 	fmt.Fprintln(s.out, "Login Succeeded")
@@ -93,11 +93,11 @@ func logoutCommand() command {
 			if len(args) == 1 {
 				registry = args[0]
 			}
-			file, err := exporter.DockerConfigFile(os.Getenv)
+			file, err := regclient.DockerConfigFile(os.Getenv)
 			if err != nil {
 				return err
 			}
-			found, err := exporter.RemoveLogin(file, registry)
+			found, err := regclient.RemoveLogin(file, registry)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/builderdev/builder/exporter"
+	"github.com/builderdev/builder/registry"
 	"github.com/builderdev/builder/store"
 )
 
@@ -28,17 +29,17 @@ type registryOptions struct {
 func (o *registryOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.insecure, "insecure-registry", nil,
 		"allow plain http and unverified TLS for this registry HOST[:PORT] (repeatable; loopback always may use http)")
-	fs.StringVar(&o.certsDir, "registry-certs", exporter.DefaultCertsDir,
+	fs.StringVar(&o.certsDir, "registry-certs", registry.DefaultCertsDir,
 		"per-registry certificates: DIR/HOST[:PORT]/ca.crt (extra CAs), client.cert + client.key")
 	fs.IntVar(&o.jobs, "push-jobs", 4, "blobs uploaded at once")
 }
 
-// exporterOptions turns the flags into exporter options.
-func (o *registryOptions) exporterOptions() []exporter.PushOption {
-	return []exporter.PushOption{
-		exporter.WithInsecureRegistries(o.insecure...),
-		exporter.WithCertsDir(o.certsDir),
-		exporter.WithJobs(o.jobs),
+// exporterOptions turns the flags into registry options.
+func (o *registryOptions) exporterOptions() []registry.Option {
+	return []registry.Option{
+		registry.WithInsecureRegistries(o.insecure...),
+		registry.WithCertsDir(o.certsDir),
+		registry.WithJobs(o.jobs),
 	}
 }
 
@@ -66,8 +67,8 @@ func (o *registryOptions) push(ctx context.Context, img v1.Image, refs []string,
 	for _, ref := range refs {
 		opts := o.exporterOptions()
 		for _, p := range *pushed {
-			if r, err := exporter.ParseReference(p, opts...); err == nil {
-				opts = append(opts, exporter.WithMountFrom(r.Context().String()))
+			if r, err := registry.ParseReference(p, opts...); err == nil {
+				opts = append(opts, registry.WithMountFrom(r.Context().String()))
 			}
 		}
 		d, err := exporter.Push(ctx, img, ref, opts...)
