@@ -22,7 +22,7 @@ type loginOptions struct {
 }
 
 func (o *loginOptions) AddFlags(fs *pflag.FlagSet) {
-	o.reg.AddFlags(fs)
+	o.reg.addConnFlags(fs)
 	fs.StringVarP(&o.username, "username", "u", "", "user name")
 	fs.StringVarP(&o.password, "password", "p", "", "password (prefer --password-stdin)")
 	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from stdin")

@@ -26,11 +26,17 @@ type registryOptions struct {
 }
 
 func (o *registryOptions) AddFlags(fs *pflag.FlagSet) {
+	o.addConnFlags(fs)
+	fs.IntVar(&o.jobs, "push-jobs", 4, "blobs uploaded at once")
+}
+
+// addConnFlags adds the flags about reaching a registry, without the push
+// ones (for login).
+func (o *registryOptions) addConnFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.insecure, "insecure-registry", nil,
 		"allow plain http and unverified TLS for this registry HOST[:PORT] (repeatable; loopback always may use http)")
 	fs.StringVar(&o.certsDir, "registry-certs", exporter.DefaultCertsDir,
 		"per-registry certificates: DIR/HOST[:PORT]/ca.crt (extra CAs), client.cert + client.key")
-	fs.IntVar(&o.jobs, "push-jobs", 4, "blobs uploaded at once")
 }
 
 // exporterOptions turns the flags into exporter options.
