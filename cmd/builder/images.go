@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -37,7 +37,7 @@ type imageRow struct {
 	Digest     string    `json:"digest"` // manifest digest
 	Size       int64     `json:"size"`   // config plus compressed layers
 	Created    time.Time `json:"created,omitzero"`
-	name       string // as stored
+	name       string    // as stored
 	digest     v1.Hash
 }
 
