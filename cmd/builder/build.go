@@ -168,7 +168,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	names := o.tags
 	if len(targets) > 0 {
 		// The digest reported is the one the registry has (the last push's).
-		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets); err != nil {
+		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets, pushReport(rep)); err != nil {
 			return err
 		}
 	}
