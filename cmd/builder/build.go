@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -86,8 +87,8 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Stat(contextDir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("context %s: not a directory", args[0])
+	if err := checkContextDir(contextDir, args[0]); err != nil {
+		return err
 	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
@@ -167,7 +168,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	names := o.tags
 	if len(targets) > 0 {
 		// The digest reported is the one the registry has (the last push's).
-		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets); err != nil {
+		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets, pushReport(rep)); err != nil {
 			return err
 		}
 	}
@@ -190,6 +191,21 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		digest, cfgDigest, humanSize(size), res.Steps, res.Cached, res.Elapsed.Seconds())
 	for _, t := range o.tags {
 		fmt.Fprintf(s.err, "tagged %s\n", tagName(t))
+	}
+	return nil
+}
+
+// checkContextDir says why dir (given as arg) cannot be a build context:
+// missing, not a directory, or not readable.
+func checkContextDir(dir, arg string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR): // ENOTDIR: a parent is a file
+		return fmt.Errorf("context %s: no such directory", arg)
+	case err != nil:
+		return fmt.Errorf("context %s: %w", arg, err)
+	case !fi.IsDir():
+		return fmt.Errorf("context %s: not a directory (a build context is a directory)", arg)
 	}
 	return nil
 }

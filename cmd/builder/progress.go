@@ -29,13 +29,7 @@ func newRenderer(mode string, quiet bool, w io.Writer) (solver.Reporter, func())
 	}
 	switch mode {
 	case "json":
-		var mu sync.Mutex
-		enc := json.NewEncoder(w)
-		return solver.ReporterFunc(func(e solver.Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			enc.Encode(e)
-		}), func() {}
+		return &jsonRenderer{enc: json.NewEncoder(w)}, func() {}
 	case "tty":
 		t := &ttyRenderer{w: w, start: time.Now(), vertices: map[int]*ttyVertex{}, stop: make(chan struct{})}
 		t.done.Add(1)
