@@ -14,9 +14,9 @@ import (
 	"github.com/builderdev/builder/internal/testenv"
 )
 
-var summary = regexp.MustCompile(`(\d+) steps run, (\d+) cached`)
+var summary = regexp.MustCompile(`(\d+) steps? run, (\d+) (?:steps? )?cached`)
 
-// ranCached reads "N steps run, M cached" from a build's stderr.
+// ranCached reads "N steps run, M steps cached" from a build's stderr.
 func ranCached(t *testing.T, r result) (int, int) {
 	t.Helper()
 	m := summary.FindStringSubmatch(r.stderr)

@@ -273,6 +273,11 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 		}
 	}
 	if len(missing) == 0 {
+		// Nothing to make: the step is shown as CACHED, so that the steps
+		// shown are the ones counted in "[i/total]" and in the summary.
+		v := b.newVertex(sr, "WORKDIR "+w.Path)
+		b.hit.Add(1)
+		b.doneVertex(v, true)
 		next.cfg.History = append(next.cfg.History, b.history(st, createdBy, true))
 		next.key = keyOf(keyInput{Version: keyVersion, Parent: st.key.String(), Kind: "workdir", Args: wd})
 		return next, nil

@@ -63,8 +63,10 @@ func (p *plainRenderer) Report(e solver.Event) {
 	switch e.Status {
 	case solver.StatusInfo:
 		fmt.Fprintf(p.w, "#0 %s\n", e.Data)
+	case solver.StatusWaiting:
+		fmt.Fprintf(p.w, "#%d %s\n#%d WAITING for a job slot\n", e.Vertex, e.Name, e.Vertex)
 	case solver.StatusStarted:
-		p.started[e.Vertex] = e.Time
+		p.started[e.Vertex] = e.Time // a waiting step's timer starts here
 		fmt.Fprintf(p.w, "#%d %s\n", e.Vertex, e.Name)
 		if e.Reason != "" {
 			fmt.Fprintf(p.w, "#%d %s\n", e.Vertex, e.Reason)
@@ -136,6 +138,8 @@ func (t *ttyRenderer) Report(e solver.Event) {
 			v.tail = v.tail[len(v.tail)-5:]
 		}
 		return
+	case solver.StatusStarted:
+		v.started = e.Time // a step that waited for a job slot runs from now
 	case solver.StatusDone, solver.StatusCached, solver.StatusError:
 		v.took = e.Time.Sub(v.started)
 	}
@@ -198,6 +202,8 @@ func (t *ttyRenderer) draw(final bool) {
 			line(fmt.Sprintf(" => %s  %.1fs", v.name, v.took.Seconds()))
 		case solver.StatusError:
 			line(fmt.Sprintf(" => ERROR %s  %.1fs", v.name, v.took.Seconds()))
+		case solver.StatusWaiting:
+			line(fmt.Sprintf(" => WAITING %s", v.name))
 		default:
 			line(fmt.Sprintf(" => %s  %.1fs", v.name, time.Since(v.started).Seconds()))
 			if !final {
