@@ -116,26 +116,6 @@ func TestCacheConsequences(t *testing.T) {
 	}
 }
 
-// Two independent stages that sleep run at once.
-func TestParallelStages(t *testing.T) {
-	testenv.LeakCheck(t)
-	root := newRoot(t)
-	ctxDir := filepath.Join(t.TempDir(), "ctx")
-	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), `FROM busybox AS a
-RUN sleep 3 && echo a > /a
-FROM busybox AS b
-RUN sleep 3 && echo b > /b
-FROM busybox
-COPY --from=a /a /a
-COPY --from=b /b /b
-`)
-	start := time.Now()
-	mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--build-context", busyboxContext(t), "--jobs", "2", ctxDir)
-	if took := time.Since(start); took > 5500*time.Millisecond {
-		t.Errorf("two independent 3 s stages took %s; they did not run in parallel", took)
-	}
-}
-
 // Stages the target does not need are never resolved, even when they
 // would fail; errors about stages suggest names.
 func TestStagePruning(t *testing.T) {
