@@ -405,6 +405,37 @@ func TestDiskUsage(t *testing.T) {
 	}
 }
 
+// ReclaimableDangling is what a prune without All frees; after it, it is 0
+// while Reclaimable still counts what only All removes.
+func TestDiskUsageDangling(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u, err := f.c.DiskUsage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ReclaimableDangling == 0 || u.ReclaimableDangling >= u.Reclaimable {
+		t.Errorf("reclaimable %d, dangling %d", u.Reclaimable, u.ReclaimableDangling)
+	}
+	rep, err := f.c.Prune(ctx, PruneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Freed != u.ReclaimableDangling {
+		t.Errorf("du: %d reclaimable without All, prune freed %d", u.ReclaimableDangling, rep.Freed)
+	}
+	after, err := f.c.DiskUsage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ReclaimableDangling != 0 {
+		t.Errorf("after prune: %d reclaimable without All", after.ReclaimableDangling)
+	}
+	if after.Reclaimable != u.Reclaimable-rep.Freed {
+		t.Errorf("after prune: %d reclaimable with All, want %d", after.Reclaimable, u.Reclaimable-rep.Freed)
+	}
+}
+
 // While a build runs, blobs it may have written but not yet leased (newer
 // than its start) stay; once it ends they go.
 func TestPruneSparesFreshBlobsDuringBuild(t *testing.T) {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/builderdev/builder/registry"
 )
 
 // ErrNoCache means there is no cache at the given reference or directory
@@ -30,7 +30,7 @@ func ExportRegistry(ctx context.Context, c *Cache, keys []v1.Hash, ref string, o
 		return v1.Hash{}, err
 	}
 	if err := remote.Write(r, img, append(opts, remote.WithContext(ctx))...); err != nil {
-		return v1.Hash{}, fmt.Errorf("export cache to %s: %w", ref, err)
+		return v1.Hash{}, registry.Wrap(ctx, registry.OpExportCache, ref, err)
 	}
 	d, err := img.Digest()
 	if err != nil {
@@ -48,11 +48,11 @@ func ImportRegistry(ctx context.Context, c *Cache, ref string, opts ...remote.Op
 	}
 	img, err := remote.Image(r, append(opts, remote.WithContext(ctx))...)
 	if err != nil {
-		var te *transport.Error
-		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		err = registry.Wrap(ctx, registry.OpImportCache, ref, err)
+		if errors.Is(err, registry.ErrNotFound) {
 			return fmt.Errorf("import cache from %s: %w", ref, ErrNoCache)
 		}
-		return fmt.Errorf("import cache from %s: %w", ref, err)
+		return err
 	}
 	if err := Import(ctx, c, img); err != nil {
 		return fmt.Errorf("%w (from %s)", err, ref)

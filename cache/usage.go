@@ -27,6 +27,9 @@ type Usage struct {
 	// Reclaimable is what Prune with All would free now: what no tagged
 	// image and no running build uses.
 	Reclaimable int64
+	// ReclaimableDangling is what Prune without All would free now (what
+	// `builder prune` removes): 0 right after such a prune.
+	ReclaimableDangling int64
 	// Entries lists the cache records, least recently used first.
 	Entries []UsageEntry
 }
@@ -216,12 +219,24 @@ func (c *Cache) DiskUsage(ctx context.Context) (Usage, error) {
 	for _, re := range inv.records {
 		u.Entries = append(u.Entries, p.entry(re))
 	}
-	freed, err := p.run(ctx, nil)
-	if err != nil {
+	if u.Reclaimable, err = c.reclaimable(ctx, p, inv); err != nil {
 		return Usage{}, err
 	}
-	u.Reclaimable = freed.Freed + c.cleanIndex(inv, p.gone, true)
+	// The same dry run as Prune without All, so du and prune agree.
+	dp := newPlan(inv, rs, PruneOptions{}, time.Now())
+	if u.ReclaimableDangling, err = c.reclaimable(ctx, dp, inv); err != nil {
+		return Usage{}, err
+	}
 	return u, nil
+}
+
+// reclaimable runs p dry and returns the bytes it would free.
+func (c *Cache) reclaimable(ctx context.Context, p *plan, inv *inventory) (int64, error) {
+	freed, err := p.run(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	return freed.Freed + c.cleanIndex(inv, p.gone, true), nil
 }
 
 func (c *Cache) mountsDir() string { return filepath.Join(c.store.Root(), "cache-mounts") }

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,5 +74,49 @@ func TestOutputCompression(t *testing.T) {
 				t.Errorf("%s: layer media type %s, want %s", tt.opts, l.MediaType, tt.mediaType)
 			}
 		}
+	}
+}
+
+// build --push shows each push in every progress mode, as `builder push`
+// does: the ref, the digest the registry has and the manifest's size; json
+// as a typed event.
+func TestBuildPushProgress(t *testing.T) {
+	testenv.LeakCheck(t)
+	reg := testenv.StartRegistry(t)
+	root := newRoot(t)
+	ctxDir := smallContext(t, true)
+	for _, mode := range []string{"plain", "tty", "json"} {
+		t.Run(mode, func(t *testing.T) {
+			refs := []string{reg.Ref("e2e/progress-"+mode) + ":a", reg.Ref("e2e/progress-"+mode) + ":b"}
+			digestFile := filepath.Join(t.TempDir(), "digest")
+			r := mustBuild(t, runOpts{}, "--root", root, "build", "--progress", mode, "--build-context", busyboxContext(t),
+				"--push", "-t", refs[0], "-t", refs[1], "--digest-file", digestFile, ctxDir)
+			digest := strings.TrimSpace(string(testenvRead(t, digestFile)))
+			size := len(testenv.Skopeo(t, "inspect", "--raw", "--tls-verify=false", "docker://"+refs[0]))
+			for _, ref := range refs {
+				if mode != "json" {
+					if want := fmt.Sprintf("pushed %s@%s size: %d", ref, digest, size); !strings.Contains(r.stderr, want) {
+						t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+					}
+					continue
+				}
+				found := false
+				for _, line := range strings.Split(r.stderr, "\n") {
+					var e struct {
+						Status, Ref, Digest string
+						Size                int
+					}
+					if json.Unmarshal([]byte(line), &e) == nil && e.Status == "pushed" && e.Ref == ref {
+						found = e.Digest == digest && e.Size == size
+						if !found {
+							t.Errorf("push event %s, want digest %s size %d", line, digest, size)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no push event for %s:\n%s", ref, r.stderr)
+				}
+			}
+		})
 	}
 }

@@ -101,3 +101,40 @@ func TestPruneAndDu(t *testing.T) {
 	// And the store still builds.
 	mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--build-context", bb, ctxDir)
 }
+
+// du and prune agree: du's Reclaimable is what prune -f frees (said in
+// prune's own words), and after it du shows 0 reclaimable of that.
+func TestDuAgreesWithPrune(t *testing.T) {
+	testenv.LeakCheck(t)
+	root := newRoot(t)
+	bb := busyboxContext(t)
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM busybox\nCOPY f /f\nRUN cp /f /g\n")
+	writeFile(t, filepath.Join(ctxDir, "f"), "one\n")
+	mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--build-context", bb, "-t", "kept", ctxDir)
+	writeFile(t, filepath.Join(ctxDir, "f"), "two\n")
+	mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--build-context", bb, ctxDir)
+	reclaimable := func() string {
+		t.Helper()
+		du := mustBuild(t, runOpts{}, "--root", root, "du")
+		for _, line := range strings.Split(du.stdout, "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "Reclaimable:" {
+				return f[1]
+			}
+		}
+		t.Fatalf("du has no Reclaimable line:\n%s", du)
+		return ""
+	}
+	before := reclaimable()
+	if before == "0B" {
+		t.Fatalf("nothing reclaimable after an untagged build")
+	}
+	p := mustBuild(t, runOpts{}, "--root", root, "prune", "-f")
+	if !strings.Contains(p.stdout, "Total reclaimed space: "+before+"\n") {
+		t.Errorf("du said %s reclaimable; prune -f:\n%s", before, p.stdout)
+	}
+	if after := reclaimable(); after != "0B" {
+		t.Errorf("after prune -f, du shows %s reclaimable, want 0B", after)
+	}
+	testenv.UmociUnpack(t, filepath.Join(root, "oci"), "kept:latest")
+}

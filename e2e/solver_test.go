@@ -14,9 +14,9 @@ import (
 	"github.com/builderdev/builder/internal/testenv"
 )
 
-var summary = regexp.MustCompile(`(\d+) steps run, (\d+) cached`)
+var summary = regexp.MustCompile(`(\d+) steps? run, (\d+) (?:steps? )?cached`)
 
-// ranCached reads "N steps run, M cached" from a build's stderr.
+// ranCached reads "N steps run, M steps cached" from a build's stderr.
 func ranCached(t *testing.T, r result) (int, int) {
 	t.Helper()
 	m := summary.FindStringSubmatch(r.stderr)
@@ -113,26 +113,6 @@ func TestCacheConsequences(t *testing.T) {
 	r = build("--explain", "--build-arg", "V=3")
 	if !strings.Contains(r.stderr, "file a.txt") {
 		t.Errorf("--explain does not say that files changed:\n%s", r.stderr)
-	}
-}
-
-// Two independent stages that sleep run at once.
-func TestParallelStages(t *testing.T) {
-	testenv.LeakCheck(t)
-	root := newRoot(t)
-	ctxDir := filepath.Join(t.TempDir(), "ctx")
-	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), `FROM busybox AS a
-RUN sleep 3 && echo a > /a
-FROM busybox AS b
-RUN sleep 3 && echo b > /b
-FROM busybox
-COPY --from=a /a /a
-COPY --from=b /b /b
-`)
-	start := time.Now()
-	mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--build-context", busyboxContext(t), "--jobs", "2", ctxDir)
-	if took := time.Since(start); took > 5500*time.Millisecond {
-		t.Errorf("two independent 3 s stages took %s; they did not run in parallel", took)
 	}
 }
 

@@ -117,7 +117,7 @@ func runCancelled(t *testing.T, e executor.Executor, root, script string, left .
 	err := e.Run(ctx, executor.Spec{
 		RootMounts: bindRoot(root),
 		Args:       []string{"sh", "-c", script},
-		Env:        []string{testPath},
+		Env:        []string{testPath, markEnv(t)},
 	})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run: %v, want deadline exceeded", err)
@@ -130,12 +130,12 @@ func runCancelled(t *testing.T, e executor.Executor, root, script string, left .
 
 // runBackgrounded runs script, which starts background processes and
 // echoes "started", in root: Run must succeed within limit, not waiting
-// for them, and they must be gone: no process whose command line contains
-// one of left.
+// for them, and they must be gone: no process of this test whose command
+// line contains one of left.
 func runBackgrounded(t *testing.T, e executor.Executor, root, script string, limit time.Duration, left ...string) {
 	t.Helper()
 	start := time.Now()
-	out, stderr, err := run(t, e, root, sh(script), nil)
+	out, stderr, err := run(t, e, root, sh(marked(t, script)), nil)
 	if err != nil || out != "started\n" {
 		t.Fatalf("Run: %v, stdout %q, stderr %q", err, out, stderr)
 	}
@@ -145,15 +145,11 @@ func runBackgrounded(t *testing.T, e executor.Executor, root, script string, lim
 	assertNoProcesses(t, left...)
 }
 
-// assertNoProcesses checks that no process's command line contains one of
-// patterns.
+// assertNoProcesses checks that no process of this test (see markVar)
+// whose command line contains one of patterns is left.
 func assertNoProcesses(t *testing.T, patterns ...string) {
 	t.Helper()
-	var p []string
-	for _, s := range patterns {
-		p = append(p, processesMatching(s)...)
-	}
-	if len(p) > 0 {
+	if p := processesMarked(testMark(t), patterns...); len(p) > 0 {
 		t.Errorf("processes left: %v", p)
 	}
 }

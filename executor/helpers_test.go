@@ -143,17 +143,53 @@ func run(t *testing.T, e executor.Executor, root string, args []string, edit fun
 
 func sh(script string) []string { return []string{"/bin/sh", "-c", script} }
 
-// processesMatching lists pids whose command line contains s.
-func processesMatching(s string) []string {
+// markVar tags the processes a test's steps start: its value is unique to
+// one test of one run, so a test looks for its own leftovers, not for any
+// `sleep 30` of another test or another run on the machine.
+const markVar = "BUILDER_TEST_MARK"
+
+// testMark returns this test's mark: the name of its own temp dir, which
+// testing makes unique (test name plus random digits) and keeps for the
+// test's life.
+func testMark(t *testing.T) string {
+	t.Helper()
+	return filepath.Base(filepath.Dir(t.TempDir()))
+}
+
+// markEnv is the environment entry that carries t's mark.
+func markEnv(t *testing.T) string {
+	t.Helper()
+	return markVar + "=" + testMark(t)
+}
+
+// marked prefixes script with the export of t's mark, so every process it
+// starts inherits it.
+func marked(t *testing.T, script string) string {
+	t.Helper()
+	return "export " + markEnv(t) + "; " + script
+}
+
+// processesMarked lists live processes (as "PID cmdline") that carry mark
+// in their environment and whose command line contains one of patterns.
+func processesMarked(mark string, patterns ...string) []string {
 	var out []string
-	files, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, f := range files {
-		data, err := os.ReadFile(f)
+	want := []byte(markVar + "=" + mark + "\x00")
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		env, err := os.ReadFile(filepath.Join(d, "environ"))
+		if err != nil || !bytes.Contains(env, want) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(d, "cmdline"))
 		if err != nil {
 			continue
 		}
-		if strings.Contains(strings.ReplaceAll(string(data), "\x00", " "), s) {
-			out = append(out, filepath.Base(filepath.Dir(f)))
+		cmdline := strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
+		for _, s := range patterns {
+			if strings.Contains(cmdline, s) {
+				out = append(out, filepath.Base(d)+" "+cmdline)
+				break
+			}
 		}
 	}
 	return out

@@ -100,7 +100,7 @@ func TestLimits(t *testing.T) {
 		}
 	})
 	t.Run("pids", func(t *testing.T) {
-		script := "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; echo all started"
+		script := marked(t, "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; echo all started")
 		out, stderr, err := run(t, e, root, sh(script), func(s *executor.Spec) { s.Limits.Pids = 5 })
 		var ee *executor.ExitError
 		if !errors.As(err, &ee) || !strings.Contains(stderr, "fork") || out != "" {
@@ -110,6 +110,8 @@ func TestLimits(t *testing.T) {
 		if err != nil || out != "all started\n" {
 			t.Fatalf("pids=50: %v (stdout %q, stderr %q)", err, out, stderr)
 		}
+		// The step's pid namespace takes its background sleeps with it.
+		assertNoProcesses(t, "sleep 30")
 	})
 	t.Run("cpus", func(t *testing.T) {
 		var mu sync.Mutex

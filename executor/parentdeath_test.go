@@ -26,7 +26,7 @@ func TestHelperStep(t *testing.T) {
 	_ = e.Run(context.Background(), executor.Spec{
 		RootMounts: bindRoot(root),
 		Args:       []string{"sh", "-c", "sleep 5557 & echo started; sleep 5556"},
-		Env:        []string{testPath},
+		Env:        []string{testPath, markVar + "=" + os.Getenv("BUILDER_TEST_HELPER_MARK")},
 		Stdout:     os.Stdout,
 	})
 }
@@ -37,7 +37,8 @@ func TestParentKilled(t *testing.T) {
 	root := busyboxRoot(t)
 	tmp := t.TempDir()
 	cmd := exec.Command("/proc/self/exe", "-test.run=^TestHelperStep$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "BUILDER_TEST_HELPER_ROOT="+root, "BUILDER_TEST_HELPER_TMP="+tmp)
+	mark := testMark(t)
+	cmd.Env = append(os.Environ(), "BUILDER_TEST_HELPER_ROOT="+root, "BUILDER_TEST_HELPER_TMP="+tmp, "BUILDER_TEST_HELPER_MARK="+mark)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +58,7 @@ func TestParentKilled(t *testing.T) {
 	_ = cmd.Wait()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		left := processesMatching("sleep 555")
+		left := processesMarked(mark, "sleep 555")
 		if len(left) == 0 {
 			break
 		}

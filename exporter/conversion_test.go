@@ -16,6 +16,7 @@ import (
 
 	"github.com/builderdev/builder/exporter"
 	"github.com/builderdev/builder/internal/testenv"
+	"github.com/builderdev/builder/registry"
 	"github.com/builderdev/builder/store"
 )
 
@@ -252,7 +253,7 @@ func TestPushConverted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := exporter.Push(ctx, conv, ref, exporter.WithKeychain(authn.NewMultiKeychain()), exporter.WithCertsDir(""))
+		d, err := exporter.Push(ctx, conv, ref, registry.WithKeychain(authn.NewMultiKeychain()), registry.WithCertsDir(""))
 		release()
 		if err != nil {
 			t.Fatalf("push %s: %v", ref, err)

@@ -8,6 +8,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/builderdev/builder/internal/layer"
 )
 
 // Convert returns img with the layer compression and media types opts ask
@@ -56,7 +58,7 @@ func convert(ctx context.Context, img v1.Image, o Options, defaultOCI bool) (v1.
 	// Decide each layer's target compression.
 	target := make([]Compression, len(layers))
 	for i, d := range m.Layers {
-		cur, known := compressionOf(d.MediaType)
+		cur, known := layer.CompressionOf(d.MediaType)
 		target[i] = cur
 		if !known || !d.MediaType.IsDistributable() {
 			continue
@@ -103,20 +105,16 @@ func convert(ctx context.Context, img v1.Image, o Options, defaultOCI bool) (v1.
 			d.Digest, d.Size = staged[i].digest, staged[i].size
 			changed = true
 		}
-		if _, known := compressionOf(d.MediaType); !known {
+		if _, known := layer.CompressionOf(d.MediaType); !known {
 			continue
 		}
 		if !d.MediaType.IsDistributable() {
 			// Foreign layers keep their kind; only the family changes.
-			if oci {
-				set(&d.MediaType, types.OCIRestrictedLayer)
-			} else {
-				set(&d.MediaType, types.DockerForeignLayer)
-			}
+			set(&d.MediaType, layer.ForeignMediaType(oci))
 			out[i] = &typedLayer{Layer: out[i], mt: d.MediaType}
 			continue
 		}
-		mt := layerMediaType(target[i], oci)
+		mt := layer.MediaType(target[i], oci)
 		set(&d.MediaType, mt)
 		if staged[i] != nil {
 			staged[i].mt = mt

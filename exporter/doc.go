@@ -9,5 +9,6 @@
 // Those blobs are cache: nothing keeps them from a prune, and a record
 // whose blob is gone is a miss.
 //
-// Registry push and authentication live in push*.go.
+// Push (push.go) uploads an image through package registry, which owns
+// the keychain, transport, login and registry errors.
 package exporter

@@ -3,19 +3,18 @@ package exporter
 import (
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/v1/types"
-
+	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/store"
 )
 
 // Compression is a layer compression.
-type Compression string
+type Compression = layer.Compression
 
 // The layer compressions an output can ask for.
 const (
-	Gzip         Compression = "gzip"
-	Zstd         Compression = "zstd"
-	Uncompressed Compression = "uncompressed"
+	Gzip         = layer.Gzip
+	Zstd         = layer.Zstd
+	Uncompressed = layer.Uncompressed
 )
 
 // Options tune how an image is written. The zero value keeps layers as they
@@ -77,33 +76,4 @@ func makeOptions(opts []Option) (Options, error) {
 		return o, fmt.Errorf("unknown compression %q", o.Compression)
 	}
 	return o, nil
-}
-
-// compressionOf tells the compression of a layer media type.
-func compressionOf(mt types.MediaType) (Compression, bool) {
-	switch mt {
-	case types.OCILayer, types.DockerLayer, types.OCIRestrictedLayer, types.DockerForeignLayer:
-		return Gzip, true
-	case types.OCILayerZStd:
-		return Zstd, true
-	case types.OCIUncompressedLayer, types.OCIUncompressedRestrictedLayer, types.DockerUncompressedLayer:
-		return Uncompressed, true
-	}
-	return "", false
-}
-
-// layerMediaType is the media type for a distributable layer.
-func layerMediaType(c Compression, oci bool) types.MediaType {
-	switch {
-	case c == Zstd:
-		return types.OCILayerZStd
-	case c == Uncompressed && oci:
-		return types.OCIUncompressedLayer
-	case c == Uncompressed:
-		return types.DockerUncompressedLayer
-	case oci:
-		return types.OCILayer
-	default:
-		return types.DockerLayer
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/builderdev/builder/internal/testenv"
+	"github.com/builderdev/builder/registry"
 )
 
 func TestPushPlainRegistry(t *testing.T) {
@@ -21,7 +22,7 @@ func TestPushPlainRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ref := range []string{reg.Ref("app:1"), reg.Ref("app:1"), reg.Ref("other/app:latest")} {
-		got, err := Push(ctx, img, ref, WithKeychain(anonymous), WithCertsDir(""))
+		got, err := Push(ctx, img, ref, registry.WithKeychain(anonymous), registry.WithCertsDir(""))
 		if err != nil {
 			t.Fatalf("push %s: %v", ref, err)
 		}
@@ -34,7 +35,7 @@ func TestPushPlainRegistry(t *testing.T) {
 	}
 	// By digest too.
 	byDigest := reg.Ref("app@" + want.String())
-	if _, err := Push(ctx, img, byDigest, WithKeychain(anonymous), WithCertsDir("")); err != nil {
+	if _, err := Push(ctx, img, byDigest, registry.WithKeychain(anonymous), registry.WithCertsDir("")); err != nil {
 		t.Fatalf("push by digest: %v", err)
 	}
 	// The layers skopeo lists are the image's.
@@ -54,7 +55,7 @@ func TestPushTLSBasicAuth(t *testing.T) {
 	img := pushImage(t, "tls")
 	certs := certsDirFor(t, reg.CAFile, reg.Host())
 	authFile := reg.DockerConfigDir(t) + "/config.json"
-	good := NewKeychain(WithGetenv(func(k string) string {
+	good := registry.NewKeychain(registry.WithGetenv(func(k string) string {
 		if k == "REGISTRY_AUTH_FILE" {
 			return authFile
 		}
@@ -62,7 +63,7 @@ func TestPushTLSBasicAuth(t *testing.T) {
 	}))
 	badFile := t.TempDir() + "/auth.json"
 	writeFile(t, badFile, `{"auths":{"`+reg.Host()+`":{"auth":"YWxpY2U6d3Jvbmc="}}}`) // alice:wrong
-	bad := NewKeychain(WithGetenv(func(k string) string {
+	bad := registry.NewKeychain(registry.WithGetenv(func(k string) string {
 		if k == "REGISTRY_AUTH_FILE" {
 			return badFile
 		}
@@ -71,7 +72,7 @@ func TestPushTLSBasicAuth(t *testing.T) {
 	ref := reg.Ref("secure/app:v1")
 
 	t.Run("ok", func(t *testing.T) {
-		got, err := Push(ctx, img, ref, WithKeychain(good), WithCertsDir(certs))
+		got, err := Push(ctx, img, ref, registry.WithKeychain(good), registry.WithCertsDir(certs))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,21 +81,21 @@ func TestPushTLSBasicAuth(t *testing.T) {
 		}
 	})
 	t.Run("wrong password", func(t *testing.T) {
-		_, err := Push(ctx, img, reg.Ref("secure/other:v1"), WithKeychain(bad), WithCertsDir(certs), WithRetry(1, 0))
-		wantOneLine(t, err, ErrAuthentication, "push to "+reg.Ref("secure/other:v1")+": authentication failed for "+reg.Host()+": ")
+		_, err := Push(ctx, img, reg.Ref("secure/other:v1"), registry.WithKeychain(bad), registry.WithCertsDir(certs), registry.WithRetry(1, 0))
+		wantOneLine(t, err, registry.ErrCredentialsRejected, "push to "+reg.Ref("secure/other:v1")+": authentication failed: the credentials saved for registry "+reg.Host()+" were rejected")
 	})
 	t.Run("no credentials", func(t *testing.T) {
-		_, err := Push(ctx, img, reg.Ref("secure/other:v1"), WithKeychain(anonymous), WithCertsDir(certs), WithRetry(1, 0))
-		wantOneLine(t, err, ErrAuthentication, "authentication failed for "+reg.Host())
+		_, err := Push(ctx, img, reg.Ref("secure/other:v1"), registry.WithKeychain(anonymous), registry.WithCertsDir(certs), registry.WithRetry(1, 0))
+		wantOneLine(t, err, registry.ErrNoCredentials, "authentication required: registry "+reg.Host()+" wants credentials to push to repository \"secure/other\" and none are saved for it")
 	})
 	t.Run("unknown CA", func(t *testing.T) {
-		_, err := Push(ctx, img, ref, WithKeychain(good), WithCertsDir(t.TempDir()), WithRetry(1, 0))
-		wantOneLine(t, err, ErrUnknownAuthority,
+		_, err := Push(ctx, img, ref, registry.WithKeychain(good), registry.WithCertsDir(t.TempDir()), registry.WithRetry(1, 0))
+		wantOneLine(t, err, registry.ErrUnknownAuthority,
 			"push to "+ref+": certificate signed by unknown authority for "+reg.Host()+" (use --registry-certs")
 	})
 	t.Run("insecure registry skips verification", func(t *testing.T) {
-		got, err := Push(ctx, img, reg.Ref("secure/insecure:v1"), WithKeychain(good), WithCertsDir(""),
-			WithInsecureRegistries(reg.Host()))
+		got, err := Push(ctx, img, reg.Ref("secure/insecure:v1"), registry.WithKeychain(good), registry.WithCertsDir(""),
+			registry.WithInsecureRegistries(reg.Host()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,22 +115,22 @@ func TestPushTokenAuth(t *testing.T) {
 	certs := certsDirFor(t, reg.CAFile, reg.Host(), realm.Host)
 	img := pushImage(t, "token")
 	authFile := reg.DockerConfigDir(t) + "/config.json"
-	kc := NewKeychain(WithGetenv(func(k string) string {
+	kc := registry.NewKeychain(registry.WithGetenv(func(k string) string {
 		if k == "REGISTRY_AUTH_FILE" {
 			return authFile
 		}
 		return ""
 	}))
 	ref := reg.Ref("team/app:1")
-	got, err := Push(ctx, img, ref, WithKeychain(kc), WithCertsDir(certs))
+	got, err := Push(ctx, img, ref, registry.WithKeychain(kc), registry.WithCertsDir(certs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sd := skopeoDigest(t, reg, ref); sd != got.String() {
 		t.Errorf("skopeo sees %s, Push returned %s", sd, got)
 	}
-	_, err = Push(ctx, img, ref, WithKeychain(anonymous), WithCertsDir(certs), WithRetry(1, 0))
-	wantOneLine(t, err, ErrAuthentication, "push to "+ref+": authentication failed for "+reg.Host())
+	_, err = Push(ctx, img, ref, registry.WithKeychain(anonymous), registry.WithCertsDir(certs), registry.WithRetry(1, 0))
+	wantOneLine(t, err, registry.ErrNoCredentials, "push to "+ref+": authentication required: registry "+reg.Host()+" wants credentials")
 }
 
 func TestPushFailsMidwayLeavesNoManifest(t *testing.T) {
@@ -148,7 +149,7 @@ func TestPushFailsMidwayLeavesNoManifest(t *testing.T) {
 	ctx := testCtx(t)
 	img := pushImage(t, "midway")
 	ref := p.host() + "/broken/app:1"
-	d, err := Push(ctx, img, ref, WithKeychain(anonymous), WithCertsDir(""), WithRetry(3, 10*time.Millisecond))
+	d, err := Push(ctx, img, ref, registry.WithKeychain(anonymous), registry.WithCertsDir(""), registry.WithRetry(3, 10*time.Millisecond))
 	if err == nil {
 		t.Fatalf("push succeeded (%s) though the manifest never arrived", d)
 	}
@@ -192,7 +193,7 @@ func TestPushRetriesAndMounts(t *testing.T) {
 	ctx := testCtx(t)
 	img := pushImage(t, "mount")
 	base := p.host() + "/library/base:1"
-	if _, err := Push(ctx, img, base, WithKeychain(anonymous), WithCertsDir(""), WithRetry(4, 10*time.Millisecond)); err != nil {
+	if _, err := Push(ctx, img, base, registry.WithKeychain(anonymous), registry.WithCertsDir(""), registry.WithRetry(4, 10*time.Millisecond)); err != nil {
 		t.Fatalf("push with a transient 503: %v", err)
 	}
 	if !failed.Load() {
@@ -200,7 +201,7 @@ func TestPushRetriesAndMounts(t *testing.T) {
 	}
 	before := len(p.requests())
 	app := p.host() + "/team/app:1"
-	got, err := Push(ctx, img, app, WithKeychain(anonymous), WithCertsDir(""), WithMountFrom(p.host()+"/library/base"))
+	got, err := Push(ctx, img, app, registry.WithKeychain(anonymous), registry.WithCertsDir(""), registry.WithMountFrom(p.host()+"/library/base"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,38 +236,8 @@ func TestPushDenied(t *testing.T) {
 		return false
 	}
 	ref := p.host() + "/ro/app:1"
-	_, err := Push(testCtx(t), pushImage(t, "denied"), ref, WithKeychain(anonymous), WithCertsDir(""), WithRetry(1, 0))
-	wantOneLine(t, err, ErrDenied, "push to "+ref+": denied: no access to ro/app on "+p.host())
-}
-
-func TestPushRefusesPlainHTTPToRemoteHosts(t *testing.T) {
-	for _, tc := range []struct {
-		host     string
-		insecure []string
-		want     bool
-	}{
-		{"127.0.0.1:5000", nil, true},
-		{"localhost:5000", nil, true},
-		{"[::1]:5000", nil, true},
-		{"10.0.0.5:5000", nil, false},
-		{"registry.example.com", nil, false},
-		{"registry.example.com:5000", []string{"registry.example.com:5000"}, true},
-		{"registry.example.com:5000", []string{"registry.example.com"}, true},
-		{"registry.example.com:5000", []string{"other.example.com"}, false},
-	} {
-		t.Run(tc.host, func(t *testing.T) {
-			if got := plainHTTPAllowed(tc.host, tc.insecure); got != tc.want {
-				t.Errorf("plainHTTPAllowed(%q, %q) = %v, want %v", tc.host, tc.insecure, got, tc.want)
-			}
-		})
-	}
-	// A real request: plain http to a non-loopback name is refused before
-	// anything is sent.
-	tr := newRegistryTransport("", nil)
-	req, _ := http.NewRequest(http.MethodGet, "http://registry.invalid/v2/", nil)
-	if _, err := tr.RoundTrip(req); err == nil || !strings.Contains(err.Error(), "--insecure-registry registry.invalid") {
-		t.Errorf("plain http to registry.invalid: %v", err)
-	}
+	_, err := Push(testCtx(t), pushImage(t, "denied"), ref, registry.WithKeychain(anonymous), registry.WithCertsDir(""), registry.WithRetry(1, 0))
+	wantOneLine(t, err, registry.ErrDenied, "push to "+ref+": denied: registry "+p.host()+" gives no access to push to repository \"ro/app\"")
 }
 
 func wantOneLine(t *testing.T, err error, sentinel error, prefix string) {

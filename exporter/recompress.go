@@ -14,11 +14,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/builderdev/builder/ctxio"
+	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/store"
 )
 
@@ -46,7 +45,7 @@ func (l *fileLayer) Compressed() (io.ReadCloser, error) {
 }
 
 func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
-	return decompress(io.NewSectionReader(l.f, 0, l.size), l.mt)
+	return layer.OpenUncompressed(io.NopCloser(io.NewSectionReader(l.f, 0, l.size)), l.mt)
 }
 
 func (l *fileLayer) release() {
@@ -55,34 +54,6 @@ func (l *fileLayer) release() {
 		os.Remove(l.f.Name())
 	}
 }
-
-// decompress undoes the compression of a blob of media type mt.
-func decompress(r io.Reader, mt types.MediaType) (io.ReadCloser, error) {
-	c, _ := compressionOf(mt)
-	switch c {
-	case Uncompressed:
-		return io.NopCloser(r), nil
-	case Zstd:
-		d, err := zstd.NewReader(bufio.NewReader(r))
-		if err != nil {
-			return nil, err
-		}
-		return readCloser{d, func() error { d.Close(); return nil }}, nil
-	default:
-		z, err := gzip.NewReader(bufio.NewReader(r))
-		if err != nil {
-			return nil, err
-		}
-		return readCloser{z, z.Close}, nil
-	}
-}
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (r readCloser) Close() error { return r.close() }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
@@ -102,7 +73,7 @@ func recompressAll(ctx context.Context, dir string, layers []v1.Layer, descs []v
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, l := range layers {
-		cur, known := compressionOf(descs[i].MediaType)
+		cur, known := layer.CompressionOf(descs[i].MediaType)
 		if !known || !descs[i].MediaType.IsDistributable() || o.Compression == "" {
 			continue
 		}
@@ -165,14 +136,14 @@ func convertStored(ctx context.Context, st *store.Store, l v1.Layer, c Compressi
 		if err != nil {
 			return nil, err
 		}
-		return &fileLayer{f: rc.(*os.File), digest: conv.Digest, diffID: diffID, size: conv.Size, mt: layerMediaType(c, true)}, nil
+		return &fileLayer{f: rc.(*os.File), digest: conv.Digest, diffID: diffID, size: conv.Size, mt: layer.MediaType(c, true)}, nil
 	}
 	return nil, fmt.Errorf("converted blob of %s removed while in use", diffID)
 }
 
 // writeConversion compresses l straight into a store blob and records it.
 func writeConversion(ctx context.Context, st *store.Store, l v1.Layer, key string, diffID v1.Hash, c Compression, level int) (store.Conversion, error) {
-	mt := layerMediaType(c, true)
+	mt := layer.MediaType(c, true)
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -224,7 +195,7 @@ func recompress(ctx context.Context, dir string, l v1.Layer, c Compression, leve
 		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
 		diffID: diffID,
 		size:   cw.n,
-		mt:     layerMediaType(c, true), // the caller sets the final media type
+		mt:     layer.MediaType(c, true), // the caller sets the final media type
 	}, nil
 }
 
@@ -237,22 +208,7 @@ func compressLayer(ctx context.Context, w io.Writer, l v1.Layer, c Compression, 
 	}
 	defer rc.Close()
 	bw := bufio.NewWriterSize(w, 1<<20)
-	var zw io.WriteCloser
-	switch c {
-	case Gzip:
-		if level == 0 {
-			level = gzip.DefaultCompression
-		}
-		zw, err = gzip.NewWriterLevel(bw, level)
-	case Zstd:
-		el := zstd.SpeedDefault
-		if level != 0 {
-			el = zstd.EncoderLevelFromZstd(level)
-		}
-		zw, err = zstd.NewWriter(bw, zstd.WithEncoderLevel(el))
-	default:
-		zw = nopCloser{bw}
-	}
+	zw, err := layer.NewWriter(bw, c, level)
 	if err != nil {
 		return err
 	}
@@ -269,7 +225,3 @@ func compressLayer(ctx context.Context, w io.Writer, l v1.Layer, c Compression, 
 type counter struct{ n int64 }
 
 func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }

@@ -2,9 +2,6 @@ package filecopy
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
-	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
@@ -12,42 +9,9 @@ import (
 	"os"
 	"path"
 	"strings"
-	"time"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/builderdev/builder/internal/layer"
 )
-
-// decompress detects the compression of r by its magic bytes, as Docker's
-// DecompressStream does: gzip, bzip2, xz, zstd or none.
-func decompress(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReader(r)
-	magic, _ := br.Peek(6)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b, 0x08}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, err
-		}
-		return zr, func() { zr.Close() }, nil
-	case bytes.HasPrefix(magic, []byte("BZh")):
-		return bzip2.NewReader(br), func() {}, nil
-	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
-		xr, err := xz.NewReader(br)
-		if err != nil {
-			return nil, nil, err
-		}
-		return xr, func() {}, nil
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br)
-		if err != nil {
-			return nil, nil, err
-		}
-		return zr, zr.Close, nil
-	}
-	return br, func() {}, nil
-}
 
 // maybeExtract extracts the archive open returns into the directory dest
 // (ADD semantics: entries keep their owner unless --chown, mode and mtime;
@@ -59,11 +23,13 @@ func (p *plan) maybeExtract(ctx context.Context, open func() (io.ReadCloser, err
 		return false, fmt.Errorf("open archive: %w", err)
 	}
 	defer rc.Close()
-	r, done, err := decompress(rc)
+	// The compression is detected by content, as Docker's DecompressStream
+	// does: gzip, bzip2, xz, zstd or none.
+	r, _, err := layer.DecompressStream(rc)
 	if err != nil {
 		return false, nil
 	}
-	defer done()
+	defer r.Close()
 	tr := tar.NewReader(r)
 	hdr, err := tr.Next()
 	if err != nil {
@@ -102,11 +68,7 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	}
 	name := relName(h.Name)
 	target := path.Join(dest, name)
-	hdr := tar.Header{
-		Typeflag: h.Typeflag, Mode: h.Mode & 0o7777, Uid: h.Uid, Gid: h.Gid,
-		ModTime: h.ModTime.Truncate(time.Second), Format: tar.FormatPAX,
-		Devmajor: h.Devmajor, Devminor: h.Devminor,
-	}
+	hdr := layer.Normalize(h)
 	if c := p.req.Chown; c != nil {
 		hdr.Uid, hdr.Gid = int(c.UID), int(c.GID)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/patternmatcher"
 
+	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/parser"
 )
 
@@ -366,7 +367,7 @@ func (p *plan) put(e *entry) {
 
 // fileEntry makes the entry for a non-directory-walk source file.
 func (p *plan) fileEntry(target, srcName string, fi fs.FileInfo) (*entry, bool, error) {
-	hdr, ok := TarHeader(fi)
+	hdr, ok := layer.TarHeader(fi)
 	if !ok {
 		return nil, false, nil
 	}

@@ -10,6 +10,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/builderdev/builder/internal/layer"
 )
 
 // parentDirs writes, for --parents, the source's directories between the
@@ -32,7 +34,7 @@ func (p *plan) parentDirs(it item, dest string, inclusive bool) error {
 		if err != nil {
 			return fmt.Errorf("lstat %s: %w", r, err)
 		}
-		hdr, _ := TarHeader(fi)
+		hdr, _ := layer.TarHeader(fi)
 		p.setOwner(&hdr)
 		p.applyChmod(&hdr)
 		p.put(&entry{name: path.Join(dest, cur), hdr: hdr})
@@ -78,7 +80,7 @@ func (p *plan) walk(ctx context.Context, srcDir, dstDir, rel string) (int, error
 			if p.existsNonDir(target) {
 				return n, fmt.Errorf("%s failed: cannot copy to non-directory: /%s", p.verb(), target)
 			}
-			hdr, _ := TarHeader(fi)
+			hdr, _ := layer.TarHeader(fi)
 			p.setOwner(&hdr)
 			p.applyChmod(&hdr)
 			p.put(&entry{name: target, hdr: hdr})
@@ -130,7 +132,7 @@ func (p *plan) sorted() []*entry {
 			hdr := tar.Header{Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX}
 			if p.req.Dest != nil {
 				if fi, err := p.req.Dest.Lstat(d); err == nil && fi.IsDir() {
-					hdr, _ = TarHeader(fi)
+					hdr, _ = layer.TarHeader(fi)
 				}
 			}
 			hdr.ModTime = p.mtime

@@ -32,7 +32,7 @@ type build struct {
 	contexts   map[string]namedContext
 	created    time.Time
 	lease      *store.Lease
-	sem        *semaphore.Weighted
+	sem        *semaphore.Weighted // job slots (--jobs); nil: no bound
 	images     singleflight.Group
 	ctxOnce    sync.Once
 	ctxFS      filecopy.FS

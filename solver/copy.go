@@ -9,11 +9,11 @@ import (
 	"io/fs"
 	"path"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/parser/shell"
 	"github.com/builderdev/builder/snapshot"
@@ -249,7 +249,7 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 		case err == nil && !fi.IsDir():
 			return nil, fmt.Errorf("WORKDIR %s: /%s is not a directory", wd, p)
 		case err == nil:
-			hdr, _ := filecopy.TarHeader(fi)
+			hdr, _ := layer.TarHeader(fi)
 			hdr.Name = p + "/"
 			parents = append([]tar.Header{hdr}, parents...)
 		case errors.Is(err, fs.ErrNotExist) && len(parents) == 0:
@@ -259,6 +259,11 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 		}
 	}
 	if len(missing) == 0 {
+		// Nothing to make: the step is shown as CACHED, so that the steps
+		// shown are the ones counted in "[i/total]" and in the summary.
+		v := b.newVertex(sr, "WORKDIR "+w.Path)
+		b.hit.Add(1)
+		b.doneVertex(v, true)
 		next.cfg.History = append(next.cfg.History, b.history(st, createdBy, true))
 		next.key = keyOf(keyInput{Version: keyVersion, Parent: st.key.String(), Kind: "workdir", Args: wd})
 		return next, nil
@@ -273,7 +278,7 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
 			return b.writeLayer(ctx, func(w io.Writer) error {
 				tw := tar.NewWriter(w)
-				mtime := b.created.Truncate(time.Second)
+				mtime := layer.ModTime(b.created)
 				for i, hdr := range parents {
 					if i == len(parents)-1 { // it gets a new entry
 						hdr.ModTime = mtime

@@ -105,13 +105,15 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 	if b.req.Explain {
 		reason = b.explain(ctx, s, noCache)
 	}
-	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusStarted, Reason: reason})
+	release, err := b.jobSlot(ctx, v)
+	if err != nil {
+		b.fail(v, err)
+		return nil, err
+	}
+	defer release()
 	started := time.Now()
+	b.s.reporter.Report(Event{Time: started, Vertex: v.num, Name: v.name, Status: StatusStarted, Reason: reason})
 	res, err, _ := b.s.steps.Do(key.String(), func() (any, error) {
-		if err := b.sem.Acquire(ctx, 1); err != nil {
-			return nil, err
-		}
-		defer b.sem.Release(1)
 		l, err := s.exec(ctx, v)
 		if err != nil {
 			return nil, err
@@ -159,6 +161,23 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 	}
 	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusDone, Duration: time.Since(started)})
 	return st, nil
+}
+
+// jobSlot takes one of the build's job slots for v, reporting v as waiting
+// when none is free; without a bound (no --jobs) it returns at once. The
+// slot is held while an identical step of another build is awaited, as
+// that is work in progress for this build.
+func (b *build) jobSlot(ctx context.Context, v *vertex) (release func(), err error) {
+	if b.sem == nil {
+		return func() {}, nil
+	}
+	if !b.sem.TryAcquire(1) {
+		b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusWaiting})
+		if err := b.sem.Acquire(ctx, 1); err != nil {
+			return nil, err
+		}
+	}
+	return func() { b.sem.Release(1) }, nil
 }
 
 // inputs names what the step's key is made of, for --explain.

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/builderdev/builder/registry"
 	"github.com/builderdev/builder/store"
 )
 
@@ -81,9 +82,13 @@ func (b *build) fromRegistry(ctx context.Context, ref string, p v1.Platform) (*i
 	b.info("resolve image " + r.Name())
 	img, err := remote.Image(r, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, err)
+		return nil, registry.Wrap(ctx, registry.OpPull, ref, err)
 	}
-	return b.load(ctx, ref, img, p)
+	im, err := b.load(ctx, ref, img, p)
+	if err != nil {
+		return nil, registry.Wrap(ctx, registry.OpPull, ref, err)
+	}
+	return im, nil
 }
 
 func (b *build) fromLayout(ctx context.Context, ref, target string, p v1.Platform) (*image, error) {

@@ -102,16 +102,3 @@ func TestKeyOfIsCanonical(t *testing.T) {
 		t.Errorf("different env lists gave the same key")
 	}
 }
-
-func TestClampTar(t *testing.T) {
-	// covered end to end by e2e TestReproducible; here the streaming shape.
-	var sb stringsBuilder
-	cw := newClampWriter(&sb, epoch)
-	if _, err := cw.Write(tarOf(t)); err != nil {
-		t.Fatal(err)
-	}
-	if err := cw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	checkClamped(t, sb.Bytes())
-}

@@ -10,6 +10,9 @@ type Status string
 
 // Statuses a vertex goes through.
 const (
+	// StatusWaiting is a step that is ready but waits for a job slot
+	// (WithJobs); its StatusStarted follows when it begins to run.
+	StatusWaiting Status = "waiting"
 	StatusStarted Status = "started"
 	StatusCached  Status = "cached"
 	StatusDone    Status = "done"

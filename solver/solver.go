@@ -32,7 +32,7 @@ type Solver struct {
 	snap        snapshot.Snapshotter
 	exec        executor.Executor
 	reporter    Reporter
-	jobs        int
+	jobs        int // steps executing at once; 0: no bound
 	remote      []remote.Option
 	http        *http.Client
 	cacheMounts string
@@ -51,7 +51,9 @@ type Option func(*Solver)
 // WithReporter sends progress events to r.
 func WithReporter(r Reporter) Option { return func(s *Solver) { s.reporter = r } }
 
-// WithJobs bounds how many vertices execute at once (default: CPUs).
+// WithJobs bounds how many steps of a build execute at once; n <= 0 (the
+// default) runs every ready step at once, as BuildKit does. A step that
+// waits for a slot reports StatusWaiting, then StatusStarted when it runs.
 func WithJobs(n int) Option { return func(s *Solver) { s.jobs = n } }
 
 // WithRemoteOptions adds go-containerregistry options (auth, transport)
@@ -78,7 +80,6 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 		cache:    c,
 		layers:   snapshot.NewLayers(st.LayersDir()),
 		reporter: discard{},
-		jobs:     runtime.NumCPU(),
 		http:     http.DefaultClient,
 		now:      time.Now,
 	}
@@ -89,9 +90,6 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 	s.stats, _ = filecopy.OpenStatCache(filepath.Join(st.Root(), "statcache"))
 	if s.cacheMounts == "" {
 		s.cacheMounts = st.CacheDir() + "-mounts"
-	}
-	if s.jobs < 1 {
-		s.jobs = 1
 	}
 	return s
 }
@@ -188,7 +186,10 @@ func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
 }
 
 func (s *Solver) newBuild(req *Request) (*build, error) {
-	b := &build{s: s, req: req, df: req.Dockerfile, contextDir: req.ContextDir, sem: semaphore.NewWeighted(int64(s.jobs))}
+	b := &build{s: s, req: req, df: req.Dockerfile, contextDir: req.ContextDir}
+	if s.jobs > 0 {
+		b.sem = semaphore.NewWeighted(int64(s.jobs))
+	}
 	b.platform = hostPlatform()
 	if req.Platform != nil {
 		b.platform = *req.Platform

@@ -13,8 +13,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
+
+	"github.com/builderdev/builder/internal/layer"
 )
 
 // LayerWriter takes the UNCOMPRESSED tar of a new layer. It gzips the bytes
@@ -26,7 +26,7 @@ type LayerWriter struct {
 	s      *Store
 	blob   *blobFile
 	buf    *bufio.Writer
-	gz     *gzip.Writer
+	zw     io.WriteCloser // gzip
 	diff   hash.Hash
 	size   int64 // compressed bytes
 	closed bool
@@ -41,7 +41,10 @@ func (s *Store) NewLayer(ctx context.Context) (*LayerWriter, error) {
 	}
 	lw := &LayerWriter{ctx: ctx, s: s, blob: &blobFile{f: f, h: sha256.New()}, diff: sha256.New()}
 	lw.buf = bufio.NewWriterSize(countWriter{lw.blob, &lw.size}, 1<<20)
-	lw.gz = gzip.NewWriter(lw.buf)
+	if lw.zw, err = layer.NewWriter(lw.buf, layer.Gzip, 0); err != nil {
+		lw.Abort()
+		return nil, fmt.Errorf("new layer: %w", err)
+	}
 	return lw, nil
 }
 
@@ -68,7 +71,7 @@ func (w *LayerWriter) Write(p []byte) (int, error) {
 		w.err = fmt.Errorf("write layer: %w", err)
 		return 0, w.err
 	}
-	n, err := w.gz.Write(p)
+	n, err := w.zw.Write(p)
 	w.diff.Write(p[:n])
 	if err != nil {
 		w.err = fmt.Errorf("write layer: %w", err)
@@ -86,7 +89,7 @@ func (w *LayerWriter) Commit() (v1.Layer, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
-	if err := w.gz.Close(); err != nil {
+	if err := w.zw.Close(); err != nil {
 		return nil, fmt.Errorf("commit layer: %w", err)
 	}
 	if err := w.buf.Flush(); err != nil {
@@ -97,7 +100,7 @@ func (w *LayerWriter) Commit() (v1.Layer, error) {
 		return nil, fmt.Errorf("commit layer: %w", err)
 	}
 	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.diff.Sum(nil))}
-	return &Layer{s: w.s, digest: digest, diffID: diffID, size: w.size, mediaType: types.OCILayer}, nil
+	return &Layer{s: w.s, digest: digest, diffID: diffID, size: w.size, mediaType: layer.MediaType(layer.Gzip, true)}, nil
 }
 
 // Abort drops the layer being written. It is a no-op after Commit.
@@ -135,7 +138,7 @@ func (s *Store) Layer(digest, diffID v1.Hash, size int64, mediaType types.MediaT
 		return nil, fmt.Errorf("load layer %s: blob size %d, recorded %d", digest, fi.Size(), size)
 	}
 	if mediaType == "" {
-		mediaType = types.OCILayer
+		mediaType = layer.MediaType(layer.Gzip, true)
 	}
 	return &Layer{s: s, digest: digest, diffID: diffID, size: size, mediaType: mediaType}, nil
 }
@@ -199,35 +202,15 @@ func (l *Layer) Path() string { return l.s.BlobPath(l.digest) }
 func (l *Layer) Compressed() (io.ReadCloser, error) { return l.s.OpenBlob(l.digest) }
 
 // Uncompressed opens the blob and decompresses it (gzip, zstd or none,
-// by media type).
+// by media type; see layer.OpenUncompressed).
 func (l *Layer) Uncompressed() (io.ReadCloser, error) {
 	rc, err := l.s.OpenBlob(l.digest)
 	if err != nil {
 		return nil, err
 	}
-	switch l.mediaType {
-	case types.OCIUncompressedLayer, types.OCIUncompressedRestrictedLayer:
-		return rc, nil
-	case types.OCILayerZStd:
-		d, err := zstd.NewReader(bufio.NewReaderSize(rc, 1<<16))
-		if err != nil {
-			rc.Close()
-			return nil, fmt.Errorf("decompress layer %s: %w", l.digest, err)
-		}
-		return &readCloser{Reader: d, close: func() error { d.Close(); return rc.Close() }}, nil
-	default:
-		z, err := gzip.NewReader(bufio.NewReaderSize(rc, 1<<16))
-		if err != nil {
-			rc.Close()
-			return nil, fmt.Errorf("decompress layer %s: %w", l.digest, err)
-		}
-		return &readCloser{Reader: z, close: func() error { z.Close(); return rc.Close() }}, nil
+	u, err := layer.OpenUncompressed(rc, l.mediaType)
+	if err != nil {
+		return nil, fmt.Errorf("decompress layer %s: %w", l.digest, err)
 	}
+	return u, nil
 }
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (r *readCloser) Close() error { return r.close() }

@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 func TestLayerWriter(t *testing.T) {
@@ -268,5 +269,54 @@ func TestImportLayer(t *testing.T) {
 	}
 	if _, err := s.Layer(mustHash("sha256:"+fmt.Sprintf("%064x", 6)), v1.Hash{}, 1, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Layer(missing) = %v", err)
+	}
+}
+
+// A store layer reads back by its media type: zstd, and uncompressed in
+// both families (Docker's uncompressed type used to be read as gzip).
+func TestLayerUncompressedByMediaType(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := layerTar(t, "m", "by media type")
+	var zst bytes.Buffer
+	zw, err := zstd.NewWriter(&zst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(data)
+	zw.Close()
+	diffID := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sha256.Sum256(data))}
+	for _, tc := range []struct {
+		mt   types.MediaType
+		blob []byte
+	}{
+		{types.OCILayerZStd, zst.Bytes()},
+		{types.OCIUncompressedLayer, data},
+		{types.DockerUncompressedLayer, data},
+	} {
+		t.Run(string(tc.mt), func(t *testing.T) {
+			digest, size, err := s.WriteBlob(ctx, string(tc.mt), bytes.NewReader(tc.blob))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := s.Layer(digest, diffID, size, tc.mt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := l.Uncompressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			if cerr := rc.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("Uncompressed read %d bytes (%v), want the %d of the tar", len(got), err, len(data))
+			}
+		})
 	}
 }

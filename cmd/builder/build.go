@@ -9,13 +9,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/builderdev/builder/executor"
-	"github.com/builderdev/builder/exporter"
 	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/registry"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/solver"
 	"github.com/builderdev/builder/store"
@@ -70,7 +71,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.cpus, "cpus", 0, "CPU limit of each RUN step (e.g. 1.5)")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit of each RUN step")
 	fs.StringVar(&o.isolation, "isolation", "auto", "isolation of RUN steps: auto, namespace, rootless, chroot")
-	fs.IntVar(&o.jobs, "jobs", 0, "steps run at once (default: number of CPUs)")
+	fs.IntVar(&o.jobs, "jobs", 0, "run at most N steps at once; others wait for a slot (default 0: every ready step, no limit)")
 	fs.BoolVar(&o.explain, "explain", false, "say for each step run why it missed the cache")
 	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
 	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
@@ -86,8 +87,11 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Stat(contextDir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("context %s: not a directory", args[0])
+	if err := checkContextDir(contextDir, args[0]); err != nil {
+		return err
+	}
+	if o.jobs < 0 {
+		return &exitError{code: 2, err: fmt.Errorf("invalid --jobs %d: want 0 (no limit) or more", o.jobs)}
 	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
@@ -117,7 +121,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	}
 	rep, closeRep := newRenderer(o.progress, o.quiet, s.err)
 	defer closeRep()
-	ropts := exporter.RemoteOptions(ctx, o.reg.exporterOptions()...)
+	ropts := registry.RemoteOptions(ctx, o.reg.exporterOptions()...)
 	warn := func(m string) { rep.Report(solver.Event{Time: time.Now(), Status: solver.StatusInfo, Data: m}) }
 	if err := o.cache.importCaches(ctx, c, warn, ropts...); err != nil {
 		return err
@@ -167,7 +171,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	names := o.tags
 	if len(targets) > 0 {
 		// The digest reported is the one the registry has (the last push's).
-		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets); err != nil {
+		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets, pushReport(rep)); err != nil {
 			return err
 		}
 	}
@@ -186,12 +190,35 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		return nil
 	}
 	size := imageSize(res.Image)
-	fmt.Fprintf(s.err, "image %s (config %s), %s, %d steps run, %d cached, %.1fs\n",
-		digest, cfgDigest, humanSize(size), res.Steps, res.Cached, res.Elapsed.Seconds())
+	fmt.Fprintf(s.err, "image %s (config %s), %s, %s run, %s cached, %.1fs\n",
+		digest, cfgDigest, humanSize(size), steps(res.Steps), steps(res.Cached), res.Elapsed.Seconds())
 	for _, t := range o.tags {
 		fmt.Fprintf(s.err, "tagged %s\n", tagName(t))
 	}
 	return nil
+}
+
+// checkContextDir says why dir (given as arg) cannot be a build context:
+// missing, not a directory, or not readable.
+func checkContextDir(dir, arg string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR): // ENOTDIR: a parent is a file
+		return fmt.Errorf("context %s: no such directory", arg)
+	case err != nil:
+		return fmt.Errorf("context %s: %w", arg, err)
+	case !fi.IsDir():
+		return fmt.Errorf("context %s: not a directory (a build context is a directory)", arg)
+	}
+	return nil
+}
+
+// steps is "1 step" or "N steps", for the summary line.
+func steps(n int) string {
+	if n == 1 {
+		return "1 step"
+	}
+	return strconv.Itoa(n) + " steps"
 }
 
 // request builds the solver request from the flags.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,26 @@ func TestUsageErrors(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), []string{"help"}, strings.NewReader(""), &out, &errw); code != 0 || !strings.Contains(out.String(), "build") {
 		t.Errorf("help: exit %d, %q", code, out.String())
+	}
+}
+
+// TestContextDirErrors: a missing context says so, naming the path; a file
+// given as the context says it is not a directory.
+func TestContextDirErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ ctx, want string }{
+		{filepath.Join(dir, "missing"), filepath.Join(dir, "missing") + ": no such directory"},
+		{filepath.Join(file, "sub"), filepath.Join(file, "sub") + ": no such directory"},
+		{file, file + ": not a directory"},
+	} {
+		var out, errw bytes.Buffer
+		code := run(context.Background(), []string{"--root", t.TempDir(), "build", tt.ctx}, strings.NewReader(""), &out, &errw)
+		if code != 1 || !strings.Contains(errw.String(), tt.want) {
+			t.Errorf("build %s: exit %d, stderr %q; want %q", tt.ctx, code, errw.String(), tt.want)
+		}
 	}
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,9 +16,37 @@ import (
 	"github.com/builderdev/builder/store"
 )
 
-func runImages(ctx context.Context, g *globalOptions, args []string, s stdio) error {
+// imagesOptions are the flags of `builder images`.
+type imagesOptions struct {
+	format string
+}
+
+func (o *imagesOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.format, "format", "table", "output format: table, or json (one JSON array, for scripts)")
+}
+
+func imagesCommand() command {
+	o := &imagesOptions{}
+	return command{name: "images", usage: "[flags]", summary: "List the images in the local store.", run: o.run, flags: o.AddFlags}
+}
+
+// imageRow is one image as `builder images --format json` prints it.
+type imageRow struct {
+	Repository string    `json:"repository"`
+	Tag        string    `json:"tag"`
+	Digest     string    `json:"digest"` // manifest digest
+	Size       int64     `json:"size"`   // config plus compressed layers
+	Created    time.Time `json:"created,omitzero"`
+	name       string    // as stored
+	digest     v1.Hash
+}
+
+func (o *imagesOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
 	if len(args) != 0 {
 		return &exitError{code: 2, err: errors.New(`"builder images" takes no arguments`)}
+	}
+	if o.format != "table" && o.format != "json" {
+		return &exitError{code: 2, err: fmt.Errorf("invalid --format %q: want table or json", o.format)}
 	}
 	st, err := g.openStore()
 	if err != nil {
@@ -26,16 +56,47 @@ func runImages(ctx context.Context, g *globalOptions, args []string, s stdio) er
 	if err != nil {
 		return err
 	}
+	rows := make([]imageRow, 0, len(imgs))
+	for _, im := range imgs {
+		repo, tag := splitTag(im.Name)
+		rows = append(rows, imageRow{Repository: repo, Tag: tag, Digest: im.Digest.String(), Size: im.Size, Created: im.Created.UTC(), name: im.Name, digest: im.Digest})
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Repository != rows[j].Repository {
+			return rows[i].Repository < rows[j].Repository
+		}
+		return rows[i].Tag < rows[j].Tag
+	})
+	if o.format == "json" {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rows); err != nil {
+			return fmt.Errorf("write images: %w", err)
+		}
+		return nil
+	}
 	tw := tabwriter.NewWriter(s.out, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "TAG\tDIGEST\tSIZE\tCREATED")
-	for _, im := range imgs {
+	for _, r := range rows {
 		created := "-"
-		if !im.Created.IsZero() {
-			created = im.Created.UTC().Format(time.RFC3339)
+		if !r.Created.IsZero() {
+			created = r.Created.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", im.Name, shortDigest(im.Digest), humanSize(im.Size), created)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, shortDigest(r.digest), humanSize(r.Size), created)
 	}
 	return tw.Flush()
+}
+
+// splitTag splits a stored name ("app:1", "host:5000/app:1", "app@sha256:...")
+// into repository and tag ("<none>" when it has none).
+func splitTag(n string) (repo, tag string) {
+	if r, _, ok := strings.Cut(n, "@"); ok {
+		return r, "<none>"
+	}
+	if i := strings.LastIndex(n, ":"); i > strings.LastIndex(n, "/") {
+		return n[:i], n[i+1:]
+	}
+	return n, "<none>"
 }
 
 type rmOptions struct{}

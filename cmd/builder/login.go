@@ -9,8 +9,9 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
-	"github.com/builderdev/builder/exporter"
+	regclient "github.com/builderdev/builder/registry"
 )
 
 // loginOptions are the flags of `builder login`.
@@ -22,7 +23,7 @@ type loginOptions struct {
 }
 
 func (o *loginOptions) AddFlags(fs *pflag.FlagSet) {
-	o.reg.AddFlags(fs)
+	o.reg.addConnFlags(fs)
 	fs.StringVarP(&o.username, "username", "u", "", "user name")
 	fs.StringVarP(&o.password, "password", "p", "", "password (prefer --password-stdin)")
 	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from stdin")
@@ -33,7 +34,7 @@ func loginCommand() command {
 	return command{
 		name:    "login",
 		usage:   "[flags] [REGISTRY]",
-		summary: "Check credentials for a registry and save them in the Docker config.",
+		summary: "Check credentials for a registry and save them in the Docker config (prompts on a terminal).",
 		run:     o.run,
 		flags:   o.AddFlags,
 	}
@@ -47,37 +48,98 @@ func (o *loginOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if len(args) == 1 {
 		registry = args[0]
 	}
-	if o.username == "" {
-		return &exitError{code: 2, err: errors.New("login: --username is required")}
-	}
-	password := o.password
+	username, password := o.username, o.password
 	switch {
 	case o.passwordStdin && password != "":
 		return &exitError{code: 2, err: errors.New("login: --password and --password-stdin are exclusive")}
+	case o.passwordStdin && username == "":
+		return &exitError{code: 2, err: errors.New("login: --password-stdin needs --username")}
 	case o.passwordStdin:
 		data, err := io.ReadAll(s.in)
 		if err != nil {
 			return fmt.Errorf("read password from stdin: %w", err)
 		}
 		password = strings.TrimRight(string(data), "\r\n")
+		if password == "" {
+			return &exitError{code: 2, err: errors.New("login: --password-stdin read an empty password")}
+		}
 	case password != "":
 		fmt.Fprintln(s.err, "WARNING! Using --password via the command line is insecure. Use --password-stdin.")
 	}
-	if password == "" {
-		return &exitError{code: 2, err: errors.New("login: a password is required (--password-stdin)")}
+	if username == "" || password == "" {
+		var err error
+		if username, password, err = promptLogin(s, registry, username, password); err != nil {
+			return err
+		}
 	}
-	if err := exporter.Login(ctx, registry, o.username, password, o.reg.exporterOptions()...); err != nil {
+	if err := regclient.Login(ctx, registry, username, password, o.reg.exporterOptions()...); err != nil {
 		return err
 	}
-	file, err := exporter.DockerConfigFile(os.Getenv)
+	file, err := regclient.DockerConfigFile(os.Getenv)
 	if err != nil {
 		return err
 	}
-	if err := exporter.SaveLogin(file, registry, o.username, password); err != nil {
+	if err := regclient.SaveLogin(file, registry, username, password); err != nil {
 		return err
 	}
 	fmt.Fprintln(s.out, "Login Succeeded")
 	return nil
+}
+
+// promptLogin asks on the terminal for the user name and the password
+// (which it does not echo) that are not given, as `docker login` does.
+// Without a terminal on stdin it fails: scripts use --username and
+// --password-stdin.
+func promptLogin(s stdio, registry, username, password string) (string, string, error) {
+	f, ok := s.in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", "", &exitError{code: 2, err: fmt.Errorf("login %s: stdin is not a terminal, so no prompt for the user name and password: use --username and --password-stdin", registry)}
+	}
+	if username == "" {
+		fmt.Fprintf(s.out, "Username: ")
+		line, err := readLine(f)
+		if err != nil {
+			return "", "", fmt.Errorf("read user name: %w", err)
+		}
+		if username = strings.TrimSpace(line); username == "" {
+			return "", "", &exitError{code: 2, err: errors.New("login: a user name is required")}
+		}
+	}
+	if password != "" {
+		return username, password, nil
+	}
+	fmt.Fprintf(s.out, "Password: ")
+	pw, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(s.out) // the newline the user typed was not echoed
+	if err != nil {
+		return "", "", fmt.Errorf("read password: %w", err)
+	}
+	if len(pw) == 0 {
+		return "", "", &exitError{code: 2, err: errors.New("login: a password is required")}
+	}
+	return username, string(pw), nil
+}
+
+// readLine reads up to a newline a byte at a time, so nothing after it is
+// taken from the terminal before the password prompt turns echo off.
+func readLine(r io.Reader) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := r.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return strings.TrimSuffix(b.String(), "\r"), nil
+			}
+			b.WriteByte(buf[0])
+		}
+		if err == io.EOF && b.Len() > 0 {
+			return b.String(), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
 }
 
 func logoutCommand() command {
@@ -93,11 +155,11 @@ func logoutCommand() command {
 			if len(args) == 1 {
 				registry = args[0]
 			}
-			file, err := exporter.DockerConfigFile(os.Getenv)
+			file, err := regclient.DockerConfigFile(os.Getenv)
 			if err != nil {
 				return err
 			}
-			found, err := exporter.RemoveLogin(file, registry)
+			found, err := regclient.RemoveLogin(file, registry)
 			if err != nil {
 				return err
 			}

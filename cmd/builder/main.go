@@ -102,8 +102,12 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 		if len(rest) > 1 {
 			topic = rest[1]
 		}
-		printHelp(out, cmds, topic)
 		if len(rest) == 0 && !*help {
+			printHelp(errw, cmds, "") // no command is a usage error
+			return 2
+		}
+		if !printHelp(out, cmds, topic) {
+			fmt.Fprintf(errw, "builder help: unknown command %q\n", topic)
 			return 2
 		}
 		return 0
@@ -118,20 +122,16 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 		fmt.Fprintf(errw, "builder: unknown command %q (see 'builder help')\n", rest[0])
 		return 2
 	}
-	fs := pflag.NewFlagSet("builder "+c.name, pflag.ContinueOnError)
+	fs := c.flagSet(g)
 	fs.SetOutput(errw)
-	g.AddFlags(fs)
-	if c.flags != nil {
-		c.flags(fs)
-	}
-	fs.Usage = func() {
-		fmt.Fprintf(errw, "Usage: builder %s %s\n\n%s\n\nFlags:\n%s", c.name, c.usage, c.summary, fs.FlagUsages())
-	}
+	// pflag calls Usage on a bad flag too: that goes to stderr, --help to stdout.
+	fs.Usage = func() {}
 	if err := fs.Parse(rest[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
+			c.printUsage(out)
 			return 0
 		}
-		fmt.Fprintf(errw, "builder %s: %v\n", c.name, err)
+		fmt.Fprintf(errw, "builder %s: %v\nRun 'builder %s --help' for its flags.\n", c.name, err, c.name)
 		return 2
 	}
 	if err := c.run(ctx, g, fs.Args(), stdio{in: in, out: out, err: errw}); err != nil {
@@ -150,7 +150,7 @@ func commands() []command {
 	ro := &rmOptions{}
 	return []command{
 		{name: "build", usage: "[flags] CONTEXT", summary: "Build an image from a Dockerfile.", run: bo.run, flags: bo.AddFlags},
-		{name: "images", usage: "", summary: "List the images in the local store.", run: runImages},
+		imagesCommand(),
 		{name: "rm", usage: "TAG [TAG...]", summary: "Remove tags from the local store.", run: ro.run, flags: ro.AddFlags},
 		pushCommand(),
 		loginCommand(),
@@ -164,12 +164,43 @@ func commands() []command {
 	}
 }
 
-func printHelp(w io.Writer, cmds []command, topic string) {
-	for _, c := range cmds {
-		if c.name == topic {
-			fmt.Fprintf(w, "Usage: builder %s %s\n\n%s\nRun 'builder %s --help' for its flags.\n", c.name, c.usage, c.summary, c.name)
-			return
+// flagSet returns a new flag set with the global flags and c's own.
+func (c *command) flagSet(g *globalOptions) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("builder "+c.name, pflag.ContinueOnError)
+	g.AddFlags(fs)
+	if c.flags != nil {
+		c.flags(fs)
+	}
+	return fs
+}
+
+// printUsage prints c's usage line, summary, its own flags and then the
+// global ones.
+func (c *command) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: builder %s %s\n\n%s\n", c.name, c.usage, c.summary)
+	own := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	if c.flags != nil {
+		c.flags(own)
+	}
+	if own.HasFlags() {
+		fmt.Fprintf(w, "\nFlags:\n%s", own.FlagUsages())
+	}
+	global := pflag.NewFlagSet("builder", pflag.ContinueOnError)
+	(&globalOptions{}).AddFlags(global)
+	fmt.Fprintf(w, "\nGlobal flags:\n%s", global.FlagUsages())
+}
+
+// printHelp prints the help of command topic, or the list of commands if
+// topic is empty; it reports false for an unknown topic.
+func printHelp(w io.Writer, cmds []command, topic string) bool {
+	for i := range cmds {
+		if c := &cmds[i]; c.name == topic {
+			c.printUsage(w)
+			return true
 		}
+	}
+	if topic != "" {
+		return false
 	}
 	fmt.Fprintln(w, "Usage: builder [--root DIR] COMMAND [flags]")
 	fmt.Fprintln(w, "\nA daemonless Dockerfile image builder.")
@@ -179,4 +210,5 @@ func printHelp(w io.Writer, cmds []command, topic string) {
 	}
 	fmt.Fprintln(w, "  help     Show help for a command.")
 	fmt.Fprintln(w, "\nGlobal flags:\n  --root DIR   store directory (env BUILDER_ROOT)")
+	return true
 }

@@ -29,13 +29,7 @@ func newRenderer(mode string, quiet bool, w io.Writer) (solver.Reporter, func())
 	}
 	switch mode {
 	case "json":
-		var mu sync.Mutex
-		enc := json.NewEncoder(w)
-		return solver.ReporterFunc(func(e solver.Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			enc.Encode(e)
-		}), func() {}
+		return &jsonRenderer{enc: json.NewEncoder(w)}, func() {}
 	case "tty":
 		t := &ttyRenderer{w: w, start: time.Now(), vertices: map[int]*ttyVertex{}, stop: make(chan struct{})}
 		t.done.Add(1)
@@ -69,8 +63,10 @@ func (p *plainRenderer) Report(e solver.Event) {
 	switch e.Status {
 	case solver.StatusInfo:
 		fmt.Fprintf(p.w, "#0 %s\n", e.Data)
+	case solver.StatusWaiting:
+		fmt.Fprintf(p.w, "#%d %s\n#%d WAITING for a job slot\n", e.Vertex, e.Name, e.Vertex)
 	case solver.StatusStarted:
-		p.started[e.Vertex] = e.Time
+		p.started[e.Vertex] = e.Time // a waiting step's timer starts here
 		fmt.Fprintf(p.w, "#%d %s\n", e.Vertex, e.Name)
 		if e.Reason != "" {
 			fmt.Fprintf(p.w, "#%d %s\n", e.Vertex, e.Reason)
@@ -142,6 +138,8 @@ func (t *ttyRenderer) Report(e solver.Event) {
 			v.tail = v.tail[len(v.tail)-5:]
 		}
 		return
+	case solver.StatusStarted:
+		v.started = e.Time // a step that waited for a job slot runs from now
 	case solver.StatusDone, solver.StatusCached, solver.StatusError:
 		v.took = e.Time.Sub(v.started)
 	}
@@ -204,6 +202,8 @@ func (t *ttyRenderer) draw(final bool) {
 			line(fmt.Sprintf(" => %s  %.1fs", v.name, v.took.Seconds()))
 		case solver.StatusError:
 			line(fmt.Sprintf(" => ERROR %s  %.1fs", v.name, v.took.Seconds()))
+		case solver.StatusWaiting:
+			line(fmt.Sprintf(" => WAITING %s", v.name))
 		default:
 			line(fmt.Sprintf(" => %s  %.1fs", v.name, time.Since(v.started).Seconds()))
 			if !final {

@@ -172,7 +172,9 @@ func (o *duOptions) run(ctx context.Context, g *globalOptions, args []string, s 
 		n    int64
 	}{
 		{"Cache records:", u.Records}, {"Blobs:", u.Blobs}, {"Extracted layers:", u.Layers},
-		{"Cache mounts:", u.CacheMounts}, {"Temporary:", u.Tmp}, {"Total:", u.Total()}, {"Reclaimable:", u.Reclaimable},
+		{"Cache mounts:", u.CacheMounts}, {"Temporary:", u.Tmp}, {"Total:", u.Total()},
+		// What `builder prune` frees, then what `builder prune --all` does.
+		{"Reclaimable:", u.ReclaimableDangling}, {"Reclaimable with --all:", u.Reclaimable},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", row.name, humanSize(row.n))
 	}

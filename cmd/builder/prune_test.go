@@ -137,3 +137,67 @@ func TestParseUntil(t *testing.T) {
 		})
 	}
 }
+
+// duReclaimable returns du's "Reclaimable:" and "Reclaimable with --all:"
+// values.
+func duReclaimable(t *testing.T, root string) (dangling, all string) {
+	t.Helper()
+	out, err := runSub(t, duCommand(), root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "Reclaimable:") && len(f) == 2:
+			dangling = f[1]
+		case strings.HasPrefix(line, "Reclaimable with --all:") && len(f) == 4:
+			all = f[3]
+		}
+	}
+	if dangling == "" || all == "" {
+		t.Fatalf("du output lacks the reclaimable lines:\n%s", out)
+	}
+	return dangling, all
+}
+
+// TestDuAgreesWithPrune: du's "Reclaimable:" is what `prune -f` frees, so
+// after it du shows 0; what only --all removes is shown apart.
+func TestDuAgreesWithPrune(t *testing.T) {
+	root := t.TempDir()
+	seed(t, root)
+	// A RUN cache mount: only prune --all removes it.
+	st, err := store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(st.Root(), "cache-mounts", "0123")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "pkg"), make([]byte, 700), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dangling, _ := duReclaimable(t, root)
+	out, err := runSub(t, pruneCommand(), root, "", "-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Total reclaimed space: "+dangling+"\n") {
+		t.Errorf("du said %s reclaimable, prune -f:\n%s", dangling, out)
+	}
+	dangling, all := duReclaimable(t, root)
+	if dangling != "0B" {
+		t.Errorf("after prune -f, du shows %s reclaimable, want 0B", dangling)
+	}
+	if all != "700B" {
+		t.Errorf("after prune -f, du shows %s reclaimable with --all, want the cache mount's 700B", all)
+	}
+	out, err = runSub(t, pruneCommand(), root, "", "-f", "--all")
+	if err != nil || !strings.Contains(out, "Total reclaimed space: 700B\n") {
+		t.Errorf("prune --all: %v\n%s", err, out)
+	}
+	if dangling, all := duReclaimable(t, root); dangling != "0B" || all != "0B" {
+		t.Errorf("after prune --all, du shows %s and %s reclaimable", dangling, all)
+	}
+}

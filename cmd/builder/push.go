@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/builderdev/builder/exporter"
+	"github.com/builderdev/builder/registry"
 	"github.com/builderdev/builder/store"
 )
 
@@ -26,19 +27,25 @@ type registryOptions struct {
 }
 
 func (o *registryOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringArrayVar(&o.insecure, "insecure-registry", nil,
-		"allow plain http and unverified TLS for this registry HOST[:PORT] (repeatable; loopback always may use http)")
-	fs.StringVar(&o.certsDir, "registry-certs", exporter.DefaultCertsDir,
-		"per-registry certificates: DIR/HOST[:PORT]/ca.crt (extra CAs), client.cert + client.key")
+	o.addConnFlags(fs)
 	fs.IntVar(&o.jobs, "push-jobs", 4, "blobs uploaded at once")
 }
 
-// exporterOptions turns the flags into exporter options.
-func (o *registryOptions) exporterOptions() []exporter.PushOption {
-	return []exporter.PushOption{
-		exporter.WithInsecureRegistries(o.insecure...),
-		exporter.WithCertsDir(o.certsDir),
-		exporter.WithJobs(o.jobs),
+// addConnFlags adds the flags about reaching a registry, without the push
+// ones (for login).
+func (o *registryOptions) addConnFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.insecure, "insecure-registry", nil,
+		"allow plain http and unverified TLS for this registry HOST[:PORT] (repeatable; loopback always may use http)")
+	fs.StringVar(&o.certsDir, "registry-certs", registry.DefaultCertsDir,
+		"per-registry certificates: DIR/HOST[:PORT]/ca.crt (extra CAs), client.cert + client.key")
+}
+
+// exporterOptions turns the flags into registry options.
+func (o *registryOptions) exporterOptions() []registry.Option {
+	return []registry.Option{
+		registry.WithInsecureRegistries(o.insecure...),
+		registry.WithCertsDir(o.certsDir),
+		registry.WithJobs(o.jobs),
 	}
 }
 
@@ -47,13 +54,21 @@ func (o *registryOptions) exporterOptions() []exporter.PushOption {
 // (the same for all). Later refs on the same registry mount the blobs the
 // first push uploaded.
 func (o *registryOptions) pushImage(ctx context.Context, img v1.Image, refs []string, conv ...exporter.Option) (v1.Hash, error) {
-	var pushed []string
-	return o.push(ctx, img, refs, conv, &pushed)
+	var done []string
+	return o.push(ctx, img, refs, conv, &done, nil)
+}
+
+// pushed is one finished push: the ref, the manifest digest the registry
+// has and the manifest's size.
+type pushed struct {
+	ref    string
+	digest v1.Hash
+	size   int64
 }
 
 // push converts img once and pushes it to refs, mounting blobs from the
-// refs in *pushed (which it extends).
-func (o *registryOptions) push(ctx context.Context, img v1.Image, refs []string, conv []exporter.Option, pushed *[]string) (v1.Hash, error) {
+// refs in *done (which it extends); report, if not nil, hears of each push.
+func (o *registryOptions) push(ctx context.Context, img v1.Image, refs []string, conv []exporter.Option, done *[]string, report func(pushed)) (v1.Hash, error) {
 	if len(refs) == 0 {
 		return v1.Hash{}, errors.New("push: no image name (use -t NAME or name=NAME)")
 	}
@@ -65,9 +80,9 @@ func (o *registryOptions) push(ctx context.Context, img v1.Image, refs []string,
 	var digest v1.Hash
 	for _, ref := range refs {
 		opts := o.exporterOptions()
-		for _, p := range *pushed {
-			if r, err := exporter.ParseReference(p, opts...); err == nil {
-				opts = append(opts, exporter.WithMountFrom(r.Context().String()))
+		for _, p := range *done {
+			if r, err := registry.ParseReference(p, opts...); err == nil {
+				opts = append(opts, registry.WithMountFrom(r.Context().String()))
 			}
 		}
 		d, err := exporter.Push(ctx, img, ref, opts...)
@@ -75,7 +90,14 @@ func (o *registryOptions) push(ctx context.Context, img v1.Image, refs []string,
 			return v1.Hash{}, err
 		}
 		digest = d
-		*pushed = append(*pushed, ref)
+		*done = append(*done, ref)
+		if report != nil {
+			size, err := img.Size()
+			if err != nil {
+				return v1.Hash{}, fmt.Errorf("push %s: manifest size: %w", ref, err)
+			}
+			report(pushed{ref: ref, digest: d, size: size})
+		}
 	}
 	return digest, nil
 }
@@ -113,23 +135,23 @@ func pushTargets(push bool, tags []string, outs []output) ([]pushTarget, error) 
 }
 
 // pushAll pushes img for every target, converting layers with st keeping
-// (and reusing) recompressed ones, and returns the digest of the last
-// push and every ref pushed.
-func (o *registryOptions) pushAll(ctx context.Context, st *store.Store, img v1.Image, targets []pushTarget) (v1.Hash, []string, error) {
+// (and reusing) recompressed ones, tells report of each push, and returns
+// the digest of the last push and every ref pushed.
+func (o *registryOptions) pushAll(ctx context.Context, st *store.Store, img v1.Image, targets []pushTarget, report func(pushed)) (v1.Hash, []string, error) {
 	var digest v1.Hash
-	var pushed []string
+	var done []string
 	for _, t := range targets {
 		conv := t.conv
 		if len(conv) > 0 && st != nil {
 			conv = append(append([]exporter.Option{}, conv...), exporter.WithTempDir(st.TmpDir()), exporter.WithStore(st))
 		}
-		d, err := o.push(ctx, img, t.refs, conv, &pushed)
+		d, err := o.push(ctx, img, t.refs, conv, &done, report)
 		if err != nil {
 			return v1.Hash{}, nil, err
 		}
 		digest = d
 	}
-	return digest, pushed, nil
+	return digest, done, nil
 }
 
 // pushOptions are the flags of `builder push`.

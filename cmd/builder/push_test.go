@@ -81,11 +81,11 @@ func TestPushLoginLogoutCommands(t *testing.T) {
 	ref := reg.Ref("team/app:1")
 
 	if _, err := runCommand(t, pushCommand(), root, "", certsFlag, "app:1", ref); err == nil ||
-		!strings.Contains(err.Error(), "authentication failed for "+reg.Host()) {
+		!strings.Contains(err.Error(), `run "builder login `+reg.Host()+`"`) {
 		t.Fatalf("push before login: %v", err)
 	}
 	if _, err := runCommand(t, loginCommand(), root, "wrong\n", certsFlag, "-u", "ci", "--password-stdin", reg.Host()); err == nil ||
-		!strings.Contains(err.Error(), "authentication failed for "+reg.Host()) {
+		!strings.Contains(err.Error(), "authentication failed: registry "+reg.Host()+" rejected the user name and password") {
 		t.Fatalf("login with a wrong password: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(cfgDir, "config.json")); !os.IsNotExist(err) {

@@ -72,7 +72,7 @@ func TestPushTargetsCompression(t *testing.T) {
 		t.Fatalf("%d push targets, want 3", len(targets))
 	}
 	reg1 := &registryOptions{jobs: 4}
-	_, refs, err := reg1.pushAll(ctx, st, stored, targets)
+	_, refs, err := reg1.pushAll(ctx, st, stored, targets, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestPushTargetsCompression(t *testing.T) {
 	again := reg.Ref("again:zstd")
 	outs, _ = parseOutputs([]string{"type=image,name=" + again + ",push=true,compression=zstd"})
 	targets, _ = pushTargets(false, nil, outs)
-	if _, _, err := reg1.pushAll(ctx, st, stored, targets); err != nil {
+	if _, _, err := reg1.pushAll(ctx, st, stored, targets, nil); err != nil {
 		t.Fatal(err)
 	}
 	if d, _ := layerTypes(again); d != zd {

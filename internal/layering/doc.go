@@ -1,4 +1,6 @@
 // Package layering holds the test that keeps imports flowing one way:
-// parser → solver → snapshot, cache, executor, filecopy → exporter, store;
-// cmd/builder only wires them. It has no code of its own.
+// parser → solver → snapshot, cache, executor, filecopy → exporter, store,
+// registry (which knows no solver, exporter or cache) → internal/layer and
+// internal/mount (which import nothing of ours); cmd/builder only wires
+// them. It has no code of its own.
 package layering

@@ -16,17 +16,19 @@ var allowed = map[string][]string{
 	"parser/shell": {},
 	"parser":       {"parser/shell"},
 	"user":         {},
-	"store":        {"ctxio", "procowner"},
+	"store":        {"ctxio", "procowner", "internal/layer"},
 	"snapshot":     {"procowner", "internal/mount"},
 	"executor":     {"procowner", "internal/mount"},
-	"filecopy":     {"ctxio", "parser", "parser/shell", "user"},
-	"exporter":     {"ctxio", "procowner", "store"},
-	"cache":        {"ctxio", "procowner", "store"},
-	"solver":       {"ctxio", "procowner", "internal/mount", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache"},
+	"filecopy":     {"ctxio", "parser", "parser/shell", "user", "internal/layer"},
+	"registry":     {}, // knows no solver, exporter or cache
+	"exporter":     {"ctxio", "procowner", "store", "registry", "internal/layer"},
+	"cache":        {"ctxio", "procowner", "store", "registry", "internal/layer"},
+	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
 	"internal/mount": {},
+	"internal/layer": {},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
@@ -54,6 +56,31 @@ func TestImportsFlowOneWay(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRegistryKnowsNoSolver: the registry package is below the solver,
+// the exporter and the cache, which all reach registries through it.
+func TestRegistryKnowsNoSolver(t *testing.T) {
+	deps := func(pkg string) map[string]bool {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		m := map[string]bool{}
+		for _, d := range strings.Fields(string(out)) {
+			m[strings.TrimPrefix(d, module)] = true
+		}
+		return m
+	}
+	reg := deps("registry")
+	for _, up := range []string{"solver", "exporter", "cache"} {
+		if reg[up] {
+			t.Errorf("registry imports %s", up)
+		}
+		if !deps(up)["registry"] {
+			t.Errorf("%s does not use the registry package", up)
+		}
 	}
 }
 

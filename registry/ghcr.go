@@ -1,4 +1,4 @@
-package exporter
+package registry
 
 import (
 	"context"
@@ -20,8 +20,8 @@ var _ authn.ContextKeychain = (*ghcrKeychain)(nil)
 // else $GITHUB_TOKEN (as in GitHub Actions), as the password and
 // $GITHUB_ACTOR, else "x-access-token", as the user. Other registries, or
 // no token, resolve to anonymous.
-func NewGHCRKeychain(opts ...KeychainOption) authn.Keychain {
-	return &ghcrKeychain{getenv: makeKeychainConfig(opts).getenv}
+func NewGHCRKeychain(opts ...Option) authn.Keychain {
+	return &ghcrKeychain{getenv: makeConfig(opts).getenv}
 }
 
 func (k *ghcrKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {

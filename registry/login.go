@@ -1,4 +1,4 @@
-package exporter
+package registry
 
 import (
 	"bytes"
@@ -23,8 +23,13 @@ import (
 // Login checks username and password against registry (HOST[:PORT]) the
 // way `docker login` does: GET /v2/ with the credentials, through the
 // registry's token service when it has one. It stores nothing.
-func Login(ctx context.Context, registry, username, password string, opts ...PushOption) error {
-	c := makePushConfig(opts)
+//
+// Errors are one line naming the registry; errors.Is tells
+// ErrCredentialsRejected (and ErrAuthentication) and ErrUnknownAuthority
+// apart.
+func Login(ctx context.Context, registry, username, password string, opts ...Option) error {
+	cl := New(opts...)
+	c := cl.c
 	reg, err := c.registry(registry)
 	if err != nil {
 		return err
@@ -33,7 +38,7 @@ func Login(ctx context.Context, registry, username, password string, opts ...Pus
 	auth := &authn.Basic{Username: username, Password: password}
 	tr, err := transport.NewWithContext(ctx, reg, auth, c.transport, nil)
 	if err != nil {
-		return wrapRegistryError("login to "+host, host, "", err)
+		return cl.Wrap(ctx, OpLogin, host, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, reg.Scheme()+"://"+host+"/v2/", nil)
 	if err != nil {
@@ -41,17 +46,17 @@ func Login(ctx context.Context, registry, username, password string, opts ...Pus
 	}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return wrapRegistryError("login to "+host, host, "", err)
+		return cl.Wrap(ctx, OpLogin, host, err)
 	}
 	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return wrapRegistryError("login to "+host, host, "", err)
+		return cl.Wrap(ctx, OpLogin, host, err)
 	}
 	return nil
 }
 
 // registry parses HOST[:PORT] (an image reference is cut to its registry).
-func (c *pushConfig) registry(s string) (name.Registry, error) {
+func (c *config) registry(s string) (name.Registry, error) {
 	s = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(s, "https://"), "http://"), "/")
 	if i := strings.IndexByte(s, '/'); i >= 0 {
 		s = s[:i]
@@ -86,7 +91,7 @@ func DockerConfigFile(getenv func(string) string) (string, error) {
 
 // authKey is the key Docker uses for a registry in config.json.
 func authKey(registry string) (string, error) {
-	reg, err := (&pushConfig{}).registry(registry)
+	reg, err := (&config{}).registry(registry)
 	if err != nil {
 		return "", err
 	}

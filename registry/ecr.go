@@ -1,4 +1,4 @@
-package exporter
+package registry
 
 import (
 	"context"
@@ -31,8 +31,8 @@ var _ authn.ContextKeychain = (*ecrKeychain)(nil)
 // AWS_ENDPOINT_URL_ECR and AWS_ENDPOINT_URL_STS override the endpoints.
 // Other registries resolve to anonymous; an ECR registry whose token cannot
 // be had is an error naming it.
-func NewECRKeychain(opts ...KeychainOption) authn.Keychain {
-	return &ecrKeychain{cacheDir: makeKeychainConfig(opts).ecrCacheDir}
+func NewECRKeychain(opts ...Option) authn.Keychain {
+	return &ecrKeychain{cacheDir: makeConfig(opts).ecrCacheDir}
 }
 
 // IsECRHost reports whether host (HOST or HOST:PORT) is an Amazon ECR

@@ -1,8 +1,9 @@
-package exporter
+package registry
 
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -41,7 +42,10 @@ func TestLoginChecksCredentials(t *testing.T) {
 				}
 				return
 			}
-			wantOneLine(t, err, ErrAuthentication, "login to "+tc.reg.Host()+": authentication failed for "+tc.reg.Host())
+			wantOneLine(t, err, ErrCredentialsRejected, "login to "+tc.reg.Host()+": authentication failed: registry "+tc.reg.Host()+" rejected the user name and password")
+			if !errors.Is(err, ErrAuthentication) {
+				t.Errorf("%v is not ErrAuthentication", err)
+			}
 		})
 	}
 	t.Run("unknown CA", func(t *testing.T) {
@@ -70,9 +74,9 @@ func TestLoginLogoutRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	img := pushImage(t, "login")
+	img := randomImage(t)
 	ref := reg.Ref("private/app:1")
-	if _, err := Push(ctx, img, ref, WithCertsDir(certs), WithRetry(1, 0)); err == nil {
+	if err := write(ctx, img, ref, WithCertsDir(certs), WithRetry(1, 0)); err == nil {
 		t.Fatal("push before login succeeded")
 	}
 	if err := Login(ctx, reg.Host(), "alice", "s3cret", WithCertsDir(certs)); err != nil {
@@ -97,12 +101,11 @@ func TestLoginLogoutRoundTrip(t *testing.T) {
 		t.Errorf("other entries lost: %v", doc)
 	}
 	// The default keychain (docker config) now has the credentials.
-	got, err := Push(ctx, img, ref, WithCertsDir(certs))
-	if err != nil {
+	if err := write(ctx, img, ref, WithCertsDir(certs)); err != nil {
 		t.Fatalf("push after login: %v", err)
 	}
-	if sd := skopeoDigest(t, reg, ref); sd != got.String() {
-		t.Errorf("skopeo sees %s, Push returned %s", sd, got)
+	if got, _ := img.Digest(); skopeoDigest(t, reg, ref) != got.String() {
+		t.Errorf("skopeo sees %s, pushed %s", skopeoDigest(t, reg, ref), got)
 	}
 
 	found, err := RemoveLogin(file, reg.Host())
@@ -117,7 +120,7 @@ func TestLoginLogoutRoundTrip(t *testing.T) {
 	if found, err := RemoveLogin(file, reg.Host()); err != nil || found {
 		t.Errorf("second RemoveLogin = %v, %v", found, err)
 	}
-	if _, err := Push(ctx, img, reg.Ref("private/app:2"), WithCertsDir(certs), WithRetry(1, 0)); err == nil {
+	if err := write(ctx, img, reg.Ref("private/app:2"), WithCertsDir(certs), WithRetry(1, 0)); err == nil {
 		t.Error("push after logout succeeded")
 	}
 	// Docker Hub's historical key.

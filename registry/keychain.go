@@ -1,4 +1,4 @@
-package exporter
+package registry
 
 import (
 	"context"
@@ -6,42 +6,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/docker/cli/cli/config"
+	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 )
-
-// KeychainOption configures NewKeychain.
-type KeychainOption func(*keychainConfig)
-
-type keychainConfig struct {
-	getenv      func(string) string
-	ecrCacheDir string
-}
-
-// WithGetenv sets how the keychain reads REGISTRY_AUTH_FILE,
-// XDG_RUNTIME_DIR, GITHUB_TOKEN, GHCR_TOKEN and GITHUB_ACTOR (default
-// os.Getenv). Docker's config and the AWS SDK read the process environment
-// themselves.
-func WithGetenv(getenv func(string) string) KeychainOption {
-	return func(c *keychainConfig) { c.getenv = getenv }
-}
-
-// WithECRCacheDir sets where ECR authorization tokens are cached between
-// runs (default: ecr-login's, $AWS_ECR_CACHE_DIR or ~/.ecr; the cache is
-// off when AWS_ECR_DISABLE_CACHE is set).
-func WithECRCacheDir(dir string) KeychainOption {
-	return func(c *keychainConfig) { c.ecrCacheDir = dir }
-}
-
-func makeKeychainConfig(opts []KeychainOption) *keychainConfig {
-	c := &keychainConfig{getenv: os.Getenv}
-	for _, o := range opts {
-		o(c)
-	}
-	return c
-}
 
 // NewKeychain returns the credentials source for registries. The first
 // source that has credentials for a registry wins:
@@ -60,13 +29,17 @@ func makeKeychainConfig(opts []KeychainOption) *keychainConfig {
 //     with the user $GITHUB_ACTOR (default "x-access-token").
 //
 // Without any, access is anonymous.
-func NewKeychain(opts ...KeychainOption) authn.Keychain {
-	c := makeKeychainConfig(opts)
+// WithGetenv and WithECRCacheDir apply; other options are ignored.
+func NewKeychain(opts ...Option) authn.Keychain {
+	return newKeychain(makeConfig(opts))
+}
+
+func newKeychain(c *config) authn.Keychain {
 	return authn.NewMultiKeychain(
 		&authFileKeychain{getenv: c.getenv},
 		authn.DefaultKeychain,
-		NewECRKeychain(opts...),
-		NewGHCRKeychain(opts...),
+		&ecrKeychain{cacheDir: c.ecrCacheDir},
+		&ghcrKeychain{getenv: c.getenv},
 	)
 }
 
@@ -105,7 +78,7 @@ func (k *authFileKeychain) ResolveContext(_ context.Context, r authn.Resource) (
 		return nil, fmt.Errorf("read auth file: %w", err)
 	}
 	defer f.Close()
-	cf, err := config.LoadFromReader(f)
+	cf, err := dockerconfig.LoadFromReader(f)
 	if err != nil {
 		return nil, fmt.Errorf("read auth file %s: %w", p, err)
 	}
