@@ -296,5 +296,12 @@ func statOf(fi fs.FileInfo) *syscall.Stat_t {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return st
 	}
-	return &syscall.Stat_t{Mode: uint32(tarMode(fi.Mode()))}
+	m := fi.Mode()
+	mode := uint32(m.Perm())
+	for bit, v := range map[fs.FileMode]uint32{fs.ModeSetuid: 0o4000, fs.ModeSetgid: 0o2000, fs.ModeSticky: 0o1000} {
+		if m&bit != 0 {
+			mode |= v
+		}
+	}
+	return &syscall.Stat_t{Mode: mode}
 }
