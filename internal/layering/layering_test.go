@@ -23,12 +23,14 @@ var allowed = map[string][]string{
 	"registry":     {}, // knows no solver, exporter or cache
 	"exporter":     {"ctxio", "procowner", "store", "registry", "internal/layer"},
 	"cache":        {"ctxio", "procowner", "store", "registry", "internal/layer"},
-	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
+	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "internal/imagesource", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
 	"internal/mount": {},
 	"internal/layer": {},
+	// Base images from a layout, the store or a registry, into the store.
+	"internal/imagesource": {"ctxio", "procowner", "internal/layer", "store", "registry"},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
