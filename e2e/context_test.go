@@ -17,13 +17,17 @@ func TestBindMountSeesTheContextCopySees(t *testing.T) {
 	root := newRoot(t)
 	ctxDir := filepath.Join(t.TempDir(), "ctx")
 	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), `FROM busybox
-RUN --mount=type=bind,target=/ctx find /ctx | sort > /seen && cat /ctx/app/main.txt > /main
+RUN --mount=type=bind,target=/ctx find /ctx | sort > /seen && cat /ctx/app/main.txt > /main && stat -c %u:%g /ctx/app/main.txt > /owner
 `)
 	writeFile(t, filepath.Join(ctxDir, ".dockerignore"), "*.log\nsecret\n!keep.log\n")
 	writeFile(t, filepath.Join(ctxDir, "app/main.txt"), "main\n")
 	writeFile(t, filepath.Join(ctxDir, "a.log"), "ignored\n")
 	writeFile(t, filepath.Join(ctxDir, "keep.log"), "kept\n")
 	writeFile(t, filepath.Join(ctxDir, "secret/key"), "s3cr3t\n")
+	// docker and buildx send a context with every owner 0:0.
+	if err := os.Chown(filepath.Join(ctxDir, "app/main.txt"), 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
 	bb := busyboxContext(t)
 	build := func() (result, string) {
 		t.Helper()
@@ -41,6 +45,9 @@ RUN --mount=type=bind,target=/ctx find /ctx | sort > /seen && cat /ctx/app/main.
 	want := "/ctx\n/ctx/.dockerignore\n/ctx/Dockerfile\n/ctx/app\n/ctx/app/main.txt\n/ctx/keep.log\n"
 	if string(seen) != want {
 		t.Errorf("the bind mount shows:\n%s\nwant (no a.log, no secret/):\n%s", seen, want)
+	}
+	if owner, err := os.ReadFile(filepath.Join(out, "owner")); err != nil || string(owner) != "0:0\n" {
+		t.Errorf("a context file owned 1000:1000 shows as %q (%v) in the mount, want 0:0", owner, err)
 	}
 	if got := ranSteps(r); len(got) != 1 {
 		t.Fatalf("cold build ran %q, want the RUN\n%s", got, r.stderr)

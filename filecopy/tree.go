@@ -23,10 +23,12 @@ import (
 )
 
 // A bind mount of the build context (or of a local named context) shows a
-// tree of an FS as it is: TreeSum is what the RUN's cache key hashes and
-// Materialize what the mount shows, both from one walk of the same FS, so
-// that what a step sees and what its key covers cannot differ (ignored
-// files are absent from both).
+// tree of an FS: TreeSum is what the RUN's cache key hashes and Materialize
+// what the mount shows, both from one walk of the same FS, so that what a
+// step sees and what its key covers cannot differ (ignored files are absent
+// from both). Every entry is owned by 0:0 in both, as the docker and buildx
+// clients send a local context (their resetUIDAndGID), so a checkout owned
+// by another user gives the same mount and the same key.
 
 // Linker is an FS that can hard-link one of its regular files to a host
 // path. Materialize uses it instead of copying the bytes.
@@ -57,8 +59,6 @@ type treeRecord struct {
 	Path   string `json:"path"`
 	Type   string `json:"type"`
 	Mode   uint32 `json:"mode"`
-	UID    uint32 `json:"uid"`
-	GID    uint32 `json:"gid"`
 	Link   string `json:"link,omitempty"`
 	Rdev   uint64 `json:"rdev,omitempty"`
 	Size   int64  `json:"size"`
@@ -67,9 +67,9 @@ type treeRecord struct {
 
 // TreeSum is the digest of the tree Materialize writes for name: one JSON
 // line per entry (path relative to name, type, permission and special
-// bits, uid, gid, link target, device number, sha256 of the bytes), in walk
-// order, never mtimes. With stats a file whose stat is unchanged is not
-// read.
+// bits, link target, device number, sha256 of the bytes; the owner is
+// always 0:0), in walk order, never mtimes. With stats a file whose stat is
+// unchanged is not read.
 func TreeSum(ctx context.Context, fsys FS, name string, stats *StatCache) (v1.Hash, error) {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
@@ -79,7 +79,7 @@ func TreeSum(ctx context.Context, fsys FS, name string, stats *StatCache) (v1.Ha
 			return nil
 		}
 		st := statOf(fi)
-		rec := treeRecord{Path: rel, Type: typ, Mode: st.Mode & 0o7777, UID: st.Uid, GID: st.Gid}
+		rec := treeRecord{Path: rel, Type: typ, Mode: st.Mode & 0o7777}
 		switch typ {
 		case "reg":
 			rec.Size = fi.Size()
@@ -115,11 +115,11 @@ func TreeSum(ctx context.Context, fsys FS, name string, stats *StatCache) (v1.Ha
 }
 
 // Materialize writes the tree fsys shows at name to dst, which must not
-// exist: a directory with everything below it, or a single file. Regular
-// files are hard links when fsys is a Linker and the link works (same file
-// system, allowed to link), else copies; owners, modes and mtimes are kept
-// (owners only where the process may set them). Sockets are left out, as
-// TreeSum leaves them out.
+// exist: a directory with everything below it, or a single file. Modes and
+// mtimes are kept; every entry is owned by 0:0 (where the process may
+// chown). A regular file already owned by 0:0 is a hard link when fsys is a
+// Linker and the link works (same file system, allowed to link), else a
+// copy. Sockets are left out, as TreeSum leaves them out.
 func Materialize(ctx context.Context, fsys FS, name, dst string) error {
 	m := &materializer{fsys: fsys, dst: dst}
 	m.linker, _ = fsys.(Linker)
@@ -152,7 +152,7 @@ func (m *materializer) enter(ctx context.Context, rel, src string, fi fs.FileInf
 		}
 		return nil
 	case "reg":
-		if m.linker != nil {
+		if m.linker != nil && st.Uid == 0 && st.Gid == 0 {
 			if err := m.linker.Link(src, p); err == nil {
 				return nil
 			}
@@ -205,10 +205,10 @@ func (m *materializer) copyFile(ctx context.Context, src, p string, mode uint32)
 	return unix.Chmod(p, mode)
 }
 
-// setMeta gives p fi's owner (when allowed) and mtime.
+// setMeta makes p owned by 0:0 (when allowed) and gives it fi's mtime.
 func (m *materializer) setMeta(p string, fi fs.FileInfo, symlink bool) error {
 	st := statOf(fi)
-	if err := os.Lchown(p, int(st.Uid), int(st.Gid)); err != nil && !errors.Is(err, fs.ErrPermission) {
+	if err := os.Lchown(p, 0, 0); err != nil && !errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("materialize %s: %w", p, err)
 	}
 	// Chown clears set-id bits: put them back (not on symlinks).
@@ -290,8 +290,7 @@ func treeType(fi fs.FileInfo) (string, bool) {
 	return "", false
 }
 
-// statOf is fi's stat; an FS without one gives its permission bits and
-// owner 0:0.
+// statOf is fi's stat; an FS without one gives its permission bits.
 func statOf(fi fs.FileInfo) *syscall.Stat_t {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return st

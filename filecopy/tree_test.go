@@ -191,3 +191,52 @@ func TestTreeSum(t *testing.T) {
 		t.Errorf("a visible file's mode did not change the sum")
 	}
 }
+
+// A local context is sent with every owner 0:0 (docker's and buildx's
+// resetUIDAndGID): the mount shows 0:0 and the key does not depend on who
+// owns the checkout. A file owned by someone else is copied, never linked
+// (a link would show its owner, and a chown would change the source).
+func TestTreeOwnersAreRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	src := contextTree(t)
+	before, err := TreeSum(context.Background(), DirFS(src, ignoreTree), ".", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a.txt", "sub", "sub/b.txt"} {
+		if err := os.Lchown(filepath.Join(src, p), 1000, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := TreeSum(context.Background(), DirFS(src, ignoreTree), ".", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("the owner of the checkout changed the sum")
+	}
+	dst := filepath.Join(t.TempDir(), "m")
+	if err := Materialize(context.Background(), DirFS(src, ignoreTree), ".", dst); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a.txt", "sub", "sub/b.txt", "sub/link", "run.sh"} {
+		fi, err := os.Lstat(filepath.Join(dst, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || st.Gid != 0 {
+			t.Errorf("%s: owner %d:%d, want 0:0", p, st.Uid, st.Gid)
+		}
+	}
+	if inode(t, filepath.Join(dst, "a.txt")) == inode(t, filepath.Join(src, "a.txt")) {
+		t.Errorf("a.txt (owned 1000:1000) was linked, want a copy")
+	}
+	if inode(t, filepath.Join(dst, "run.sh")) != inode(t, filepath.Join(src, "run.sh")) {
+		t.Errorf("run.sh (owned 0:0) was copied, want a link")
+	}
+	if fi, err := os.Lstat(filepath.Join(src, "a.txt")); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 1000 {
+		t.Errorf("the source's owner changed: %v", err)
+	}
+}
