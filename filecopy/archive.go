@@ -100,8 +100,10 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	if h.Typeflag == tar.TypeLink && escapes(h.Linkname) {
 		return fmt.Errorf("%s failed: extract archive: hard link %q to %q: path escapes the extraction root", p.verb(), h.Name, h.Linkname)
 	}
-	name := relName(h.Name)
-	target := path.Join(dest, name)
+	target, err := p.inDest(path.Join(dest, relName(h.Name)))
+	if err != nil {
+		return fmt.Errorf("%s failed: extract archive: %q: %w", p.verb(), h.Name, err)
+	}
 	hdr := tar.Header{
 		Typeflag: h.Typeflag, Mode: h.Mode & 0o7777, Uid: h.Uid, Gid: h.Gid,
 		ModTime: h.ModTime.Truncate(time.Second), Format: tar.FormatPAX,
@@ -128,7 +130,9 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	case tar.TypeSymlink:
 		e.hdr.Linkname = h.Linkname
 	case tar.TypeLink:
-		e.hdr.Linkname = path.Join(dest, relName(h.Linkname))
+		if e.hdr.Linkname, err = p.inDest(path.Join(dest, relName(h.Linkname))); err != nil {
+			return fmt.Errorf("%s failed: extract archive: hard link %q: %w", p.verb(), h.Name, err)
+		}
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	default:
 		return nil // pax globals, GNU extensions, sockets…

@@ -29,7 +29,7 @@ func fsName(rel string) string {
 // root and ".." stops there. The final component is followed only when
 // followFinal is set. Components that do not exist are kept as they are. The
 // result is relative ("" for the root).
-func resolveIn(fsys FS, name string, followFinal bool) (string, error) {
+func resolveIn(fsys fsroot.FS, name string, followFinal bool) (string, error) {
 	rel := relName(name)
 	if fsys == nil || rel == "" {
 		return rel, nil
