@@ -17,18 +17,19 @@ var allowed = map[string][]string{
 	"parser":       {"parser/shell"},
 	"user":         {},
 	"store":        {"ctxio", "procowner", "internal/layer"},
-	"snapshot":     {"procowner", "internal/mount"},
-	"executor":     {"procowner", "internal/mount"},
-	"filecopy":     {"ctxio", "parser", "parser/shell", "user", "internal/layer"},
+	"snapshot":     {"procowner", "internal/mount", "internal/fsroot"},
+	"executor":     {"procowner", "internal/mount", "internal/fsroot"},
+	"filecopy":     {"ctxio", "parser", "parser/shell", "user", "internal/layer", "internal/fsroot"},
 	"registry":     {}, // knows no solver, exporter or cache
 	"exporter":     {"ctxio", "procowner", "store", "registry", "internal/layer"},
 	"cache":        {"ctxio", "procowner", "store", "registry", "internal/layer"},
-	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
+	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
-	"internal/mount": {},
-	"internal/layer": {},
+	"internal/mount":  {},
+	"internal/layer":  {},
+	"internal/fsroot": {},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
