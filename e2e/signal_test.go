@@ -30,9 +30,12 @@ func TestInterruptMessage(t *testing.T) {
 			testenv.LeakCheck(t)
 			root := newRoot(t)
 			ctxDir := filepath.Join(t.TempDir(), "ctx")
-			writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM busybox\nRUN echo started; sleep 100\n")
+			// MARK is in the step's environment: it finds the step's
+			// processes, in whatever namespace they run.
+			writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM busybox\nARG MARK\nRUN echo started; sleep 100\n")
+			mark := "MARK=" + root
 			cmd := exec.Command(builderBin, "--root", root, "build", "--progress", "plain", "--isolation", tt.level,
-				"--build-context", busyboxContext(t), ctxDir)
+				"--build-arg", mark, "--build-context", busyboxContext(t), ctxDir)
 			cmd.Env = builderEnv(t, nil)
 			stderr := &syncBuffer{}
 			cmd.Stderr = stderr
@@ -47,6 +50,9 @@ func TestInterruptMessage(t *testing.T) {
 					t.Fatalf("step did not start:\n%s", stderr.String())
 				}
 				time.Sleep(50 * time.Millisecond)
+			}
+			if len(processesWithEnv(mark)) == 0 {
+				t.Fatalf("the running step's processes are not found by %s", mark)
 			}
 			start := time.Now()
 			if err := cmd.Process.Signal(tt.sig); err != nil {
@@ -75,7 +81,7 @@ func TestInterruptMessage(t *testing.T) {
 			if p := testenv.ProcessesUnder(root); len(p) > 0 {
 				t.Errorf("processes left under the store: %v", p)
 			}
-			if p := processesWith("sleep 100", root); len(p) > 0 {
+			if p := processesWithEnv(mark); len(p) > 0 {
 				t.Errorf("the step's processes are left: %v", p)
 			}
 			left, _ := filepath.Glob(filepath.Join(root, "tmp", "*"))
@@ -88,22 +94,18 @@ func TestInterruptMessage(t *testing.T) {
 	}
 }
 
-// processesWith lists the pids whose command line contains s and whose
-// root or working directory is under dir (so another test's sleep does
-// not count). A chroot-level step's root is under the store; a
-// namespace-level step is found by testenv.ProcessesUnder's checks.
-func processesWith(s, dir string) []string {
+// processesWithEnv lists the pids whose environment holds kv.
+func processesWithEnv(kv string) []string {
 	var out []string
-	files, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	files, _ := filepath.Glob("/proc/[0-9]*/environ")
 	for _, f := range files {
 		data, err := os.ReadFile(f)
-		if err != nil || !strings.Contains(strings.ReplaceAll(string(data), "\x00", " "), s) {
+		if err != nil {
 			continue
 		}
-		pdir := filepath.Dir(f)
-		for _, l := range []string{"root", "cwd"} {
-			if p, err := os.Readlink(filepath.Join(pdir, l)); err == nil && strings.HasPrefix(p, dir) {
-				out = append(out, filepath.Base(pdir))
+		for _, e := range strings.Split(string(data), "\x00") {
+			if e == kv {
+				out = append(out, filepath.Base(filepath.Dir(f)))
 				break
 			}
 		}
