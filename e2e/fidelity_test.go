@@ -167,22 +167,33 @@ func TestFailedStepMarked(t *testing.T) {
 	}
 }
 
-// TestFailedCopyIsAStep checks that a COPY whose source is missing shows
-// as its step, marked ERROR, not only in the final line.
+// TestFailedCopyIsAStep checks that a COPY whose source is missing (or a
+// RUN whose bind mount's is) shows as its step, marked ERROR, not only in
+// the final line.
 func TestFailedCopyIsAStep(t *testing.T) {
-	ctxDir := t.TempDir()
-	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM busybox\nCOPY missing.txt /\nRUN true\n")
-	r := runBuilder(t, runOpts{}, "--root", newRoot(t), "build", "--progress", "plain",
-		"--build-context", busyboxContext(t), ctxDir)
-	if r.code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", r.code, r)
+	tests := []struct {
+		name, dockerfile, step string
+	}{
+		{"copy", "FROM busybox\nCOPY missing.txt /\nRUN true\n", "[2/3] COPY missing.txt /"},
+		{"run bind mount", "FROM busybox\nRUN --mount=type=bind,source=missing.txt,target=/x true\n", "[stage-0 2/2] RUN true"},
 	}
-	step := stepNumber(t, r.stderr, "[2/3] COPY missing.txt /")
-	if !regexp.MustCompile(`(?m)^` + step + ` \[2/3\] COPY missing.txt /\n` + step + ` ERROR: .*missing.txt`).MatchString(r.stderr) {
-		t.Errorf("no %s ERROR line right after the COPY step:\n%s", step, r.stderr)
-	}
-	if !regexp.MustCompile(`(?m)^ERROR: Dockerfile:2: .*missing.txt`).MatchString(r.stderr) {
-		t.Errorf("the final error does not name Dockerfile:2 and the file:\n%s", r.stderr)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctxDir := t.TempDir()
+			writeFile(t, filepath.Join(ctxDir, "Dockerfile"), tt.dockerfile)
+			r := runBuilder(t, runOpts{}, "--root", newRoot(t), "build", "--progress", "plain",
+				"--build-context", busyboxContext(t), ctxDir)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1:\n%s", r.code, r)
+			}
+			step := stepNumber(t, r.stderr, tt.step)
+			if !regexp.MustCompile(`(?m)^` + step + ` ` + regexp.QuoteMeta(tt.step) + `\n` + step + ` ERROR: .*missing.txt`).MatchString(r.stderr) {
+				t.Errorf("no %s ERROR line right after the step:\n%s", step, r.stderr)
+			}
+			if !regexp.MustCompile(`(?m)^ERROR: Dockerfile:2: .*missing.txt`).MatchString(r.stderr) {
+				t.Errorf("the final error does not name Dockerfile:2 and the file:\n%s", r.stderr)
+			}
+		})
 	}
 }
 
