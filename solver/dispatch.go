@@ -309,8 +309,26 @@ func (b *build) doneVertex(v *vertex, cached bool) {
 	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: st})
 }
 
+// fail reports v as failed, or as cancelled when it stopped because the
+// build was cancelled or a stage it needs failed: only the step that
+// failed is shown as an error.
 func (b *build) fail(v *vertex, err error) {
-	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusError, Data: err.Error()})
+	st := StatusError
+	var sf *stageFailedError
+	if errors.Is(err, context.Canceled) || errors.As(err, &sf) {
+		st = StatusCanceled
+	}
+	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: st, Data: err.Error()})
+}
+
+// failedStep shows a step that failed before it could start (a COPY
+// source that is missing, a bind mount's source): as a step of its own,
+// with its error, as BuildKit does. It returns err.
+func (b *build) failedStep(sr *stageRun, text string, err error) error {
+	v := b.newVertex(sr, text)
+	b.start(v)
+	b.fail(v, err)
+	return err
 }
 
 // run is RUN.
@@ -331,7 +349,7 @@ func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run,
 		if m.Type == parser.MountBind || m.Type == "" || (m.Type == parser.MountCache && m.From != "") {
 			sum, err := b.mountInput(ctx, m)
 			if err != nil {
-				return nil, err
+				return nil, b.failedStep(sr, "RUN "+strings.Join(r.Cmd, " "), err)
 			}
 			inputs["mount:"+m.Target] = sum
 		}
