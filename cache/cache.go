@@ -137,11 +137,11 @@ func (c *Cache) Put(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return fmt.Errorf("encode cache record: %w", err)
 	}
-	if err := c.writeAtomic(c.recordPath(r.Key), data); err != nil {
+	if err := c.writeAtomic(ctx, c.recordPath(r.Key), data); err != nil {
 		return err
 	}
 	if r.Description != "" {
-		return c.writeAtomic(c.lastPath(r.Parent, r.Description), []byte(r.Key.String()))
+		return c.writeAtomic(ctx, c.lastPath(r.Parent, r.Description), []byte(r.Key.String()))
 	}
 	return nil
 }
@@ -163,8 +163,8 @@ func (c *Cache) Previous(ctx context.Context, parent v1.Hash, description string
 	return c.read(c.recordPath(key))
 }
 
-func (c *Cache) writeAtomic(path string, data []byte) error {
-	f, err := c.store.CreateTemp("cache-*")
+func (c *Cache) writeAtomic(ctx context.Context, path string, data []byte) error {
+	f, err := c.store.CreateTemp(ctx, "cache-*")
 	if err != nil {
 		return fmt.Errorf("write cache record: %w", err)
 	}

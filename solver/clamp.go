@@ -88,7 +88,7 @@ func (b *build) writeLayer(ctx context.Context, fn func(w io.Writer) error) (v1.
 			lw.Abort()
 			return nil, err
 		}
-		return lw.Commit()
+		return lw.Commit(ctx)
 	}
 	cw := newClampWriter(lw, b.req.SourceDateEpoch.UTC())
 	if err := fn(cw); err != nil {
@@ -100,5 +100,5 @@ func (b *build) writeLayer(ctx context.Context, fn func(w io.Writer) error) (v1.
 		lw.Abort()
 		return nil, err
 	}
-	return lw.Commit()
+	return lw.Commit(ctx)
 }

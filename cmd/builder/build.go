@@ -403,7 +403,7 @@ func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snap snapsh
 	}
 	// Snapshots live in a store temp dir of this process: removed after the
 	// build, and by the next store.Open if this process is killed.
-	work, err := st.MkdirTemp("snapshots-")
+	work, err := st.MkdirTemp(ctx, "snapshots-")
 	if err != nil {
 		return nil, nil, "", release, err
 	}
