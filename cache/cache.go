@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -101,9 +100,7 @@ func (c *Cache) Get(ctx context.Context, key v1.Hash) (*Record, error) {
 	if ok, err := c.store.ReuseBlob(ctx, rec.Layer.Digest); err != nil || !ok {
 		return nil, ErrNotFound
 	}
-	if len(rec.Layer.DiffID.Hex) == 64 && !strings.ContainsAny(rec.Layer.DiffID.Hex, "/.") {
-		_ = os.Chtimes(filepath.Join(c.store.LayersDir(), rec.Layer.DiffID.Hex), now, now)
-	}
+	_ = c.store.TouchLayer(ctx, rec.Layer.DiffID) // a bad diffID only loses the mark
 	return rec, nil
 }
 

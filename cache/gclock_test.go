@@ -63,7 +63,7 @@ func TestGetWaitsForBlobLock(t *testing.T) {
 	if err := c.Put(ctx, &Record{Key: key, Layer: layer(t, st, "a")}); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := c.lockBlobs(ctx)
+	unlock, err := st.BlobLock(ctx, true) // as a prune removing a blob holds it
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func randLayer(t *testing.T, st *store.Store, name string, n int) *LayerRef {
 // extracted makes the extracted-layer directory of ref with one file of n bytes.
 func extracted(t *testing.T, st *store.Store, diffID v1.Hash, n int) string {
 	t.Helper()
-	dir := filepath.Join(st.LayersDir(), diffID.Hex)
+	dir := st.LayerDir(diffID)
 	if err := os.MkdirAll(filepath.Join(dir, "usr"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 		return err
 	})
-	f.mountsDir = filepath.Join(st.Root(), "cache-mounts")
+	f.mountsDir = st.CacheMountsDir()
 	os.MkdirAll(filepath.Join(f.mountsDir, "0123"), 0o755)
 	os.WriteFile(filepath.Join(f.mountsDir, "0123", "pkg"), make([]byte, 700), 0o644)
 	age(t, 48*time.Hour, filepath.Join(f.mountsDir, "0123"))

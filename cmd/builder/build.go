@@ -126,7 +126,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		solver.WithReporter(rep),
 		solver.WithJobs(o.jobs),
 		solver.WithRemoteOptions(ropts...),
-		solver.WithCacheMountDir(filepath.Join(st.Root(), "cache-mounts")),
+		solver.WithCacheMountDir(st.CacheMountsDir()),
 	}
 	snap, ex, desc, release, err := o.runner(ctx, st)
 	defer release()
