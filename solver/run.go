@@ -108,7 +108,7 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	}
 	defer active.Release(context.WithoutCancel(ctx))
 
-	tmp, err := b.s.store.MkdirTemp("run-*")
+	tmp, err := b.s.store.MkdirTemp(ctx, "run-*")
 	if err != nil {
 		return nil, fmt.Errorf("create run dir: %w", err)
 	}

@@ -134,7 +134,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		solver.WithReporter(rep),
 		solver.WithJobs(o.jobs),
 		solver.WithRemoteOptions(ropts...),
-		solver.WithCacheMountDir(filepath.Join(st.Root(), "cache-mounts")),
+		solver.WithCacheMountDir(st.CacheMountsDir()),
 	}
 	snap, ex, desc, release, err := o.runner(ctx, st)
 	defer release()
@@ -455,7 +455,7 @@ func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snap snapsh
 	}
 	// Snapshots live in a store temp dir of this process: removed after the
 	// build, and by the next store.Open if this process is killed.
-	work, err := st.MkdirTemp("snapshots-")
+	work, err := st.MkdirTemp(ctx, "snapshots-")
 	if err != nil {
 		return nil, nil, "", release, err
 	}

@@ -186,7 +186,7 @@ func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, 
 	if err != nil {
 		return err
 	}
-	img, err := st.Image(tagName(args[0]))
+	img, err := st.Image(ctx, tagName(args[0]))
 	if err != nil {
 		return fmt.Errorf("push %s: %w", args[0], err)
 	}

@@ -85,6 +85,31 @@ func TestRegistryKnowsNoSolver(t *testing.T) {
 	}
 }
 
+// forbidden are imports that must never appear, not even in a package's
+// tests, each with the reason the lower package stays ignorant of the
+// higher one.
+var forbidden = []struct{ pkg, dep, why string }{
+	{"store", "cache", "the store owns its layout, usage and garbage collection; " +
+		"cache decides what to drop and calls store methods, never the other way round"},
+}
+
+func TestForbiddenImports(t *testing.T) {
+	for _, f := range forbidden {
+		t.Run(f.pkg+"-"+f.dep, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", "-test", "-f", "{{.ImportPath}}", module+f.pkg).Output()
+			if err != nil {
+				t.Fatalf("go list %s: %v", f.pkg, err)
+			}
+			for _, dep := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				dep, _, _ = strings.Cut(dep, " ") // "pkg [pkg.test]" for test variants
+				if dep == module+f.dep || strings.HasPrefix(dep, module+f.dep+"/") {
+					t.Errorf("%s (or its tests) imports %s: %s", f.pkg, f.dep, f.why)
+				}
+			}
+		})
+	}
+}
+
 // TestBuildkitOnlyParser keeps our own imports of buildkit to its
 // Dockerfile syntax parser (which itself uses a few buildkit packages).
 func TestBuildkitOnlyParser(t *testing.T) {
