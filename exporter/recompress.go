@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/builderdev/builder/ctxio"
+	"github.com/builderdev/builder/internal/ctxio"
 	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/store"
 )
@@ -129,7 +129,7 @@ func convertStored(ctx context.Context, st *store.Store, l v1.Layer, c Compressi
 		if err != nil {
 			return nil, err
 		}
-		rc, err := st.OpenBlob(conv.Digest)
+		rc, err := st.OpenBlob(ctx, conv.Digest)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}

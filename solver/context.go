@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/parser"
 )
 

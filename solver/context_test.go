@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/parser"
 )
 

@@ -17,7 +17,7 @@ import (
 
 	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/executor"
-	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/store"
@@ -89,7 +89,7 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 	// A stat cache that cannot be read only costs reads, never correctness.
 	s.stats, _ = filecopy.OpenStatCache(filepath.Join(st.Root(), "statcache"))
 	if s.cacheMounts == "" {
-		s.cacheMounts = st.CacheDir() + "-mounts"
+		s.cacheMounts = st.CacheMountsDir()
 	}
 	return s
 }

@@ -81,7 +81,10 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 
 func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
 	if len(args) != 1 {
-		return &exitError{code: 2, err: errors.New(`"builder build" requires exactly 1 argument: the context directory`)}
+		return usageError(errors.New(`"builder build" requires exactly 1 argument: the context directory`))
+	}
+	if err := o.checkChoices(); err != nil {
+		return usageError(err)
 	}
 	contextDir, err := filepath.Abs(args[0])
 	if err != nil {
@@ -95,14 +98,14 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
-		return err
+		return usageError(err)
 	}
 	if _, _, err := o.cache.parse(); err != nil {
-		return &exitError{code: 2, err: err}
+		return usageError(err)
 	}
 	for _, t := range o.tags {
 		if _, err := store.NormalizeName(t); err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("invalid tag %q: %w", t, err)}
+			return usageError(fmt.Errorf("invalid tag %q: %w", t, err))
 		}
 	}
 	// Like buildx, a push with nowhere to push fails before building.
@@ -119,8 +122,9 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err != nil {
 		return err
 	}
-	rep, closeRep := newRenderer(o.progress, o.quiet, s.err)
+	render, closeRep := newRenderer(o.progress, o.quiet, s.err)
 	defer closeRep()
+	rep := newRunningSteps(render)
 	ropts := registry.RemoteOptions(ctx, o.reg.exporterOptions()...)
 	warn := func(m string) { rep.Report(solver.Event{Time: time.Now(), Status: solver.StatusInfo, Data: m}) }
 	if err := o.cache.importCaches(ctx, c, warn, ropts...); err != nil {
@@ -130,7 +134,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		solver.WithReporter(rep),
 		solver.WithJobs(o.jobs),
 		solver.WithRemoteOptions(ropts...),
-		solver.WithCacheMountDir(filepath.Join(st.Root(), "cache-mounts")),
+		solver.WithCacheMountDir(st.CacheMountsDir()),
 	}
 	snap, ex, desc, release, err := o.runner(ctx, st)
 	defer release()
@@ -145,6 +149,9 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	res, err := sv.Build(ctx, req)
 	if err != nil {
 		closeRep()
+		if ctx.Err() != nil {
+			return interrupted(rep.names())
+		}
 		return err
 	}
 	if err := o.cache.exportCaches(ctx, c, res.Keys, res.AllKeys, warn, ropts...); err != nil {
@@ -171,7 +178,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	names := o.tags
 	if len(targets) > 0 {
 		// The digest reported is the one the registry has (the last push's).
-		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets, pushReport(rep)); err != nil {
+		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets, pushReport(render)); err != nil {
 			return err
 		}
 	}
@@ -251,7 +258,7 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 	}
 	platform, err := solver.ParsePlatform(o.platform)
 	if err != nil {
-		return nil, err
+		return nil, usageError(fmt.Errorf("invalid --platform: %w", err))
 	}
 	req := &solver.Request{
 		Dockerfile: df, ContextDir: contextDir, Ignore: ignore, Target: o.target,
@@ -286,27 +293,45 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 	for _, c := range o.contexts {
 		k, v, ok := strings.Cut(c, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("invalid --build-context %q: want NAME=VALUE", c)
+			return nil, usageError(fmt.Errorf("invalid --build-context %q: want NAME=VALUE", c))
 		}
 		req.Contexts[k] = v
 	}
 	for _, sec := range o.secrets {
 		id, src, err := parseSecret(sec)
 		if err != nil {
-			return nil, err
+			return nil, usageError(err)
 		}
 		req.Secrets[id] = src
 	}
 	if o.memory != "" {
 		n, err := parseBytes(o.memory)
 		if err != nil {
-			return nil, fmt.Errorf("invalid --memory: %w", err)
+			return nil, usageError(fmt.Errorf("invalid --memory: %w", err))
 		}
 		req.Limits.Memory = n
 	}
 	req.Limits.CPUs = o.cpus
 	req.Limits.Pids = o.pidsLimit
 	return req, nil
+}
+
+// checkChoices refuses flag values outside a fixed set.
+func (o *buildOptions) checkChoices() error {
+	switch o.progress {
+	case "", "auto", "tty", "plain", "json":
+	default:
+		return fmt.Errorf("invalid --progress %q: want auto, tty, plain or json", o.progress)
+	}
+	switch o.isolation {
+	case "", "auto", string(executor.Namespace), string(executor.Rootless), string(executor.Chroot):
+	default:
+		return fmt.Errorf("invalid --isolation %q: want auto, namespace, rootless or chroot", o.isolation)
+	}
+	if o.jobs < 0 {
+		return fmt.Errorf("invalid --jobs %d: want 0 (the number of CPUs) or more", o.jobs)
+	}
+	return nil
 }
 
 func setEpoch(req *solver.Request, v string) error {
@@ -430,7 +455,7 @@ func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snap snapsh
 	}
 	// Snapshots live in a store temp dir of this process: removed after the
 	// build, and by the next store.Open if this process is killed.
-	work, err := st.MkdirTemp("snapshots-")
+	work, err := st.MkdirTemp(ctx, "snapshots-")
 	if err != nil {
 		return nil, nil, "", release, err
 	}

@@ -84,7 +84,7 @@ func TestCacheOptionsLocal(t *testing.T) {
 	if _, err := dst.Get(ctx, key); err != nil {
 		t.Errorf("imported record: %v", err)
 	}
-	if !st.HasBlob(blob) {
+	if !st.HasBlob(ctx, blob) {
 		t.Error("imported blob missing")
 	}
 	// mode=min with no final keys exports an empty cache; a failing

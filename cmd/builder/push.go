@@ -49,15 +49,6 @@ func (o *registryOptions) exporterOptions() []registry.Option {
 	}
 }
 
-// pushImage pushes img to every ref, converted as conv says (compression,
-// media types; none pushes it as stored), and returns its manifest digest
-// (the same for all). Later refs on the same registry mount the blobs the
-// first push uploaded.
-func (o *registryOptions) pushImage(ctx context.Context, img v1.Image, refs []string, conv ...exporter.Option) (v1.Hash, error) {
-	var done []string
-	return o.push(ctx, img, refs, conv, &done, nil)
-}
-
 // pushed is one finished push: the ref, the manifest digest the registry
 // has and the manifest's size.
 type pushed struct {
@@ -195,11 +186,19 @@ func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, 
 	if err != nil {
 		return err
 	}
-	img, err := st.Image(tagName(args[0]))
+	img, err := st.Image(ctx, tagName(args[0]))
 	if err != nil {
 		return fmt.Errorf("push %s: %w", args[0], err)
 	}
-	digest, err := o.reg.pushImage(ctx, img, []string{ref})
+	var report func(pushed)
+	if !o.quiet {
+		// The same line as build --push shows for each push.
+		report = func(p pushed) {
+			fmt.Fprintln(s.out, pushLine(pushEvent{Ref: p.ref, Digest: p.digest.String(), Size: p.size}))
+		}
+	}
+	var done []string
+	digest, err := o.reg.push(ctx, img, []string{ref}, nil, &done, report)
 	if err != nil {
 		return err
 	}
@@ -210,8 +209,6 @@ func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, 
 		fmt.Fprintln(s.out, digest)
 		return nil
 	}
-	size, _ := img.Size()
-	fmt.Fprintf(s.out, "%s: digest: %s size: %d\n", ref, digest, size)
 	return nil
 }
 

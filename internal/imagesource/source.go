@@ -94,7 +94,7 @@ func (s *Source) Store(ctx context.Context, ref string, p v1.Platform, lease *st
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, ErrNotInStore)
 	}
-	img, err := s.store.Image(n)
+	img, err := s.store.Image(ctx, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, ErrNotInStore)
 	}
@@ -195,7 +195,7 @@ func (s *Source) Load(ctx context.Context, ref string, img v1.Image, p v1.Platfo
 			if err != nil {
 				return err
 			}
-			if err := lease.Add(d, id); err != nil {
+			if err := lease.Add(gctx, d, id); err != nil {
 				return err
 			}
 			layers[i] = sl

@@ -103,8 +103,8 @@ func (f *fixture) checkImported(t *testing.T, got *Image, want v1.Image) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if gd != ld || !f.store.HasBlob(ld) {
-			t.Errorf("layer %d: %s (in store: %t), want %s in the store", i, gd, f.store.HasBlob(ld), ld)
+		if gd != ld || !f.store.HasBlob(context.Background(), ld) {
+			t.Errorf("layer %d: %s (in store: %t), want %s in the store", i, gd, f.store.HasBlob(context.Background(), ld), ld)
 		}
 		if !inUse[ld] {
 			t.Errorf("layer %d (%s) is not leased", i, ld)

@@ -11,26 +11,27 @@ const module = "github.com/builderdev/builder/"
 // allowed lists, for each package, the packages of ours it may import
 // (directly or not). Lower layers never import higher ones.
 var allowed = map[string][]string{
-	"ctxio":        {},
-	"procowner":    {},
-	"parser/shell": {},
-	"parser":       {"parser/shell"},
-	"user":         {},
-	"store":        {"ctxio", "procowner", "internal/layer"},
-	"snapshot":     {"procowner", "internal/mount"},
-	"executor":     {"procowner", "internal/mount"},
-	"filecopy":     {"ctxio", "parser", "parser/shell", "user", "internal/layer"},
-	"registry":     {}, // knows no solver, exporter or cache
-	"exporter":     {"ctxio", "procowner", "store", "registry", "internal/layer"},
-	"cache":        {"ctxio", "procowner", "store", "registry", "internal/layer"},
-	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "internal/imagesource", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
+	"internal/ctxio":     {},
+	"internal/procowner": {},
+	"parser/shell":       {},
+	"parser":             {"parser/shell"},
+	"internal/user":      {},
+	"store":              {"internal/ctxio", "internal/procowner", "internal/layer"},
+	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot"},
+	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot"},
+	"internal/filecopy":  {"internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
+	"registry":           {}, // knows no solver, exporter or cache
+	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
+	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
+	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
-	"internal/mount": {},
-	"internal/layer": {},
+	"internal/mount":  {},
+	"internal/layer":  {},
+	"internal/fsroot": {},
 	// Base images from a layout, the store or a registry, into the store.
-	"internal/imagesource": {"ctxio", "procowner", "internal/layer", "store", "registry"},
+	"internal/imagesource": {"internal/ctxio", "internal/procowner", "internal/layer", "store", "registry"},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
@@ -83,6 +84,31 @@ func TestRegistryKnowsNoSolver(t *testing.T) {
 		if !deps(up)["registry"] {
 			t.Errorf("%s does not use the registry package", up)
 		}
+	}
+}
+
+// forbidden are imports that must never appear, not even in a package's
+// tests, each with the reason the lower package stays ignorant of the
+// higher one.
+var forbidden = []struct{ pkg, dep, why string }{
+	{"store", "cache", "the store owns its layout, usage and garbage collection; " +
+		"cache decides what to drop and calls store methods, never the other way round"},
+}
+
+func TestForbiddenImports(t *testing.T) {
+	for _, f := range forbidden {
+		t.Run(f.pkg+"-"+f.dep, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", "-test", "-f", "{{.ImportPath}}", module+f.pkg).Output()
+			if err != nil {
+				t.Fatalf("go list %s: %v", f.pkg, err)
+			}
+			for _, dep := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				dep, _, _ = strings.Cut(dep, " ") // "pkg [pkg.test]" for test variants
+				if dep == module+f.dep || strings.HasPrefix(dep, module+f.dep+"/") {
+					t.Errorf("%s (or its tests) imports %s: %s", f.pkg, f.dep, f.why)
+				}
+			}
+		})
 	}
 }
 
