@@ -158,10 +158,29 @@ func layerHistory(cfg *v1.ConfigFile, n int) []string {
 }
 
 // readEntries reads the tar headers of l's uncompressed stream.
-func readEntries(ctx context.Context, l v1.Layer) (entries []entry, err error) {
+func readEntries(ctx context.Context, l v1.Layer) ([]entry, error) {
+	var entries []entry
+	err := eachEntry(ctx, l, func(e entry) { entries = append(entries, e) })
+	return entries, err
+}
+
+// ContentSize is the bytes of l's files (uncompressed), what `docker
+// history` calls a layer's size; l is read as a stream.
+func ContentSize(ctx context.Context, l v1.Layer) (int64, error) {
+	var n int64
+	err := eachEntry(ctx, l, func(e entry) {
+		if e.kind != 'w' && e.kind != 'q' {
+			n += e.size
+		}
+	})
+	return n, err
+}
+
+// eachEntry calls fn with each tar header of l's uncompressed stream.
+func eachEntry(ctx context.Context, l v1.Layer, fn func(entry)) (err error) {
 	rc, err := l.Uncompressed()
 	if err != nil {
-		return nil, fmt.Errorf("open layer: %w", err)
+		return fmt.Errorf("open layer: %w", err)
 	}
 	defer func() {
 		if cerr := rc.Close(); err == nil && cerr != nil {
@@ -171,16 +190,16 @@ func readEntries(ctx context.Context, l v1.Layer) (entries []entry, err error) {
 	tr := tar.NewReader(rc)
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return entries, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read tar header: %w", err)
+			return fmt.Errorf("read tar header: %w", err)
 		}
-		entries = append(entries, toEntry(h))
+		fn(toEntry(h))
 	}
 }
 

@@ -209,3 +209,12 @@ func TestAnalyzeCanceled(t *testing.T) {
 		t.Fatal("Analyze with a canceled context: no error")
 	}
 }
+
+// ContentSize is the sum of a layer's file sizes, as Analyze's Size.
+func TestContentSize(t *testing.T) {
+	l := layerOf(t, tf{"d/", 0}, tf{"d/a", 7}, tf{"b", 5}, tf{".wh.c", 0})
+	n, err := ContentSize(context.Background(), l)
+	if err != nil || n != 12 {
+		t.Errorf("ContentSize = %d, %v; want 12", n, err)
+	}
+}
