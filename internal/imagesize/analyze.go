@@ -56,7 +56,7 @@ type Report struct {
 // entry is one tar header of a layer, as far as sizes go.
 type entry struct {
 	path string // clean, relative, "" for the root
-	kind byte   // 'f' file, 'd' directory, 'o' other (links, devices), 'w' whiteout, 'q' opaque
+	kind byte   // 'f' file, 'd' directory, 'o' other (links, devices), 'w' whiteout, 'q' opaque, 'x' aufs metadata (skipped)
 	size int64
 }
 
@@ -95,9 +95,7 @@ func Analyze(ctx context.Context, img v1.Image) (*Report, error) {
 		li.Files = len(entries)
 		li.Largest = largest(entries)
 		for _, e := range entries {
-			if e.kind != 'w' && e.kind != 'q' {
-				li.Size += e.size
-			}
+			li.Size += e.size // 0 for all but files
 		}
 		diveLayer(t, eff, entries)
 		for _, e := range entries {
@@ -106,6 +104,7 @@ func Analyze(ctx context.Context, img v1.Image) (*Report, error) {
 				t.whiteout(e.path, i)
 			case 'q':
 				t.opaque(e.path, i)
+			case 'x':
 			default:
 				if e.path != "" {
 					t.put(e.path, e.kind == 'd', e.size, i)
@@ -168,11 +167,7 @@ func readEntries(ctx context.Context, l v1.Layer) ([]entry, error) {
 // history` calls a layer's size; l is read as a stream.
 func ContentSize(ctx context.Context, l v1.Layer) (int64, error) {
 	var n int64
-	err := eachEntry(ctx, l, func(e entry) {
-		if e.kind != 'w' && e.kind != 'q' {
-			n += e.size
-		}
-	})
+	err := eachEntry(ctx, l, func(e entry) { n += e.size }) // 0 for all but files
 	return n, err
 }
 
@@ -210,8 +205,8 @@ func toEntry(h *tar.Header) entry {
 	switch {
 	case base == ".wh..wh..opq":
 		return entry{path: dir, kind: 'q'}
-	case strings.HasPrefix(base, ".wh..wh."): // other aufs metadata
-		return entry{path: p, kind: 'o'}
+	case strings.HasPrefix(base, ".wh..wh."): // other aufs metadata, not a file of the image
+		return entry{path: p, kind: 'x'}
 	case strings.HasPrefix(base, ".wh."):
 		return entry{path: path.Join(dir, strings.TrimPrefix(base, ".wh.")), kind: 'w'}
 	}
@@ -234,8 +229,8 @@ func diveLayer(t *tree, eff map[string]*effPath, entries []entry) {
 	last := map[string]entry{} // a path written twice counts once, as its last entry
 	parents := map[string]bool{}
 	for _, e := range entries {
-		if e.kind == 'q' || e.path == "" {
-			continue
+		if e.kind == 'q' || e.kind == 'x' || e.path == "" {
+			continue // dive leaves opaque markers out of its trees
 		}
 		last[e.path] = e
 		for d := path.Dir(e.path); d != "." && !parents[d]; d = path.Dir(d) {
