@@ -99,7 +99,7 @@ func TestAnalyzeWastedBytes(t *testing.T) {
 		{"step 2", 150, 0, 0, 0, 2, nil},
 		{"step 3", 10, 0, 0, 0, 3, nil},
 		{"step 4", 2005, 2005, 0, 2005, 3, nil}, // e deleted by step 5
-		{"step 5", 0, 0, 0, 0, 3, nil}, // aufs metadata entries hold no bytes
+		{"step 5", 0, 0, 0, 0, 3, nil},          // aufs metadata entries hold no bytes
 	}
 	if d := cmp.Diff(want, gotLayers); d != "" {
 		t.Errorf("layers (-want +got):\n%s", d)
