@@ -70,6 +70,13 @@ func TestSizeReportAndHistory(t *testing.T) {
 		t.Errorf("rebuild: summary does not say every layer reused:\n%s", r.stderr)
 	}
 
+	// -q prints only the image ID on stdout; the report asked for still
+	// comes on stderr.
+	q := mustBuild(t, runOpts{}, "--root", root, "build", "-q", "--report", "--build-context", bb, "-t", "size:1", ctxDir)
+	if !imageID.MatchString(strings.TrimSpace(q.stdout)) || !strings.Contains(q.stderr, "== size report") || strings.Contains(q.stderr, " steps run, ") {
+		t.Errorf("build -q --report: stdout %q, stderr:\n%s", q.stdout, q.stderr)
+	}
+
 	ins := mustBuild(t, runOpts{}, "--root", root, "inspect", "--size", "--format", "json", "size:1")
 	var rep sizeReport
 	if err := json.Unmarshal([]byte(ins.stdout), &rep); err != nil {

@@ -188,14 +188,14 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		return err
 	}
 	closeRep()
-	if o.quiet {
-		fmt.Fprintln(s.out, cfgDigest.String())
-		return nil
-	}
-	if o.report {
+	if o.report { // asked for, so printed with -q too
 		if err := sizeReport(ctx, s.err, res.Image); err != nil {
 			return err
 		}
+	}
+	if o.quiet {
+		fmt.Fprintln(s.out, cfgDigest.String())
+		return nil
 	}
 	sum := buildSummary{digest: digest, config: cfgDigest, size: imageSize(res.Image), ran: res.Steps, cached: res.Cached, elapsed: res.Elapsed}
 	sum.layers, sum.reused = layerReuse(res.Image, before)
