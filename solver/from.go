@@ -166,7 +166,14 @@ func (b *build) load(ctx context.Context, ref string, img v1.Image, p v1.Platfor
 	g.SetLimit(4)
 	for i, l := range remoteLayers {
 		g.Go(func() error {
-			sl, err := b.s.store.ImportLayer(gctx, l)
+			// A blob read with the wrong digest is never stored (the
+			// store checks it) and is fetched again.
+			var sl v1.Layer
+			err := registry.RetryFetch(gctx, func() error {
+				var err error
+				sl, err = b.s.store.ImportLayer(gctx, l)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("image %s: fetch layer: %w", ref, err)
 			}
