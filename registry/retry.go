@@ -66,7 +66,7 @@ func (e *RetryError) Error() string {
 
 // Summary says how often and how long the request was tried, for messages.
 func (e *RetryError) Summary() string {
-	return fmt.Sprintf("gave up after %d tries in %s", e.Tries, e.Elapsed.Round(100*time.Millisecond))
+	return fmt.Sprintf("gave up after %d tries in %s", e.Tries, e.Elapsed.Round(10*time.Millisecond))
 }
 
 func (e *RetryError) Unwrap() error { return e.Err }
