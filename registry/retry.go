@@ -57,7 +57,10 @@ type RetryError struct {
 	Request string // "GET https://host/v2/..." (no query)
 	Tries   int
 	Elapsed time.Duration
-	Err     error // the last failure (a *transport.Error for a status)
+	// RetryAfter is what the registry last asked to wait, when that did
+	// not fit in the time left.
+	RetryAfter time.Duration
+	Err        error // the last failure (a *transport.Error for a status)
 }
 
 func (e *RetryError) Error() string {
@@ -66,7 +69,11 @@ func (e *RetryError) Error() string {
 
 // Summary says how often and how long the request was tried, for messages.
 func (e *RetryError) Summary() string {
-	return fmt.Sprintf("gave up after %d tries in %s", e.Tries, e.Elapsed.Round(10*time.Millisecond))
+	s := fmt.Sprintf("gave up after %d tries in %s", e.Tries, e.Elapsed.Round(10*time.Millisecond))
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf("; the registry asked to wait %s, more than the time left", e.RetryAfter)
+	}
+	return s
 }
 
 func (e *RetryError) Unwrap() error { return e.Err }
@@ -162,7 +169,11 @@ func (t *retryTransport) roundTrip(req *http.Request, budget time.Duration) (*ht
 			return resp, err
 		}
 		if n >= t.p.tries || elapsed+wait > budget {
-			return nil, giveUp(req, n, elapsed, resp, err)
+			ge := giveUp(req, n, elapsed, resp, err)
+			if n < t.p.tries && after > 0 {
+				ge.RetryAfter = after
+			}
+			return nil, ge
 		}
 		if resp != nil {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -176,7 +187,7 @@ func (t *retryTransport) roundTrip(req *http.Request, budget time.Duration) (*ht
 
 // giveUp makes the RetryError for the last failure (a status is turned
 // into go-containerregistry's *transport.Error, with the request).
-func giveUp(req *http.Request, n int, elapsed time.Duration, resp *http.Response, err error) error {
+func giveUp(req *http.Request, n int, elapsed time.Duration, resp *http.Response, err error) *RetryError {
 	if resp != nil {
 		err = transport.CheckError(resp, resp.StatusCode+1) // never "expected": always an error
 		resp.Body.Close()

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // retryClient is an http.Client over the registry transport with retries.
@@ -114,7 +116,8 @@ func TestRetryGivesUpWithinBounds(t *testing.T) {
 	defer srv2.Close()
 	start = time.Now()
 	_, err = retryClient(WithRetry(5, time.Millisecond), withRetryTime(2*time.Second)).Get(srv2.URL + "/v2/")
-	if !errors.As(err, &re) || re.Tries != 1 || time.Since(start) > time.Second {
+	if !errors.As(err, &re) || re.Tries != 1 || time.Since(start) > time.Second ||
+		!strings.Contains(err.Error(), "the registry asked to wait 30s") {
 		t.Errorf("Retry-After 30s with a 2s bound: %v after %s", err, time.Since(start))
 	}
 
@@ -260,5 +263,45 @@ func TestRetryableClassification(t *testing.T) {
 	}
 	if !shouldRestart(io.ErrUnexpectedEOF) {
 		t.Error("a cut upload is not started over")
+	}
+}
+
+// The token service's transient failures are retried like the registry's.
+func TestTokenFetchIsRetried(t *testing.T) {
+	var tokens atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/token":
+			if tokens.Add(1) <= 2 {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"token":"t0k"}`))
+		case r.Header.Get("Authorization") != "Bearer t0k":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+srv.URL+`/token",service="test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
+		case r.URL.Path == "/v2/":
+			w.Write([]byte("{}"))
+		default:
+			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			w.Header().Set("Docker-Content-Digest", "sha256:"+strings.Repeat("a", 64))
+			w.Header().Set("Content-Length", "10")
+		}
+	}))
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/team/app:1"
+	r, err := ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []Option{WithKeychain(anonymous), WithCertsDir(""), WithRetry(4, time.Millisecond)}
+	desc, err := remote.Head(r, RemoteOptions(testCtx(t), opts...)...)
+	if err != nil || desc.Digest.Hex != strings.Repeat("a", 64) {
+		t.Fatalf("head through a flaky token service: %v, %v", desc, err)
+	}
+	if tokens.Load() != 3 {
+		t.Errorf("%d token requests, want 3 (two 503s, then the token)", tokens.Load())
 	}
 }
