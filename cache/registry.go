@@ -55,17 +55,27 @@ func ImportRegistry(ctx context.Context, c *Cache, ref string, opts ...remote.Op
 	if err != nil {
 		return fmt.Errorf("import cache: %w", err)
 	}
-	img, err := remote.Image(r, append(opts, remote.WithContext(ctx))...)
-	if err != nil {
+	// A blob that arrives with the wrong digest is fetched again, through
+	// a new image: go-containerregistry keeps a config it read even when
+	// the read failed.
+	var pulled bool
+	err = registry.RetryFetch(ctx, func() error {
+		img, err := remote.Image(r, append(opts, remote.WithContext(ctx))...)
+		if err != nil {
+			return err
+		}
+		pulled = true
+		return Import(ctx, c, img)
+	})
+	switch {
+	case err == nil:
+		return nil
+	case !pulled:
 		err = registry.Wrap(ctx, registry.OpImportCache, ref, err)
 		if errors.Is(err, registry.ErrNotFound) {
 			return fmt.Errorf("import cache from %s: %w", ref, ErrNoCache)
 		}
 		return err
 	}
-	// A blob that arrives with the wrong digest is fetched again.
-	if err := registry.RetryFetch(ctx, func() error { return Import(ctx, c, img) }); err != nil {
-		return fmt.Errorf("%w (from %s)", err, ref)
-	}
-	return nil
+	return fmt.Errorf("%w (from %s)", err, ref)
 }

@@ -1,9 +1,19 @@
 package e2e_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -97,4 +107,72 @@ func TestBuildRegistryDown(t *testing.T) {
 		t.Errorf("gave up after %s", took)
 	}
 	t.Logf("gave up after %s", took)
+}
+
+// A base image layer that arrives corrupt is never stored: it is fetched
+// again, and the build uses the right one.
+func TestBuildRefetchesCorruptBlob(t *testing.T) {
+	testenv.LeakCheck(t)
+	reg := testenv.StartRegistry(t)
+	testenv.PushBusybox(t, reg)
+	target, err := url.Parse(reg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	corrupted := map[string]bool{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		p := resp.Request.URL.Path
+		mu.Lock()
+		defer mu.Unlock()
+		if resp.Request.Method != http.MethodGet || !strings.Contains(p, "/blobs/sha256:") || corrupted[p] {
+			return nil
+		}
+		// The first answer for each blob has one byte flipped.
+		corrupted[p] = true
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		body[len(body)/2] ^= 0xff
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM "+host+"/busybox:latest\nLABEL x=1\n")
+	root := newRoot(t)
+	r := runBuilder(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--registry-retry-wait", "10ms", "-t", "refetched:1", ctxDir)
+	if r.code != 0 {
+		t.Fatalf("build with corrupt blobs on first fetch:\n%s", r)
+	}
+	mu.Lock()
+	n := len(corrupted)
+	mu.Unlock()
+	if n < 2 {
+		t.Fatalf("%d blobs corrupted, want the config and the layer", n)
+	}
+	// Every blob in the store has the digest it is stored under.
+	blobs := 0
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Base(filepath.Dir(path)) != "sha256" {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		blobs++
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != d.Name() {
+			t.Errorf("stored blob %s has digest sha256:%x", path, sum)
+		}
+		return nil
+	})
+	if err != nil || blobs == 0 {
+		t.Fatalf("walk store: %v (%d blobs)", err, blobs)
+	}
 }

@@ -80,7 +80,18 @@ func (b *build) fromRegistry(ctx context.Context, ref string, p v1.Platform) (*i
 	}
 	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithPlatform(p)}, b.s.remote...)
 	b.info("resolve image " + r.Name())
-	img, err := remote.Image(r, opts...)
+	// A config blob read with the wrong digest is fetched again, through
+	// a new image: go-containerregistry keeps what it read even when the
+	// read failed.
+	var img v1.Image
+	err = registry.RetryFetch(ctx, func() error {
+		var err error
+		if img, err = remote.Image(r, opts...); err != nil {
+			return err
+		}
+		_, err = img.RawConfigFile()
+		return err
+	})
 	if err != nil {
 		return nil, registry.Wrap(ctx, registry.OpPull, ref, err)
 	}
