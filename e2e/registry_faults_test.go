@@ -35,8 +35,10 @@ func TestBuildThroughRegistryFaults(t *testing.T) {
 	ctxDir := filepath.Join(t.TempDir(), "ctx")
 	writeFile(t, filepath.Join(ctxDir, "hello.txt"), "hello faults\n")
 	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM "+p.Ref("busybox:latest")+"\nCOPY hello.txt /\n")
-	// 10 tries: at 30% faults 5 fail in a row for 0.24% of the requests.
-	retry := []string{"--registry-retries", "10", "--registry-retry-wait", "20ms"}
+	// 15 tries: at 30% faults 5 fail in a row for 0.24% of the requests
+	// (about 2 of the ~1000 here); 13 (the waits reach the 2 minute bound
+	// first) for 1.6e-7 of them.
+	retry := []string{"--registry-retries", "15", "--registry-retry-wait", "20ms"}
 	const builds, caches = 30, 10
 	var mu sync.Mutex
 	var wg sync.WaitGroup

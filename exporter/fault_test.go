@@ -14,11 +14,12 @@ import (
 	"github.com/builderdev/builder/registry"
 )
 
-// faultTries is the test's --registry-retries: at a 30% fault rate a
+// faultTries is the test's --registry-retries. At a 30% fault rate a
 // request fails 5 times in a row with probability 0.24%, which over the
-// ~1000 requests of this test would happen about twice; 10 tries make it
-// 6e-6 per request.
-const faultTries = 10
+// ~1800 requests of this test would happen about 4 times; 15 tries (13 in
+// practice: the waits, from 20ms and doubling, reach the 2 minute bound
+// first) make it 1.6e-7 per request, so that the test does not flake.
+const faultTries = 15
 
 // 50 pushes and 50 pulls through a proxy that breaks 30% of the requests
 // (resets, 500/503, 429 with Retry-After: 1, cut bodies) all succeed, and
