@@ -76,7 +76,18 @@ func (s *Source) Registry(ctx context.Context, ref string, p v1.Platform, lease 
 	}
 	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithPlatform(p)}, s.remote...)
 	s.notify("resolve image " + r.Name())
-	img, err := remote.Image(r, opts...)
+	// A config blob read with the wrong digest is fetched again, through
+	// a new image: go-containerregistry keeps what it read even when the
+	// read failed.
+	var img v1.Image
+	err = registry.RetryFetch(ctx, func() error {
+		var err error
+		if img, err = remote.Image(r, opts...); err != nil {
+			return err
+		}
+		_, err = img.RawConfigFile()
+		return err
+	})
 	if err != nil {
 		return nil, registry.Wrap(ctx, registry.OpPull, ref, err)
 	}
@@ -181,7 +192,14 @@ func (s *Source) Load(ctx context.Context, ref string, img v1.Image, p v1.Platfo
 	g.SetLimit(4)
 	for i, l := range remoteLayers {
 		g.Go(func() error {
-			sl, err := s.store.ImportLayer(gctx, l)
+			// A blob read with the wrong digest is never stored (the
+			// store checks it) and is fetched again.
+			var sl v1.Layer
+			err := registry.RetryFetch(gctx, func() error {
+				var err error
+				sl, err = s.store.ImportLayer(gctx, l)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("image %s: fetch layer: %w", ref, err)
 			}
