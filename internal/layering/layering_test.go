@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"executor":     {"procowner", "internal/mount"},
 	"filecopy":     {"ctxio", "parser", "parser/shell", "user", "internal/layer"},
 	"registry":     {}, // knows no solver, exporter or cache
-	"exporter":     {"ctxio", "procowner", "store", "registry", "internal/layer"},
+	"exporter":     {"ctxio", "procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer"},
 	"cache":        {"ctxio", "procowner", "store", "registry", "internal/layer"},
 	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
 
