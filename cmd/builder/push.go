@@ -49,57 +49,23 @@ func (o *registryOptions) exporterOptions() []registry.Option {
 	}
 }
 
-// pushImage pushes img to every ref, converted as conv says (compression,
-// media types; none pushes it as stored), and returns its manifest digest
-// (the same for all). Later refs on the same registry mount the blobs the
-// first push uploaded.
-func (o *registryOptions) pushImage(ctx context.Context, img v1.Image, refs []string, conv ...exporter.Option) (v1.Hash, error) {
-	var done []string
-	return o.push(ctx, img, refs, conv, &done, nil)
-}
-
-// pushed is one finished push: the ref, the manifest digest the registry
-// has and the manifest's size.
+// pushed is one finished push, as progress shows it.
 type pushed struct {
 	ref    string
 	digest v1.Hash
 	size   int64
 }
 
-// push converts img once and pushes it to refs, mounting blobs from the
-// refs in *done (which it extends); report, if not nil, hears of each push.
-func (o *registryOptions) push(ctx context.Context, img v1.Image, refs []string, conv []exporter.Option, done *[]string, report func(pushed)) (v1.Hash, error) {
-	if len(refs) == 0 {
-		return v1.Hash{}, errors.New("push: no image name (use -t NAME or name=NAME)")
+// pusher returns the Pusher of these flags; report, if not nil, hears of
+// each push as it finishes.
+func (o *registryOptions) pusher(report func(pushed)) *exporter.Pusher {
+	opts := []exporter.PushOption{exporter.WithRegistryOptions(o.exporterOptions()...)}
+	if report != nil {
+		opts = append(opts, exporter.WithPushReport(func(p exporter.Pushed) {
+			report(pushed{ref: p.Ref, digest: p.Digest, size: p.Size})
+		}))
 	}
-	img, release, err := exporter.Convert(ctx, img, conv...)
-	if err != nil {
-		return v1.Hash{}, fmt.Errorf("push: %w", err)
-	}
-	defer release()
-	var digest v1.Hash
-	for _, ref := range refs {
-		opts := o.exporterOptions()
-		for _, p := range *done {
-			if r, err := registry.ParseReference(p, opts...); err == nil {
-				opts = append(opts, registry.WithMountFrom(r.Context().String()))
-			}
-		}
-		d, err := exporter.Push(ctx, img, ref, opts...)
-		if err != nil {
-			return v1.Hash{}, err
-		}
-		digest = d
-		*done = append(*done, ref)
-		if report != nil {
-			size, err := img.Size()
-			if err != nil {
-				return v1.Hash{}, fmt.Errorf("push %s: manifest size: %w", ref, err)
-			}
-			report(pushed{ref: ref, digest: d, size: size})
-		}
-	}
-	return digest, nil
+	return exporter.NewPusher(opts...)
 }
 
 // pushTarget is one push of a build: where to, and the output's
@@ -134,24 +100,19 @@ func pushTargets(push bool, tags []string, outs []output) ([]pushTarget, error) 
 	return ts, nil
 }
 
-// pushAll pushes img for every target, converting layers with st keeping
-// (and reusing) recompressed ones, tells report of each push, and returns
-// the digest of the last push and every ref pushed.
-func (o *registryOptions) pushAll(ctx context.Context, st *store.Store, img v1.Image, targets []pushTarget, report func(pushed)) (v1.Hash, []string, error) {
-	var digest v1.Hash
-	var done []string
+// pushExporters maps the targets to exporters of p, in order: one
+// Pusher for all, so that later pushes mount the blobs of earlier ones.
+// A target that converts layers keeps (and reuses) them in st.
+func pushExporters(p *exporter.Pusher, st *store.Store, targets []pushTarget) []exporter.Exporter {
+	var exps []exporter.Exporter
 	for _, t := range targets {
 		conv := t.conv
 		if len(conv) > 0 && st != nil {
 			conv = append(append([]exporter.Option{}, conv...), exporter.WithTempDir(st.TmpDir()), exporter.WithStore(st))
 		}
-		d, err := o.push(ctx, img, t.refs, conv, &done, report)
-		if err != nil {
-			return v1.Hash{}, nil, err
-		}
-		digest = d
+		exps = append(exps, p.Exporter(t.refs, conv...))
 	}
-	return digest, done, nil
+	return exps
 }
 
 // pushOptions are the flags of `builder push`.
@@ -199,10 +160,11 @@ func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, 
 	if err != nil {
 		return fmt.Errorf("push %s: %w", args[0], err)
 	}
-	digest, err := o.reg.pushImage(ctx, img, []string{ref})
+	ps, err := o.reg.pusher(nil).Push(ctx, img, []string{ref})
 	if err != nil {
 		return err
 	}
+	digest := ps[0].Digest
 	if err := writePushFiles(o.digestFile, o.metadataFile, digest, []string{ref}, nil); err != nil {
 		return err
 	}
