@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -123,7 +122,7 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 		solver.WithReporter(rep),
 		solver.WithJobs(c.jobs),
 		solver.WithRemoteOptions(ropts...),
-		solver.WithCacheMountDir(filepath.Join(st.Root(), "cache-mounts")),
+		solver.WithCacheMountDir(st.CacheMountsDir()),
 	}
 	out := &Result{}
 	r, err := newRunner(ctx, st, c.isolation)

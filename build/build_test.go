@@ -64,7 +64,7 @@ func TestRunScratchCopy(t *testing.T) {
 	if res.Digest != d || res.ConfigDigest != id || len(res.Pushed) != 0 {
 		t.Errorf("result digest %s config %s pushed %v; image %s config %s", res.Digest, res.ConfigDigest, res.Pushed, d, id)
 	}
-	tagged, err := st.Image("app:latest")
+	tagged, err := st.Image(testCtx(t), "app:latest")
 	if err != nil {
 		t.Fatal(err)
 	}

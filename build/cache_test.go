@@ -35,7 +35,7 @@ func seed(t *testing.T, root string) (*cache.Cache, v1.Hash, v1.Hash) {
 	tw.WriteHeader(&tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1000})
 	tw.Write(bytes.Repeat([]byte{'x'}, 1000))
 	tw.Close()
-	l, err := lw.Commit()
+	l, err := lw.Commit(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestCacheImportExportLocal(t *testing.T) {
 	if _, err := dst.Get(ctx, key); err != nil {
 		t.Errorf("imported record: %v", err)
 	}
-	if !st.HasBlob(blob) {
+	if !st.HasBlob(ctx, blob) {
 		t.Error("imported blob missing")
 	}
 	// mode=min with no final keys exports an empty cache; a failing

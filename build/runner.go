@@ -39,7 +39,7 @@ func newRunner(ctx context.Context, st *store.Store, level executor.Isolation) (
 	}
 	// Snapshots live in a store temp dir of this process: removed after the
 	// build, and by the next store.Open if this process is killed.
-	work, err := st.MkdirTemp("snapshots-")
+	work, err := st.MkdirTemp(ctx, "snapshots-")
 	if err != nil {
 		return r, err
 	}

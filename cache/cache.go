@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -101,9 +100,7 @@ func (c *Cache) Get(ctx context.Context, key v1.Hash) (*Record, error) {
 	if ok, err := c.store.ReuseBlob(ctx, rec.Layer.Digest); err != nil || !ok {
 		return nil, ErrNotFound
 	}
-	if len(rec.Layer.DiffID.Hex) == 64 && !strings.ContainsAny(rec.Layer.DiffID.Hex, "/.") {
-		_ = os.Chtimes(filepath.Join(c.store.LayersDir(), rec.Layer.DiffID.Hex), now, now)
-	}
+	_ = c.store.TouchLayer(ctx, rec.Layer.DiffID) // a bad diffID only loses the mark
 	return rec, nil
 }
 
@@ -137,11 +134,11 @@ func (c *Cache) Put(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return fmt.Errorf("encode cache record: %w", err)
 	}
-	if err := c.writeAtomic(c.recordPath(r.Key), data); err != nil {
+	if err := c.writeAtomic(ctx, c.recordPath(r.Key), data); err != nil {
 		return err
 	}
 	if r.Description != "" {
-		return c.writeAtomic(c.lastPath(r.Parent, r.Description), []byte(r.Key.String()))
+		return c.writeAtomic(ctx, c.lastPath(r.Parent, r.Description), []byte(r.Key.String()))
 	}
 	return nil
 }
@@ -163,8 +160,8 @@ func (c *Cache) Previous(ctx context.Context, parent v1.Hash, description string
 	return c.read(c.recordPath(key))
 }
 
-func (c *Cache) writeAtomic(path string, data []byte) error {
-	f, err := c.store.CreateTemp("cache-*")
+func (c *Cache) writeAtomic(ctx context.Context, path string, data []byte) error {
+	f, err := c.store.CreateTemp(ctx, "cache-*")
 	if err != nil {
 		return fmt.Errorf("write cache record: %w", err)
 	}

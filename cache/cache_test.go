@@ -31,7 +31,7 @@ func layer(t *testing.T, st *store.Store, name string) *LayerRef {
 	tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: 1})
 	tw.Write([]byte("x"))
 	tw.Close()
-	l, err := lw.Commit()
+	l, err := lw.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

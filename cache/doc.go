@@ -3,5 +3,6 @@
 // entry). Records are JSON files written atomically, safe for many builder
 // processes on one store; a record whose blob is gone is never served. The
 // solver decides what a key is; this package only stores and finds records,
-// and prunes what nothing uses.
+// and decides what a prune drops: the store measures and removes blobs,
+// extracted layers and cache mounts.
 package cache

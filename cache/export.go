@@ -58,7 +58,7 @@ func Export(ctx context.Context, c *Cache, keys []v1.Hash) (v1.Image, error) {
 				if mt == "" {
 					mt = types.OCILayer
 				}
-				sl, err := c.store.Layer(l.Digest, l.DiffID, l.Size, mt)
+				sl, err := c.store.Layer(ctx, l.Digest, l.DiffID, l.Size, mt)
 				if err != nil {
 					return nil, fmt.Errorf("export cache: %w", err)
 				}

@@ -69,7 +69,7 @@ func checkImported(t *testing.T, c *Cache, st *store.Store, src *store.Store, wa
 		if w.Layer == nil {
 			continue
 		}
-		l, err := st.Layer(got.Layer.Digest, got.Layer.DiffID, got.Layer.Size, types.MediaType(got.Layer.MediaType))
+		l, err := st.Layer(ctx, got.Layer.Digest, got.Layer.DiffID, got.Layer.Size, types.MediaType(got.Layer.MediaType))
 		if err != nil {
 			t.Errorf("layer of %s: %v", w.Description, err)
 			continue

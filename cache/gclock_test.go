@@ -35,7 +35,7 @@ func TestGetDuringPruneKeepsBlob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.HasBlob(l.Digest) || rep.Blobs != 0 {
+	if !st.HasBlob(ctx, l.Digest) || rep.Blobs != 0 {
 		t.Errorf("blob served by Get removed (report %+v)", rep)
 	}
 	if rep.Records != 1 {
@@ -47,8 +47,8 @@ func TestGetDuringPruneKeepsBlob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.HasBlob(l.Digest) || rep.Blobs != 1 {
-		t.Errorf("second prune: blob present=%v, report %+v", st.HasBlob(l.Digest), rep)
+	if st.HasBlob(ctx, l.Digest) || rep.Blobs != 1 {
+		t.Errorf("second prune: blob present=%v, report %+v", st.HasBlob(ctx, l.Digest), rep)
 	}
 	if _, err := c.Get(ctx, key); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get after prune: %v", err)
@@ -63,7 +63,7 @@ func TestGetWaitsForBlobLock(t *testing.T) {
 	if err := c.Put(ctx, &Record{Key: key, Layer: layer(t, st, "a")}); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := c.lockBlobs(ctx)
+	unlock, err := st.BlobLock(ctx, true) // as a prune removing a blob holds it
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,12 +102,12 @@ func Import(ctx context.Context, c *Cache, img v1.Image) error {
 
 // importBlob leases and fetches one layer blob unless present, and
 // verifies its diffID unless trusted and present.
-func (c *Cache) importBlob(ctx context.Context, img v1.Image, ref *LayerRef, trusted bool, lease func(...v1.Hash) error) error {
-	if err := lease(ref.Digest, ref.DiffID); err != nil {
+func (c *Cache) importBlob(ctx context.Context, img v1.Image, ref *LayerRef, trusted bool, lease func(context.Context, ...v1.Hash) error) error {
+	if err := lease(ctx, ref.Digest, ref.DiffID); err != nil {
 		return err
 	}
 	mt := types.MediaType(ref.MediaType)
-	if c.store.HasBlob(ref.Digest) {
+	if c.store.HasBlob(ctx, ref.Digest) {
 		if trusted {
 			return nil
 		}
@@ -120,7 +120,7 @@ func (c *Cache) importBlob(ctx context.Context, img v1.Image, ref *LayerRef, tru
 			return err
 		}
 	}
-	sl, err := c.store.Layer(ref.Digest, ref.DiffID, ref.Size, mt)
+	sl, err := c.store.Layer(ctx, ref.Digest, ref.DiffID, ref.Size, mt)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -41,11 +40,15 @@ func ExportLocal(ctx context.Context, c *Cache, keys []v1.Hash, dir, tag string)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("export cache to %s: %w", dir, err)
 	}
+	before, _, err := cacheBlobs(p)
+	if err != nil {
+		return fmt.Errorf("export cache to %s: %w", dir, err)
+	}
 	err = p.ReplaceImage(img, match.Annotation(refNameAnnotation, tag), layout.WithAnnotations(map[string]string{refNameAnnotation: tag}))
 	if err != nil {
 		return fmt.Errorf("export cache to %s: %w", dir, err)
 	}
-	if err := gcLocal(p); err != nil {
+	if err := gcLocal(p, before); err != nil {
 		return fmt.Errorf("export cache to %s: %w", dir, err)
 	}
 	return nil
@@ -57,10 +60,14 @@ func ImportLocal(ctx context.Context, c *Cache, dir, tag string) error {
 	if tag == "" {
 		tag = "latest"
 	}
-	if _, err := os.Stat(filepath.Join(dir, "index.json")); errors.Is(err, os.ErrNotExist) {
+	p, err := layout.FromPath(dir)
+	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("import cache from %s: %w", dir, ErrNoCache)
 	}
-	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return fmt.Errorf("import cache from %s: %w", dir, err)
+	}
+	idx, err := p.ImageIndex()
 	if err != nil {
 		return fmt.Errorf("import cache from %s: %w", dir, err)
 	}
@@ -85,46 +92,66 @@ func ImportLocal(ctx context.Context, c *Cache, dir, tag string) error {
 	return fmt.Errorf("import cache from %s (tag %s): %w", dir, tag, ErrNoCache)
 }
 
-// gcLocal removes blobs of the layout that no artifact references, but
-// only if every manifest of index.json is a builder cache artifact (the
-// directory may be shared with other content otherwise).
-func gcLocal(p layout.Path) error {
-	idx, err := p.ImageIndex()
-	if err != nil {
+// gcLocal removes the blobs of the layout that no artifact references
+// any more: those before referenced and the artifacts now in index.json do
+// not, and any other blob the layout holds (an export that died before
+// updating index.json leaves some). It does so only if every manifest of
+// index.json is a builder cache artifact (the directory may be shared with
+// other content otherwise).
+func gcLocal(p layout.Path, before map[v1.Hash]bool) error {
+	keep, ok, err := cacheBlobs(p)
+	if err != nil || !ok {
 		return err
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return err
+	drop := map[v1.Hash]bool{}
+	for h := range before {
+		drop[h] = true
 	}
-	keep := map[v1.Hash]bool{}
-	for _, d := range im.Manifests {
-		img, err := idx.Image(d.Digest)
-		if err != nil {
-			return nil // not an image manifest: leave the directory alone
-		}
-		m, err := img.Manifest()
-		if err != nil || m.Config.MediaType != ConfigMediaType {
-			return nil
-		}
-		keep[d.Digest] = true
-		keep[m.Config.Digest] = true
-		for _, l := range m.Layers {
-			keep[l.Digest] = true
+	// GarbageCollect only lists the unreferenced blobs. It fails on a name
+	// that is not a digest (a writer's temp file): then only the blobs of
+	// before go.
+	if unref, err := p.GarbageCollect(); err == nil {
+		for _, h := range unref {
+			drop[h] = true
 		}
 	}
-	blobDir := filepath.Join(string(p), "blobs", "sha256")
-	ents, err := os.ReadDir(blobDir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
-		if !keep[h] && isHex64(e.Name()) && e.Type().IsRegular() {
-			if err := os.Remove(filepath.Join(blobDir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
+	for h := range drop {
+		if keep[h] {
+			continue
+		}
+		if err := p.RemoveBlob(h); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// cacheBlobs returns the blobs the artifacts of the layout use; ok is
+// false if some manifest of index.json is not a builder cache artifact.
+func cacheBlobs(p layout.Path) (blobs map[v1.Hash]bool, ok bool, err error) {
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, false, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, false, err
+	}
+	blobs = map[v1.Hash]bool{}
+	for _, d := range im.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, false, nil // not an image manifest: leave the directory alone
+		}
+		m, err := img.Manifest()
+		if err != nil || m.Config.MediaType != ConfigMediaType {
+			return nil, false, nil
+		}
+		blobs[d.Digest] = true
+		blobs[m.Config.Digest] = true
+		for _, l := range m.Layers {
+			blobs[l.Digest] = true
+		}
+	}
+	return blobs, true, nil
 }

@@ -142,7 +142,7 @@ func checkMPRecord(st *store.Store, rec *Record, k int) error {
 	if rec.Layer == nil {
 		return errors.New("record without its layer")
 	}
-	if !st.HasBlob(rec.Layer.Digest) {
+	if !st.HasBlob(context.Background(), rec.Layer.Digest) {
 		return fmt.Errorf("record served with its blob %s missing", rec.Layer.Digest)
 	}
 	return nil
@@ -200,7 +200,7 @@ func TestMultiProcessChild(t *testing.T) {
 			switch {
 			case err == nil:
 				// What the solver does on a hit: lease, then use the blob.
-				if err := lease.Add(rec.Layer.Digest, rec.Layer.DiffID); err != nil {
+				if err := lease.Add(ctx, rec.Layer.Digest, rec.Layer.DiffID); err != nil {
 					t.Fatal(err)
 				}
 				if err := checkMPRecord(st, rec, k); err != nil {
@@ -208,7 +208,7 @@ func TestMultiProcessChild(t *testing.T) {
 				}
 			case errors.Is(err, ErrNotFound):
 				rec := mpRecord(t, st, k, strconv.Itoa(id))
-				if err := lease.Add(rec.Layer.Digest, rec.Layer.DiffID); err != nil {
+				if err := lease.Add(ctx, rec.Layer.Digest, rec.Layer.DiffID); err != nil {
 					t.Fatal(err)
 				}
 				if err := c.Put(ctx, rec); err != nil {

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -42,14 +40,14 @@ type PruneReport struct {
 // image (manifests, index children, configs, layers), remaining record or
 // running build (store lease) uses, and extracted layers whose diffID none
 // of those uses. It never removes what a tag or a running build uses. Two
-// prunes of one root exclude each other through the store lock "prune".
+// prunes of one root exclude each other through the store's GC lock. The
+// store removes; Prune only decides what.
 func (c *Cache) Prune(ctx context.Context, opts PruneOptions) (PruneReport, error) {
-	unlock, err := c.store.Lock(ctx, "prune")
+	unlock, err := c.store.LockGC(ctx)
 	if err != nil {
 		return PruneReport{}, fmt.Errorf("prune: %w", err)
 	}
 	defer unlock()
-	c.removeLeftovers()
 	inv, err := c.scan(ctx)
 	if err != nil {
 		return PruneReport{}, fmt.Errorf("prune: %w", err)
@@ -63,7 +61,7 @@ func (c *Cache) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 	if err != nil {
 		return rep, fmt.Errorf("prune: %w", err)
 	}
-	rep.Freed += c.cleanIndex(inv, p.gone, false)
+	rep.Freed += c.cleanIndex(inv, p.goneRecords, false)
 	// Records of recompressed layers whose blob went are stale now.
 	if _, err := c.store.PruneConversions(ctx); err != nil {
 		return rep, fmt.Errorf("prune: %w", err)
@@ -75,37 +73,37 @@ func (c *Cache) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 type pruneItem struct {
 	used   time.Time
 	record *recordEntry
-	blob   v1.Hash
-	layer  string // diffID hex
-	mount  *fileEntry
+	blob   *v1.Hash
+	layer  *v1.Hash // diffID
+	mount  string   // cache mount name
 }
 
 // plan decides what goes, tracking references as records are removed, so
 // that DiskUsage can run it dry.
 type plan struct {
-	inv     *inventory
-	rs      *pruneRoots
-	opts    PruneOptions
-	now     time.Time
-	refBlob map[v1.Hash]int
-	refDiff map[string]int
-	gone    map[string]bool // paths removed
-	total   int64
+	inv         *inventory
+	rs          *pruneRoots
+	opts        PruneOptions
+	now         time.Time
+	refBlob     map[v1.Hash]int
+	refDiff     map[v1.Hash]int
+	goneRecords map[string]bool // record paths removed
+	goneBlobs   map[v1.Hash]bool
+	goneLayers  map[v1.Hash]bool
+	total       int64
 }
 
 func newPlan(inv *inventory, rs *pruneRoots, opts PruneOptions, now time.Time) *plan {
 	p := &plan{inv: inv, rs: rs, opts: opts, now: now,
-		refBlob: map[v1.Hash]int{}, refDiff: map[string]int{}, gone: map[string]bool{}}
+		refBlob: map[v1.Hash]int{}, refDiff: map[v1.Hash]int{},
+		goneRecords: map[string]bool{}, goneBlobs: map[v1.Hash]bool{}, goneLayers: map[v1.Hash]bool{}}
 	for _, re := range inv.records {
 		if re.rec != nil && re.rec.Layer != nil {
 			p.refBlob[re.rec.Layer.Digest]++
-			p.refDiff[re.rec.Layer.DiffID.Hex]++
+			p.refDiff[re.rec.Layer.DiffID]++
 		}
 	}
-	p.total = inv.recordsSize + inv.layersSize + inv.mountsSize
-	for _, b := range inv.blobs {
-		p.total += b.size
-	}
+	p.total = inv.recordsSize + inv.st.LayersSize + inv.st.CacheMountsSize + inv.st.BlobsSize()
 	return p
 }
 
@@ -117,18 +115,18 @@ func (p *plan) old(t time.Time) bool {
 // young reports whether t is recent enough that a running build may have
 // written it and not yet recorded it in its lease.
 func (p *plan) young(t time.Time) bool {
-	return p.rs.liveBuilds && !t.Before(p.rs.guard)
+	return p.rs.leases.Live && !t.Before(p.rs.leases.Since)
 }
 
 func (p *plan) blobFree(h v1.Hash) bool {
-	b, ok := p.inv.blobs[h]
-	return ok && !p.gone[b.path] && p.refBlob[h] == 0 && !p.rs.tagBlobs[h] && !p.rs.leased[h] && !p.young(b.mtime)
+	b, ok := p.inv.st.Blobs[h]
+	return ok && !p.goneBlobs[h] && p.refBlob[h] == 0 && !p.rs.tagged.Blobs[h] && !p.rs.leases.InUse[h] && !p.young(b.ModTime)
 }
 
-func (p *plan) layerFree(hex string) bool {
-	l, ok := p.inv.layers[hex]
-	return ok && !p.gone[l.path] && p.refDiff[hex] == 0 && !p.rs.tagDiffIDs[hex] &&
-		!p.rs.leased[v1.Hash{Algorithm: "sha256", Hex: hex}] && !p.young(l.mtime)
+func (p *plan) layerFree(diffID v1.Hash) bool {
+	l, ok := p.inv.st.Layers[diffID]
+	return ok && !p.goneLayers[diffID] && p.refDiff[diffID] == 0 && !p.rs.tagged.DiffIDs[diffID] &&
+		!p.rs.leases.InUse[diffID] && !p.young(l.ModTime)
 }
 
 // candidates lists what may go, least recently used first.
@@ -136,25 +134,25 @@ func (p *plan) candidates() []pruneItem {
 	var items []pruneItem
 	for _, re := range p.inv.records {
 		dangling := re.rec == nil || re.rec.Layer != nil &&
-			!p.rs.tagBlobs[re.rec.Layer.Digest] && !p.rs.tagDiffIDs[re.rec.Layer.DiffID.Hex]
+			!p.rs.tagged.Blobs[re.rec.Layer.Digest] && !p.rs.tagged.DiffIDs[re.rec.Layer.DiffID]
 		if (p.opts.All || dangling) && p.old(re.used) {
 			items = append(items, pruneItem{used: re.used, record: re})
 		}
 	}
-	for h, b := range p.inv.blobs {
-		if p.blobFree(h) && p.old(b.mtime) {
-			items = append(items, pruneItem{used: b.mtime, blob: h})
+	for h, b := range p.inv.st.Blobs {
+		if p.blobFree(h) && p.old(b.ModTime) {
+			items = append(items, pruneItem{used: b.ModTime, blob: &h})
 		}
 	}
-	for hex, l := range p.inv.layers {
-		if p.layerFree(hex) && p.old(l.mtime) {
-			items = append(items, pruneItem{used: l.mtime, layer: hex})
+	for id, l := range p.inv.st.Layers {
+		if p.layerFree(id) && p.old(l.ModTime) {
+			items = append(items, pruneItem{used: l.ModTime, layer: &id})
 		}
 	}
-	if p.opts.All && !p.rs.liveBuilds {
-		for _, m := range p.inv.mounts {
-			if p.old(m.mtime) {
-				items = append(items, pruneItem{used: m.mtime, mount: m})
+	if p.opts.All && !p.rs.leases.Live {
+		for name, m := range p.inv.st.CacheMounts {
+			if p.old(m.ModTime) {
+				items = append(items, pruneItem{used: m.ModTime, mount: name})
 			}
 		}
 	}
@@ -162,12 +160,13 @@ func (p *plan) candidates() []pruneItem {
 	return items
 }
 
-// remover carries out a plan; nil runs it dry.
+// remover carries out a plan; nil runs it dry. Each method reports whether
+// the thing went (the store keeps what became used since the scan).
 type remover interface {
-	removeFile(path string) error
-	removeDir(ctx context.Context, path string, diffID string) (bool, error)
-	leased(ctx context.Context, h v1.Hash) (bool, error)
-	lockBlobs(ctx context.Context) (func(), error)
+	removeRecord(path string) error
+	removeBlob(ctx context.Context, h v1.Hash, lastUsed time.Time) (bool, error)
+	removeLayer(ctx context.Context, diffID v1.Hash) (bool, error)
+	removeCacheMount(ctx context.Context, name string) (bool, error)
 }
 
 func (p *plan) run(ctx context.Context, rm remover) (PruneReport, error) {
@@ -181,32 +180,33 @@ func (p *plan) run(ctx context.Context, rm remover) (PruneReport, error) {
 		}
 		switch {
 		case it.record != nil:
-			if err := p.file(rm, it.record.path, it.record.size, &rep.Records, &rep); err != nil {
-				return rep, err
+			if rm != nil {
+				if err := rm.removeRecord(it.record.path); err != nil {
+					return rep, err
+				}
 			}
+			p.goneRecords[it.record.path] = true
+			p.count(it.record.size, &rep.Records, &rep)
 			if r := it.record.rec; r != nil && r.Layer != nil {
 				p.refBlob[r.Layer.Digest]--
-				p.refDiff[r.Layer.DiffID.Hex]--
+				p.refDiff[r.Layer.DiffID]--
 				if err := p.dropBlob(ctx, rm, r.Layer.Digest, &rep); err != nil {
 					return rep, err
 				}
-				if err := p.dropLayer(ctx, rm, r.Layer.DiffID.Hex, &rep); err != nil {
+				if err := p.dropLayer(ctx, rm, r.Layer.DiffID, &rep); err != nil {
 					return rep, err
 				}
 			}
-		case it.mount != nil:
-			if err := p.dir(ctx, rm, it.mount, "", &rep.CacheMounts, &rep); err != nil {
+		case it.mount != "":
+			if err := p.dropMount(ctx, rm, it.mount, &rep); err != nil {
 				return rep, err
 			}
-			if rm != nil {
-				os.Remove(it.mount.path + ".lock")
-			}
-		case it.layer != "":
-			if err := p.dropLayer(ctx, rm, it.layer, &rep); err != nil {
+		case it.layer != nil:
+			if err := p.dropLayer(ctx, rm, *it.layer, &rep); err != nil {
 				return rep, err
 			}
 		default:
-			if err := p.dropBlob(ctx, rm, it.blob, &rep); err != nil {
+			if err := p.dropBlob(ctx, rm, *it.blob, &rep); err != nil {
 				return rep, err
 			}
 		}
@@ -218,57 +218,48 @@ func (p *plan) dropBlob(ctx context.Context, rm remover, h v1.Hash, rep *PruneRe
 	if !p.blobFree(h) {
 		return nil
 	}
-	b := p.inv.blobs[h]
+	b := p.inv.st.Blobs[h]
 	if rm != nil {
 		// A build may have hit (Get marks the blob) or leased it since the
-		// scan; the blob lock keeps Get out until the blob is gone.
-		unlock, err := rm.lockBlobs(ctx)
-		if err != nil {
-			return err
-		}
-		defer unlock()
-		if fi, err := os.Stat(b.path); err != nil || !fi.ModTime().Equal(b.mtime) || p.young(fi.ModTime()) {
-			return nil
-		}
-		if l, err := rm.leased(ctx, h); err != nil || l {
+		// scan: the store then keeps it.
+		if removed, err := rm.removeBlob(ctx, h, b.ModTime); err != nil || !removed {
 			return err
 		}
 	}
-	return p.file(rm, b.path, b.size, &rep.Blobs, rep)
+	p.goneBlobs[h] = true
+	p.count(b.Size, &rep.Blobs, rep)
+	return nil
 }
 
-func (p *plan) dropLayer(ctx context.Context, rm remover, hex string, rep *PruneReport) error {
-	if !p.layerFree(hex) {
+func (p *plan) dropLayer(ctx context.Context, rm remover, diffID v1.Hash, rep *PruneReport) error {
+	if !p.layerFree(diffID) {
 		return nil
 	}
-	return p.dir(ctx, rm, p.inv.layers[hex], hex, &rep.Layers, rep)
-}
-
-func (p *plan) file(rm remover, path string, size int64, n *int, rep *PruneReport) error {
 	if rm != nil {
-		if err := rm.removeFile(path); err != nil {
+		if removed, err := rm.removeLayer(ctx, diffID); err != nil || !removed {
 			return err
 		}
 	}
-	p.gone[path] = true
+	p.goneLayers[diffID] = true
+	p.count(p.inv.st.Layers[diffID].Size, &rep.Layers, rep)
+	return nil
+}
+
+func (p *plan) dropMount(ctx context.Context, rm remover, name string, rep *PruneReport) error {
+	if rm != nil {
+		if removed, err := rm.removeCacheMount(ctx, name); err != nil || !removed {
+			return err
+		}
+	}
+	p.count(p.inv.st.CacheMounts[name].Size, &rep.CacheMounts, rep)
+	return nil
+}
+
+// count books size bytes as freed by one more removal counted in n.
+func (p *plan) count(size int64, n *int, rep *PruneReport) {
 	p.total -= size
 	*n++
 	rep.Freed += size
-	return nil
-}
-
-func (p *plan) dir(ctx context.Context, rm remover, e *fileEntry, diffID string, n *int, rep *PruneReport) error {
-	if rm != nil {
-		removed, err := rm.removeDir(ctx, e.path, diffID)
-		if err != nil || !removed {
-			return err
-		}
-	}
-	p.gone[e.path] = true
-	p.total -= e.size
-	*n++
-	rep.Freed += e.size
-	return nil
 }
 
 // entry describes a record for DiskUsage, before anything is removed.
@@ -280,14 +271,14 @@ func (p *plan) entry(re *recordEntry) UsageEntry {
 	}
 	e.Description = re.rec.Description
 	if l := re.rec.Layer; l != nil {
-		e.InUse = p.rs.leased[l.Digest] || p.rs.leased[l.DiffID]
-		e.Shared = p.rs.tagBlobs[l.Digest] || p.refBlob[l.Digest] > 1
+		e.InUse = p.rs.leases.InUse[l.Digest] || p.rs.leases.InUse[l.DiffID]
+		e.Shared = p.rs.tagged.Blobs[l.Digest] || p.refBlob[l.Digest] > 1
 		if !e.Shared && !e.InUse {
-			if b, ok := p.inv.blobs[l.Digest]; ok {
-				e.Size += b.size
+			if b, ok := p.inv.st.Blobs[l.Digest]; ok {
+				e.Size += b.Size
 			}
-			if d, ok := p.inv.layers[l.DiffID.Hex]; ok && p.refDiff[l.DiffID.Hex] <= 1 && !p.rs.tagDiffIDs[l.DiffID.Hex] {
-				e.Size += d.size
+			if d, ok := p.inv.st.Layers[l.DiffID]; ok && p.refDiff[l.DiffID] <= 1 && !p.rs.tagged.DiffIDs[l.DiffID] {
+				e.Size += d.Size
 			}
 		}
 	}
@@ -296,59 +287,23 @@ func (p *plan) entry(re *recordEntry) UsageEntry {
 
 var _ remover = (*Cache)(nil)
 
-func (c *Cache) leased(ctx context.Context, h v1.Hash) (bool, error) {
-	inUse, err := c.store.InUse(ctx)
-	if err != nil {
-		return false, err
-	}
-	return inUse[h], nil
-}
-
-func (c *Cache) removeFile(path string) error {
+func (c *Cache) removeRecord(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", path, err)
 	}
 	return nil
 }
 
-// removeDir takes a directory out of sight by renaming it first (so no
-// reader sees it half removed), then deletes it. For an extracted layer
-// it checks the leases again after the rename and puts back a layer that a
-// build leased meanwhile; it reports whether the directory went.
-func (c *Cache) removeDir(ctx context.Context, path, diffID string) (bool, error) {
-	del := filepath.Join(filepath.Dir(path), ".del-"+filepath.Base(path)+"-"+strconv.Itoa(os.Getpid()))
-	if err := os.Rename(path, del); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return false, nil
-		}
-		return false, fmt.Errorf("remove %s: %w", path, err)
-	}
-	if diffID != "" {
-		inUse, err := c.store.InUse(ctx)
-		if err != nil || inUse[v1.Hash{Algorithm: "sha256", Hex: diffID}] {
-			if rerr := os.Rename(del, path); rerr != nil && err == nil {
-				err = fmt.Errorf("restore %s: %w", path, rerr)
-			}
-			return false, err
-		}
-	}
-	if err := os.RemoveAll(del); err != nil {
-		return false, fmt.Errorf("remove %s: %w", path, err)
-	}
-	return true, nil
+func (c *Cache) removeBlob(ctx context.Context, h v1.Hash, lastUsed time.Time) (bool, error) {
+	return c.store.RemoveBlob(ctx, h, lastUsed)
 }
 
-// removeLeftovers deletes what an interrupted prune renamed away. The
-// caller holds the prune lock, so no prune is using them.
-func (c *Cache) removeLeftovers() {
-	for _, dir := range []string{c.store.LayersDir(), c.mountsDir()} {
-		ents, _ := readDir(dir)
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), ".del-") {
-				os.RemoveAll(filepath.Join(dir, e.Name()))
-			}
-		}
-	}
+func (c *Cache) removeLayer(ctx context.Context, diffID v1.Hash) (bool, error) {
+	return c.store.RemoveLayer(ctx, diffID)
+}
+
+func (c *Cache) removeCacheMount(ctx context.Context, name string) (bool, error) {
+	return c.store.RemoveCacheMount(ctx, name)
 }
 
 // cleanIndex removes entries of the last/ index whose record is gone (or

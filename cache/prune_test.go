@@ -34,7 +34,7 @@ func randLayer(t *testing.T, st *store.Store, name string, n int) *LayerRef {
 	}
 	tw.Write(data)
 	tw.Close()
-	l, err := lw.Commit()
+	l, err := lw.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func randLayer(t *testing.T, st *store.Store, name string, n int) *LayerRef {
 // extracted makes the extracted-layer directory of ref with one file of n bytes.
 func extracted(t *testing.T, st *store.Store, diffID v1.Hash, n int) string {
 	t.Helper()
-	dir := filepath.Join(st.LayersDir(), diffID.Hex)
+	dir := st.LayerDir(diffID)
 	if err := os.MkdirAll(filepath.Join(dir, "usr"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func tagImage(t *testing.T, st *store.Store, name string, refs ...*LayerRef) {
 	t.Helper()
 	img := empty.Image
 	for _, r := range refs {
-		l, err := st.Layer(r.Digest, r.DiffID, r.Size, types.MediaType(r.MediaType))
+		l, err := st.Layer(context.Background(), r.Digest, r.DiffID, r.Size, types.MediaType(r.MediaType))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func newFixture(t *testing.T) *fixture {
 		age(t, 48*time.Hour, c.recordPath(k))
 	}
 	tagImage(t, st, "app", f.a)
-	img, err := st.Image("app")
+	img, err := st.Image(ctx, "app")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 		return err
 	})
-	f.mountsDir = filepath.Join(st.Root(), "cache-mounts")
+	f.mountsDir = st.CacheMountsDir()
 	os.MkdirAll(filepath.Join(f.mountsDir, "0123"), 0o755)
 	os.WriteFile(filepath.Join(f.mountsDir, "0123", "pkg"), make([]byte, 700), 0o644)
 	age(t, 48*time.Hour, filepath.Join(f.mountsDir, "0123"))
@@ -162,7 +162,7 @@ func TestPruneKeepsTagsAndLeases(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer lease.Release()
-			if err := lease.Add(f.b.Digest, f.b.DiffID); err != nil {
+			if err := lease.Add(ctx, f.b.Digest, f.b.DiffID); err != nil {
 				t.Fatal(err)
 			}
 			rep, err := f.c.Prune(ctx, PruneOptions{All: all})
@@ -171,13 +171,13 @@ func TestPruneKeepsTagsAndLeases(t *testing.T) {
 			}
 			st := f.st
 			blobs := map[string]bool{
-				"A": st.HasBlob(f.a.Digest), "B": st.HasBlob(f.b.Digest), "C": st.HasBlob(f.cc.Digest), "D": st.HasBlob(f.d.Digest)}
+				"A": st.HasBlob(ctx, f.a.Digest), "B": st.HasBlob(ctx, f.b.Digest), "C": st.HasBlob(ctx, f.cc.Digest), "D": st.HasBlob(ctx, f.d.Digest)}
 			want := map[string]bool{"A": true, "B": true, "C": false, "D": false}
 			if blobs["A"] != want["A"] || blobs["B"] != want["B"] || blobs["C"] || blobs["D"] {
 				t.Errorf("blobs present %v, want %v", blobs, want)
 			}
 			for h := range f.tagged {
-				if !st.HasBlob(h) {
+				if !st.HasBlob(ctx, h) {
 					t.Errorf("tagged image blob %s removed", h)
 				}
 			}
@@ -212,7 +212,7 @@ func TestPruneKeepsTagsAndLeases(t *testing.T) {
 			if rep.Records != wantRecs || rep.Blobs != 2 || rep.Layers != 2 || rep.CacheMounts != 0 {
 				t.Errorf("report %+v", rep)
 			}
-			if _, err := st.Image("app"); err != nil {
+			if _, err := st.Image(ctx, "app"); err != nil {
 				t.Errorf("tagged image after prune: %v", err)
 			}
 		})
@@ -237,7 +237,7 @@ func TestPruneCacheMounts(t *testing.T) {
 		t.Errorf("cache mount still there (report %+v)", rep)
 	}
 	// Nothing tagged keeps A's layer once its record is gone? It is tagged.
-	if !f.st.HasBlob(f.a.Digest) {
+	if !f.st.HasBlob(ctx, f.a.Digest) {
 		t.Error("tagged blob removed")
 	}
 	// A second prune finds nothing more.
@@ -283,7 +283,7 @@ func TestPruneLRUKeepStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gone := func(i int) bool { return !st.HasBlob(refs[i].Digest) }
+	gone := func(i int) bool { return !st.HasBlob(ctx, refs[i].Digest) }
 	if rep.Records != 1 || rep.Blobs != 1 || !gone(1) || gone(0) || gone(2) {
 		t.Fatalf("first prune: %+v; gone old=%v mid=%v new=%v", rep, gone(0), gone(1), gone(2))
 	}
@@ -323,9 +323,9 @@ func TestPruneUntil(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.HasBlob(oldL.Digest) || st.HasBlob(oldOrphan.Digest) || !st.HasBlob(newL.Digest) || !st.HasBlob(newOrphan.Digest) {
+	if st.HasBlob(ctx, oldL.Digest) || st.HasBlob(ctx, oldOrphan.Digest) || !st.HasBlob(ctx, newL.Digest) || !st.HasBlob(ctx, newOrphan.Digest) {
 		t.Errorf("until=24h: old %v old orphan %v new %v new orphan %v (want false false true true)",
-			st.HasBlob(oldL.Digest), st.HasBlob(oldOrphan.Digest), st.HasBlob(newL.Digest), st.HasBlob(newOrphan.Digest))
+			st.HasBlob(ctx, oldL.Digest), st.HasBlob(ctx, oldOrphan.Digest), st.HasBlob(ctx, newL.Digest), st.HasBlob(ctx, newOrphan.Digest))
 	}
 	if _, err := c.Get(ctx, hash("new")); err != nil {
 		t.Errorf("recent record: %v", err)
@@ -353,7 +353,7 @@ func TestDiskUsage(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	st := f.st
-	tmp, err := st.CreateTemp("work-")
+	tmp, err := st.CreateTemp(ctx, "work-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,14 +451,14 @@ func TestPruneSparesFreshBlobsDuringBuild(t *testing.T) {
 	if _, err := c.Prune(ctx, PruneOptions{All: true}); err != nil {
 		t.Fatal(err)
 	}
-	if !st.HasBlob(fresh.Digest) || st.HasBlob(stale.Digest) {
-		t.Errorf("during a build: fresh kept %v (want true), stale kept %v (want false)", st.HasBlob(fresh.Digest), st.HasBlob(stale.Digest))
+	if !st.HasBlob(ctx, fresh.Digest) || st.HasBlob(ctx, stale.Digest) {
+		t.Errorf("during a build: fresh kept %v (want true), stale kept %v (want false)", st.HasBlob(ctx, fresh.Digest), st.HasBlob(ctx, stale.Digest))
 	}
 	lease.Release()
 	if _, err := c.Prune(ctx, PruneOptions{All: true}); err != nil {
 		t.Fatal(err)
 	}
-	if st.HasBlob(fresh.Digest) {
+	if st.HasBlob(ctx, fresh.Digest) {
 		t.Error("unreferenced blob kept after the build ended")
 	}
 }
@@ -480,10 +480,10 @@ func TestConcurrentPrunes(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if _, err := f.st.Image("app"); err != nil || !f.st.HasBlob(f.a.Digest) {
+	if _, err := f.st.Image(ctx, "app"); err != nil || !f.st.HasBlob(ctx, f.a.Digest) {
 		t.Errorf("tagged image after concurrent prunes: %v", err)
 	}
-	if f.st.HasBlob(f.cc.Digest) || exists(f.layerPaths["C"]) {
+	if f.st.HasBlob(ctx, f.cc.Digest) || exists(f.layerPaths["C"]) {
 		t.Error("unused blob or layer left")
 	}
 }

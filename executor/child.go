@@ -27,6 +27,7 @@ type initChild struct {
 	cmd         *exec.Cmd
 	specW, repR *os.File // our ends
 	specR, repW *os.File // the child's ends, closed once it started
+	output      *os.File // an output pipe's write end, closed once it started
 }
 
 // newInitChild creates the pipes and the command that runs argv0 with an
@@ -61,6 +62,9 @@ func (c *initChild) start() error {
 	}
 	c.specR.Close()
 	c.repW.Close()
+	if c.output != nil {
+		c.output.Close() // the child's now
+	}
 	return nil
 }
 
@@ -170,11 +174,23 @@ func exitCode(ws syscall.WaitStatus) int {
 // and returns its report and its command.
 func startInit(ctx context.Context, spec Spec, is *initSpec, argv0 string,
 	attr *syscall.SysProcAttr) (initReport, *exec.Cmd, error) {
-	c, err := newInitChild(argv0, spec.Stdout, spec.Stderr, attr)
+	stdout, stderr := spec.Stdout, spec.Stderr
+	if spec.Output != nil {
+		out, err := newOutputPipe(spec.Output)
+		if err != nil {
+			return initReport{}, nil, err
+		}
+		defer out.wait()
+		stdout, stderr = out.w, out.w
+	}
+	c, err := newInitChild(argv0, stdout, stderr, attr)
 	if err != nil {
 		return initReport{}, nil, err
 	}
 	defer c.close()
+	if spec.Output != nil {
+		c.output = stdout.(*os.File)
+	}
 	c.cmd.WaitDelay = killGrace
 
 	// Pdeathsig follows the thread that started the child: keep this

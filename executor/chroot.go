@@ -138,8 +138,9 @@ func chrootMountOK(m mount.Mount) error {
 func (e *chrootExecutor) start(ctx context.Context, spec Spec, is *initSpec) (initReport, error) {
 	attr := &syscall.SysProcAttr{
 		Pdeathsig: syscall.SIGKILL,
-		// The init leads a process group that holds the whole step.
-		Setpgid: true,
+		// The init leads a session (so the step has no controlling
+		// terminal) and a process group that holds the whole step.
+		Setsid: true,
 	}
 	rep, cmd, err := startInit(ctx, spec, is, chrootInitName, attr)
 	if (err != nil || ctx.Err() != nil) && cmd != nil && cmd.Process != nil {

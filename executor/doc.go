@@ -17,6 +17,10 @@
 // from hostile code: the pod is the boundary. "rootless" (user namespaces)
 // is not implemented yet.
 //
+// At both levels the init leads its own session, so a step has no
+// controlling terminal, and Spec.Output gets the step's stdout and stderr
+// through one pipe, in the order they were written.
+//
 // The executor owns namespaces, mounts, users and cgroup limits; it knows
 // nothing about layers.
 package executor

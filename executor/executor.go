@@ -59,6 +59,12 @@ type Spec struct {
 	Mounts []mount.Mount
 	// Stdout and Stderr receive the output; nil discards it.
 	Stdout, Stderr io.Writer
+	// Output, when set, receives stdout and stderr both, read from one
+	// pipe, so that lines keep the order in which the step wrote them
+	// (what `docker build` shows); Stdout and Stderr are then unused.
+	// A step never gets a terminal: its stdin is /dev/null and it has no
+	// controlling terminal.
+	Output io.Writer
 	// Limits are applied through cgroups (v1 or v2, per controller).
 	Limits Limits
 }

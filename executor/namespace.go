@@ -152,7 +152,7 @@ func stepResult(ctx context.Context, spec Spec, cg *cgroup, rep initReport, runE
 }
 
 // stage1Attr: stage 1 runs in new mount, uts and ipc (and net) namespaces
-// and leads a process group.
+// and leads a session (no controlling terminal) and a process group.
 func stage1Attr(is *initSpec) *syscall.SysProcAttr {
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
 	if is.Network == NetworkNone {
@@ -161,6 +161,6 @@ func stage1Attr(is *initSpec) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Cloneflags: flags,
 		Pdeathsig:  syscall.SIGKILL,
-		Setpgid:    true,
+		Setsid:     true, // no controlling terminal: a step sees no tty
 	}
 }

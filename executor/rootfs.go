@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/builderdev/builder/internal/fsroot"
 	"github.com/builderdev/builder/internal/mount"
 )
 
@@ -290,56 +291,26 @@ func noSymlinkBetween(root, dir string) bool {
 	return true
 }
 
-// maxSymlinks bounds symlink resolution inside the root (as Linux's 40).
-const maxSymlinks = 40
-
 // ensure resolves name (a path inside the root) following symlinks as if
-// the root were "/", creates what is missing (recording stubs) and returns
-// the host path. Nothing outside the root is ever reached.
+// the root were "/" (fsroot), creates what is missing (recording stubs) and
+// returns the host path. Nothing outside the root is ever reached.
 func (r *rootfs) ensure(name string, kind stubKind) (string, error) {
-	rest := strings.Split(strings.Trim(path.Clean("/"+name), "/"), "/")
-	cur := "/" // resolved path inside the root
-	links := 0
-	for len(rest) > 0 {
-		comp := rest[0]
-		rest = rest[1:]
-		if comp == "" || comp == "." {
-			continue
-		}
-		if comp == ".." {
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, comp)
-		host := filepath.Join(r.root, next)
-		fi, err := os.Lstat(host)
-		switch {
-		case err == nil && fi.Mode()&os.ModeSymlink != 0:
-			links++
-			if links > maxSymlinks {
-				return "", fmt.Errorf("resolve %s: too many symlinks", name)
-			}
-			target, err := os.Readlink(host)
-			if err != nil {
-				return "", fmt.Errorf("resolve %s: %w", name, err)
-			}
-			if path.IsAbs(target) {
-				cur = "/"
-			}
-			rest = append(strings.Split(target, "/"), rest...)
-			continue
-		case err == nil:
-			cur = next
-			continue
-		case !errors.Is(err, os.ErrNotExist):
-			return "", fmt.Errorf("resolve %s: %w", name, err)
-		}
-		if err := r.createStub(host, kind == stubFile && len(rest) == 0); err != nil {
-			return "", fmt.Errorf("create mount point %s: %w", next, err)
-		}
-		cur = next
+	root, err := fsroot.Open(r.root)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", name, err)
 	}
-	return filepath.Join(r.root, cur), nil
+	defer root.Close()
+	clean := strings.Trim(path.Clean("/"+name), "/")
+	resolved, err := fsroot.Resolve(root, clean, fsroot.OnMissing(func(next string, last bool) error {
+		if err := r.createStub(filepath.Join(r.root, next), kind == stubFile && last); err != nil {
+			return fmt.Errorf("create mount point /%s: %w", next, err)
+		}
+		return nil
+	}))
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", name, err)
+	}
+	return filepath.Join(r.root, resolved), nil
 }
 
 func (r *rootfs) createStub(host string, file bool) error {

@@ -133,7 +133,7 @@ func TestStoreReusesConversions(t *testing.T) {
 			t.Errorf("layer %d content does not match its diffID", i)
 		}
 		h, _ := v1.NewHash(l.Digest)
-		if !st.HasBlob(h) {
+		if !st.HasBlob(ctx, h) {
 			t.Errorf("converted layer %s not kept in the store", l.Digest)
 		}
 	}

@@ -129,7 +129,7 @@ func convertStored(ctx context.Context, st *store.Store, l v1.Layer, c Compressi
 		if err != nil {
 			return nil, err
 		}
-		rc, err := st.OpenBlob(conv.Digest)
+		rc, err := st.OpenBlob(ctx, conv.Digest)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}

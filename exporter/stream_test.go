@@ -59,7 +59,7 @@ func TestOutputsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	tw.Close()
-	l, err := lw.Commit()
+	l, err := lw.Commit(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

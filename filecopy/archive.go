@@ -66,8 +66,10 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	if h.Typeflag == tar.TypeLink && escapes(h.Linkname) {
 		return fmt.Errorf("%s failed: extract archive: hard link %q to %q: path escapes the extraction root", p.verb(), h.Name, h.Linkname)
 	}
-	name := relName(h.Name)
-	target := path.Join(dest, name)
+	target, err := p.inDest(path.Join(dest, relName(h.Name)))
+	if err != nil {
+		return fmt.Errorf("%s failed: extract archive: %q: %w", p.verb(), h.Name, err)
+	}
 	hdr := layer.Normalize(h)
 	if c := p.req.Chown; c != nil {
 		hdr.Uid, hdr.Gid = int(c.UID), int(c.GID)
@@ -90,7 +92,9 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	case tar.TypeSymlink:
 		e.hdr.Linkname = h.Linkname
 	case tar.TypeLink:
-		e.hdr.Linkname = path.Join(dest, relName(h.Linkname))
+		if e.hdr.Linkname, err = p.inDest(path.Join(dest, relName(h.Linkname))); err != nil {
+			return fmt.Errorf("%s failed: extract archive: hard link %q: %w", p.verb(), h.Name, err)
+		}
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	default:
 		return nil // pax globals, GNU extensions, sockets…

@@ -15,6 +15,8 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/fsroot"
 )
 
 // FS is a read-only file system addressed by unrooted slash names ("." is the
@@ -65,20 +67,13 @@ func cleanName(name string) string {
 }
 
 // openIn opens name (resolved inside the root) with flags.
-func (d *dirFS) openIn(name string, flags uint64) (*os.File, error) {
-	rootFD, err := unix.Open(d.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+func (d *dirFS) openIn(name string, flags int) (*os.File, error) {
+	root, err := fsroot.Open(d.root)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: d.root, Err: err}
+		return nil, &fs.PathError{Op: "open", Path: d.root, Err: errors.Unwrap(err)}
 	}
-	defer unix.Close(rootFD)
-	fd, err := unix.Openat2(rootFD, name, &unix.OpenHow{
-		Flags:   flags | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
-	return os.NewFile(uintptr(fd), name), nil
+	defer root.Close()
+	return root.Open(name, flags, 0)
 }
 
 // withParent runs fn with a /proc path naming base inside name's parent.

@@ -28,6 +28,8 @@ type plan struct {
 	cleanup []string
 	spool   *os.File
 	group   int // counts selected sources, for entry.group
+
+	resolved map[string]string // inDest's resolved directories
 }
 
 // item is one selected source.
@@ -354,6 +356,9 @@ func (p *plan) mkdirAll(name string, o owner) error {
 
 // put records e, replacing what an earlier source wrote there.
 func (p *plan) put(e *entry) {
+	if e.hdr.Typeflag == tar.TypeSymlink || e.hdr.Typeflag == tar.TypeDir {
+		p.resolved = nil // it may change how names resolve
+	}
 	if old, ok := p.entries[e.name]; ok && old.hdr.Typeflag == tar.TypeDir && e.hdr.Typeflag != tar.TypeDir {
 		prefix := e.name + "/"
 		for k := range p.entries {

@@ -1,16 +1,14 @@
 package filecopy
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"slices"
 	"strings"
-)
 
-// maxSymlinks bounds symlink resolution like the kernel's ELOOP limit.
-const maxSymlinks = 255
+	"github.com/builderdev/builder/internal/fsroot"
+)
 
 // relName cleans p into an unrooted name inside the root; "" is the root.
 // ".." can never climb above the root.
@@ -27,56 +25,24 @@ func fsName(rel string) string {
 }
 
 // resolveIn resolves the symlinks of name inside fsys as if fsys's root were
-// "/" (like a chroot): absolute link targets restart at the root and ".."
-// stops there. The final component is followed only when followFinal is set.
-// Components that do not exist are kept as they are. The result is relative
-// ("" for the root).
-func resolveIn(fsys FS, name string, followFinal bool) (string, error) {
-	rest := strings.Split(relName(name), "/")
-	if len(rest) == 1 && rest[0] == "" {
-		return "", nil
+// "/" (like a chroot, fsroot.Resolve): absolute link targets restart at the
+// root and ".." stops there. The final component is followed only when
+// followFinal is set. Components that do not exist are kept as they are. The
+// result is relative ("" for the root).
+func resolveIn(fsys fsroot.FS, name string, followFinal bool) (string, error) {
+	rel := relName(name)
+	if fsys == nil || rel == "" {
+		return rel, nil
 	}
-	resolved := ""
-	links := 0
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		if c == "" || c == "." {
-			continue
-		}
-		if c == ".." {
-			resolved = relName(path.Dir("/" + resolved))
-			continue
-		}
-		next := path.Join(resolved, c)
-		if fsys == nil {
-			resolved = next
-			continue
-		}
-		fi, err := fsys.Lstat(next)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return relName(path.Join(append([]string{next}, rest...)...)), nil
-			}
-			return "", fmt.Errorf("lstat %s: %w", next, err)
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 || (len(rest) == 0 && !followFinal) {
-			resolved = next
-			continue
-		}
-		if links++; links > maxSymlinks {
-			return "", fmt.Errorf("resolve %s: too many levels of symbolic links", name)
-		}
-		target, err := fsys.Readlink(next)
-		if err != nil {
-			return "", fmt.Errorf("readlink %s: %w", next, err)
-		}
-		if path.IsAbs(target) {
-			resolved = ""
-		}
-		rest = append(strings.Split(target, "/"), rest...)
+	var opts []fsroot.ResolveOption
+	if !followFinal {
+		opts = append(opts, fsroot.NoFollowFinal())
 	}
-	return resolved, nil
+	r, err := fsroot.Resolve(fsys, rel, opts...)
+	if err != nil {
+		return "", err
+	}
+	return relName(r), nil
 }
 
 // hasWildcard reports whether p holds path.Match meta characters.

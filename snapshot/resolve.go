@@ -3,28 +3,28 @@ package snapshot
 import (
 	"errors"
 	"fmt"
-	"path"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/fsroot"
 )
 
-// inRoot resolves paths inside a root directory with openat2(RESOLVE_IN_ROOT):
-// symlinks and ".." can never lead out of it.
+// inRoot resolves paths inside a root directory with fsroot (openat2
+// RESOLVE_IN_ROOT, or its userspace walk): symlinks and ".." can never lead
+// out of it, nor across a mount point below it.
 type inRoot struct {
-	fd   int
-	path string
+	root *fsroot.Root
 }
 
 func openRoot(dir string) (*inRoot, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	r, err := fsroot.Open(dir, fsroot.SameMount())
 	if err != nil {
-		return nil, fmt.Errorf("open root %s: %w", dir, err)
+		return nil, err
 	}
-	return &inRoot{fd: fd, path: dir}, nil
+	return &inRoot{root: r}, nil
 }
 
-func (r *inRoot) Close() error { return unix.Close(r.fd) }
+func (r *inRoot) Close() error { return r.root.Close() }
 
 // openDir opens the directory name (a clean unrooted path) inside the root,
 // following symlinks within it. With create, missing directories are made
@@ -33,10 +33,7 @@ func (r *inRoot) Close() error { return unix.Close(r.fd) }
 // created inside the root, as containerd's archive.Apply does (fs.RootPath
 // then mkparent).
 func (r *inRoot) openDir(name string, create bool) (int, error) {
-	if name == "." || name == "" {
-		return unix.Dup(r.fd)
-	}
-	fd, err := r.openat2(name)
+	fd, err := r.open(name)
 	if err == nil {
 		return fd, nil
 	}
@@ -46,102 +43,35 @@ func (r *inRoot) openDir(name string, create bool) (int, error) {
 	return r.mkdirAll(name)
 }
 
-// maxLinks bounds the symlinks mkdirAll follows, like the kernel's 40.
-const maxLinks = 40
+func (r *inRoot) open(name string) (int, error) {
+	return r.root.OpenFD(name, unix.O_PATH|unix.O_DIRECTORY, 0)
+}
 
-// mkdirAll resolves name inside the root component by component, following
-// symlinks (absolute targets start at the root, ".." stops there), creates
-// the directories missing on the way and opens the last one. cur is always
-// a symlink-free path of existing directories, opened with RESOLVE_IN_ROOT
-// so that a concurrent change cannot lead out of the root either.
+// mkdirAll resolves name inside the root (fsroot.Resolve: absolute targets
+// start at the root, ".." stops there), creates the directories missing on
+// the way and opens the last one. Each directory is made in its parent
+// opened inside the root, so that a concurrent change cannot lead out of
+// the root either.
 func (r *inRoot) mkdirAll(name string) (int, error) {
-	rest := strings.Split(name, "/")
-	cur := "."
-	links := 0
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, c)
-		pfd, err := r.openDir(cur, false)
+	resolved, err := fsroot.Resolve(r.root, name, fsroot.OnMissing(func(dir string, _ bool) error {
+		pfd, base, err := r.root.OpenParent(dir)
 		if err != nil {
-			return -1, err
+			return fmt.Errorf("open directory %s: %w", dir, err)
 		}
-		var st unix.Stat_t
-		err = unix.Fstatat(pfd, c, &st, unix.AT_SYMLINK_NOFOLLOW)
-		if errors.Is(err, unix.ENOENT) {
-			err = unix.Mkdirat(pfd, c, 0o755)
-			if errors.Is(err, unix.EEXIST) {
-				rest = append([]string{c}, rest...) // made meanwhile: look again
-				err = nil
-				next = cur
-			}
-			unix.Close(pfd)
-			if err != nil {
-				return -1, fmt.Errorf("create directory %s: %w", next, err)
-			}
-			cur = next
-			continue
+		defer unix.Close(pfd)
+		if err := unix.Mkdirat(pfd, base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("create directory %s: %w", dir, err)
 		}
-		if err != nil {
-			unix.Close(pfd)
-			return -1, fmt.Errorf("stat %s: %w", next, err)
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFDIR:
-			unix.Close(pfd)
-			cur = next
-		case unix.S_IFLNK:
-			target, err := readlinkat(pfd, c)
-			unix.Close(pfd)
-			if err != nil {
-				return -1, fmt.Errorf("read link %s: %w", next, err)
-			}
-			if links++; links > maxLinks {
-				return -1, fmt.Errorf("resolve %s: %w", name, unix.ELOOP)
-			}
-			if strings.HasPrefix(target, "/") {
-				cur = "."
-			}
-			rest = append(strings.Split(target, "/"), rest...)
-		default:
-			unix.Close(pfd)
-			return -1, fmt.Errorf("open directory %s: %w", next, unix.ENOTDIR)
-		}
+		return nil // made meanwhile (EEXIST): the walk looks again
+	}))
+	if err != nil {
+		return -1, err
 	}
-	return r.openDir(cur, false)
-}
-
-func readlinkat(dirfd int, name string) (string, error) {
-	for size := 256; ; size *= 2 {
-		buf := make([]byte, size)
-		n, err := unix.Readlinkat(dirfd, name, buf)
-		if err != nil {
-			return "", err
-		}
-		if n < size {
-			return string(buf[:n]), nil
-		}
+	fd, err := r.open(resolved)
+	if err != nil {
+		return -1, fmt.Errorf("open directory %s: %w", resolved, err)
 	}
-}
-
-func (r *inRoot) openat2(name string) (int, error) {
-	for {
-		fd, err := unix.Openat2(r.fd, name, &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
-		})
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			continue
-		}
-		return fd, err
-	}
+	return fd, nil
 }
 
 // procPath names base inside the directory fd without following base.

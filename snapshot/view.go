@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/builderdev/builder/internal/fsroot"
 )
 
 // View is a read-only merged view over extracted layer directories in
@@ -176,47 +178,20 @@ func (v *View) Readlink(name string) (string, error) {
 }
 
 // Resolve follows symlinks in name inside the view (absolute targets are
-// relative to its root, ".." stops at the root) and returns the resulting
-// unrooted slash path. Components that do not exist are kept as they are,
-// so a destination that is yet to be created resolves too.
+// relative to its root, ".." stops at the root; fsroot.MaxLinks at most)
+// and returns the resulting unrooted slash path. Components that do not
+// exist are kept as they are, so a destination that is yet to be created
+// resolves too.
 func (v *View) Resolve(name string) (string, error) {
 	clean, ok := cleanName(name)
 	if !ok {
 		return "", &fs.PathError{Op: "resolve", Path: name, Err: fs.ErrInvalid}
 	}
-	rest := strings.Split(clean, "/")
-	cur := "."
-	links := 0
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case ".", "":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, c)
-		fi, err := v.Lstat(next)
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		links++
-		if links > 255 {
-			return "", &fs.PathError{Op: "resolve", Path: name, Err: fmt.Errorf("too many levels of symbolic links")}
-		}
-		target, err := v.Readlink(next)
-		if err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(target, "/") {
-			cur = "."
-		}
-		rest = append(strings.Split(target, "/"), rest...)
+	r, err := fsroot.Resolve(v, clean)
+	if err != nil {
+		return "", &fs.PathError{Op: "resolve", Path: name, Err: err}
 	}
-	return cur, nil
+	return r, nil
 }
 
 // realPathInfo returns name's info and the real path of its top entry.

@@ -325,10 +325,16 @@ func (b *build) waitStage(ctx context.Context, i int) (*state, error) {
 		return nil, ctx.Err()
 	}
 	if sr.err != nil {
-		return nil, fmt.Errorf("stage %s failed", sr.label)
+		return nil, &stageFailedError{label: sr.label}
 	}
 	return sr.result, nil
 }
+
+// stageFailedError is what a step that needs a failed stage gets: the
+// step is cancelled, the stage's own error is the build's.
+type stageFailedError struct{ label string }
+
+func (e *stageFailedError) Error() string { return fmt.Sprintf("stage %s failed", e.label) }
 
 // runStage runs FROM and then each instruction of a stage in order.
 func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {

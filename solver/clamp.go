@@ -22,7 +22,7 @@ func (b *build) writeLayer(ctx context.Context, fn func(w io.Writer) error) (v1.
 			lw.Abort()
 			return nil, err
 		}
-		return lw.Commit()
+		return lw.Commit(ctx)
 	}
 	cw := layer.NewClampWriter(lw, b.req.SourceDateEpoch.UTC())
 	if err := fn(cw); err != nil {
@@ -34,5 +34,5 @@ func (b *build) writeLayer(ctx context.Context, fn func(w io.Writer) error) (v1.
 		lw.Abort()
 		return nil, err
 	}
-	return lw.Commit()
+	return lw.Commit(ctx)
 }

@@ -62,22 +62,37 @@ func (b *build) sourceFS(ctx context.Context, from string) (filecopy.FS, string,
 	return snapshot.NewView(dirs), src.key.String(), nil
 }
 
-// copy is COPY and ADD.
+// copy is COPY and ADD. A failure before the copy starts (a missing
+// source, a bad --chown) is still shown as the step.
 func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Copy) (*state, error) {
+	kind := "COPY"
+	if c.Add {
+		kind = "ADD"
+	}
+	text := b.copyTitle(sr, kind, c.Original())
+	s, err := b.copyStep(ctx, sr, st, c, kind, text)
+	if err != nil {
+		return nil, b.failedStep(sr, text, err)
+	}
+	return b.layerStep(ctx, s)
+}
+
+// copyStep prepares a COPY or ADD: its sources' checksums and its key.
+func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser.Copy, kind, text string) (step, error) {
 	src, srcKey, err := b.sourceFS(ctx, c.From)
 	if err != nil {
-		return nil, err
+		return step{}, err
 	}
 	dirs, err := b.lowerDirs(ctx, st)
 	if err != nil {
-		return nil, err
+		return step{}, err
 	}
 	dest := snapshot.NewView(dirs)
 	var chown *user.Identity
 	if c.Chown != "" {
 		id, err := user.ResolveChown(dest, c.Chown)
 		if err != nil {
-			return nil, fmt.Errorf("--chown=%s: %w", c.Chown, err)
+			return step{}, fmt.Errorf("--chown=%s: %w", c.Chown, err)
 		}
 		chown = &id
 	}
@@ -91,7 +106,7 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 	}
 	heredocs, err := b.heredocFiles(sr, c.Heredocs)
 	if err != nil {
-		return nil, err
+		return step{}, err
 	}
 	req := filecopy.Request{
 		Src: src, SrcName: srcName(c.From), Dest: dest,
@@ -108,7 +123,7 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 	}
 	sum, files, err := filecopy.ChecksumFiles(ctx, req)
 	if err != nil {
-		return nil, err
+		return step{}, err
 	}
 	// Per-file digests let --explain name the file that changed; a huge
 	// COPY keeps only the aggregate, so records stay small.
@@ -118,17 +133,12 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 			explain["file:"+p] = d
 		}
 	}
-	kind := "COPY"
-	if c.Add {
-		kind = "ADD"
-	}
 	var uid, gid int64 = -1, -1
 	if chown != nil {
 		uid, gid = int64(chown.UID), int64(chown.GID)
 	}
-	text := b.copyTitle(sr, kind, c.Original())
 	createdBy := copyHistory(c) + " # buildkit"
-	return b.layerStep(ctx, step{
+	return step{
 		sr: sr, st: st, text: text, createdBy: createdBy, explain: explain,
 		key: keyInput{Kind: strings.ToLower(kind), Args: map[string]any{
 			"sources": c.Sources, "dest": c.Dest, "workdir": st.cfg.Config.WorkingDir, "uid": uid, "gid": gid,
@@ -138,7 +148,7 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
 			return b.writeLayer(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
 		},
-	})
+	}, nil
 }
 
 // maxExplainedFiles bounds the per-file digests a COPY record keeps.

@@ -91,7 +91,7 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 	if !noCache {
 		rec, err := b.s.cache.Get(ctx, key)
 		if err == nil {
-			st, err := b.fromRecord(s.st, rec, key, s.createdBy)
+			st, err := b.fromRecord(ctx, s.st, rec, key, s.createdBy)
 			if err == nil {
 				b.hit.Add(1)
 				b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusCached})
@@ -140,7 +140,7 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 				}
 				rec.Layer = &cache.LayerRef{Digest: digest, DiffID: diffID, Size: size, MediaType: string(mt)}
 				rec.History.EmptyLayer = false
-				if err := b.lease.Add(digest, diffID); err != nil {
+				if err := b.lease.Add(ctx, digest, diffID); err != nil {
 					return nil, err
 				}
 			}
@@ -155,7 +155,7 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 		return nil, err
 	}
 	b.ran.Add(1)
-	st, err := b.fromRecord(s.st, res.(*cache.Record), key, s.createdBy)
+	st, err := b.fromRecord(ctx, s.st, res.(*cache.Record), key, s.createdBy)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +265,7 @@ func describeInput(k string, added bool) string {
 // fromRecord applies a cache record to st. createdBy, when set, replaces
 // the recorded history text: it can depend on more than the key does (an
 // ARG declared without a value is listed in a RUN's history).
-func (b *build) fromRecord(st *state, rec *cache.Record, key v1.Hash, createdBy string) (*state, error) {
+func (b *build) fromRecord(ctx context.Context, st *state, rec *cache.Record, key v1.Hash, createdBy string) (*state, error) {
 	h := rec.History
 	if createdBy != "" {
 		h.CreatedBy = createdBy
@@ -277,11 +277,11 @@ func (b *build) fromRecord(st *state, rec *cache.Record, key v1.Hash, createdBy 
 		h.EmptyLayer = true
 		n.cfg.History = append(n.cfg.History, h)
 	} else {
-		l, err := b.s.store.Layer(rec.Layer.Digest, rec.Layer.DiffID, rec.Layer.Size, types.MediaType(rec.Layer.MediaType))
+		l, err := b.s.store.Layer(ctx, rec.Layer.Digest, rec.Layer.DiffID, rec.Layer.Size, types.MediaType(rec.Layer.MediaType))
 		if err != nil {
 			return nil, err
 		}
-		if err := b.lease.Add(rec.Layer.Digest, rec.Layer.DiffID); err != nil {
+		if err := b.lease.Add(ctx, rec.Layer.Digest, rec.Layer.DiffID); err != nil {
 			return nil, err
 		}
 		if n, err = st.withLayer(l, h); err != nil {
@@ -309,8 +309,26 @@ func (b *build) doneVertex(v *vertex, cached bool) {
 	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: st})
 }
 
+// fail reports v as failed, or as cancelled when it stopped because the
+// build was cancelled or a stage it needs failed: only the step that
+// failed is shown as an error.
 func (b *build) fail(v *vertex, err error) {
-	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusError, Data: err.Error()})
+	st := StatusError
+	var sf *stageFailedError
+	if errors.Is(err, context.Canceled) || errors.As(err, &sf) {
+		st = StatusCanceled
+	}
+	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: st, Data: err.Error()})
+}
+
+// failedStep shows a step that failed before it could start (a COPY
+// source that is missing, a bind mount's source): as a step of its own,
+// with its error, as BuildKit does. It returns err.
+func (b *build) failedStep(sr *stageRun, text string, err error) error {
+	v := b.newVertex(sr, text)
+	b.start(v)
+	b.fail(v, err)
+	return err
 }
 
 // run is RUN.
@@ -331,7 +349,7 @@ func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run,
 		if m.Type == parser.MountBind || m.Type == "" || (m.Type == parser.MountCache && m.From != "") {
 			sum, err := b.mountInput(ctx, m)
 			if err != nil {
-				return nil, err
+				return nil, b.failedStep(sr, "RUN "+strings.Join(r.Cmd, " "), err)
 			}
 			inputs["mount:"+m.Target] = sum
 		}

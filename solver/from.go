@@ -56,7 +56,7 @@ func (b *build) resolveImageOnce(ctx context.Context, ref string, p v1.Platform)
 		}
 	}
 	if n, err := store.NormalizeName(ref); err == nil {
-		if img, err := b.s.store.Image(n); err == nil {
+		if img, err := b.s.store.Image(ctx, n); err == nil {
 			return b.load(ctx, ref, img, p)
 		}
 	}
@@ -180,7 +180,7 @@ func (b *build) load(ctx context.Context, ref string, img v1.Image, p v1.Platfor
 			if err != nil {
 				return err
 			}
-			if err := b.lease.Add(d, id); err != nil {
+			if err := b.lease.Add(gctx, d, id); err != nil {
 				return err
 			}
 			layers[i] = sl

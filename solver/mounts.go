@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/builderdev/builder/internal/fsroot"
 	"github.com/builderdev/builder/internal/mount"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
@@ -401,20 +402,25 @@ func isOpaqueDir(p string) bool {
 	return err == nil && n == 1 && buf[0] == 'y'
 }
 
-// insideDir joins root and a cleaned absolute name and refuses results that
-// leave root through symlinks.
+// insideDir resolves the cleaned absolute name inside root as if root were
+// "/" (fsroot: a symlink that leads out of it resolves inside it) and
+// returns the host path, which must exist.
 func insideDir(root, name string) (string, error) {
-	p := filepath.Join(root, filepath.FromSlash(name))
-	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return "", err
-	}
 	rootReal, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return "", err
 	}
-	if real != rootReal && !strings.HasPrefix(real, rootReal+string(filepath.Separator)) {
-		return "", fmt.Errorf("%s points outside its root", name)
+	r, err := fsroot.Open(rootReal)
+	if err != nil {
+		return "", err
 	}
-	return real, nil
+	defer r.Close()
+	resolved, err := fsroot.Resolve(r, strings.TrimPrefix(path.Clean("/"+name), "/"))
+	if err != nil {
+		return "", err
+	}
+	if _, err := r.Lstat(resolved); err != nil {
+		return "", err
+	}
+	return filepath.Join(rootReal, resolved), nil
 }

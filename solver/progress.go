@@ -20,6 +20,10 @@ const (
 	StatusLog     Status = "log"
 	// StatusInfo carries a build-wide message (isolation level, base image pulls).
 	StatusInfo Status = "info"
+
+	// StatusCanceled is a step stopped because the build was cancelled
+	// (Ctrl-C) or because another step failed: not a failure of its own.
+	StatusCanceled Status = "canceled"
 )
 
 // Event is one typed progress report. Libraries never print; the caller
@@ -29,7 +33,7 @@ type Event struct {
 	Vertex   int           `json:"vertex,omitempty"` // 1-based step number, 0 for build-wide events
 	Name     string        `json:"name,omitempty"`   // "[build 2/4] RUN go build ./..."
 	Status   Status        `json:"status"`
-	Stream   int           `json:"stream,omitempty"` // 1 stdout, 2 stderr for StatusLog
+	Stream   int           `json:"stream,omitempty"` // 1 for StatusLog: a RUN's stdout and stderr are one stream
 	Data     string        `json:"data,omitempty"`   // log bytes, info text or error text
 	Duration time.Duration `json:"duration,omitempty"`
 	Reason   string        `json:"reason,omitempty"` // why a step missed the cache (--explain)

@@ -108,7 +108,7 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	}
 	defer active.Release(context.WithoutCancel(ctx))
 
-	tmp, err := b.s.store.MkdirTemp("run-*")
+	tmp, err := b.s.store.MkdirTemp(ctx, "run-*")
 	if err != nil {
 		return nil, fmt.Errorf("create run dir: %w", err)
 	}
@@ -131,8 +131,9 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	}
 
 	tail := newTail(8)
-	stdout := &logWriter{r: b.s.reporter, vertex: v.num, name: v.name, stream: 1, tail: tail}
-	stderr := &logWriter{r: b.s.reporter, vertex: v.num, name: v.name, stream: 2, tail: tail}
+	// stdout and stderr are one pipe, as with docker build: the output and
+	// its last lines keep the order the step wrote them in.
+	output := &logWriter{r: b.s.reporter, vertex: v.num, name: v.name, stream: 1, tail: tail}
 	network := r.Network
 	if network == "" || network == "default" {
 		network = "host"
@@ -148,8 +149,7 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		Hostname:   "buildkitsandbox",
 		Network:    network,
 		Mounts:     mounts,
-		Stdout:     stdout,
-		Stderr:     stderr,
+		Output:     output,
 		Limits:     b.req.Limits,
 	}
 	if err := b.s.exec.Run(ctx, spec); err != nil {

@@ -89,7 +89,7 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 	// A stat cache that cannot be read only costs reads, never correctness.
 	s.stats, _ = filecopy.OpenStatCache(filepath.Join(st.Root(), "statcache"))
 	if s.cacheMounts == "" {
-		s.cacheMounts = st.CacheDir() + "-mounts"
+		s.cacheMounts = st.CacheMountsDir()
 	}
 	return s
 }

@@ -80,7 +80,7 @@ func (b *build) lowerDirs(ctx context.Context, st *state) ([]string, error) {
 			return nil, fmt.Errorf("layer diffID: %w", err)
 		}
 		if d, err := l.Digest(); err == nil {
-			if err := b.lease.Add(d, diffID); err != nil {
+			if err := b.lease.Add(ctx, d, diffID); err != nil {
 				return nil, err
 			}
 		}

@@ -22,7 +22,15 @@ func (s *Store) BlobPath(h v1.Hash) string {
 }
 
 // HasBlob reports whether the blob with digest h is in the store.
-func (s *Store) HasBlob(h v1.Hash) bool {
+func (s *Store) HasBlob(ctx context.Context, h v1.Hash) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	return s.hasBlob(h)
+}
+
+// hasBlob is HasBlob for callers that checked their context.
+func (s *Store) hasBlob(h v1.Hash) bool {
 	if h.Algorithm != "sha256" || len(h.Hex) != 64 {
 		return false
 	}
@@ -32,7 +40,15 @@ func (s *Store) HasBlob(h v1.Hash) bool {
 
 // OpenBlob opens the blob with digest h. It returns an error wrapping
 // ErrNotFound if the blob is missing.
-func (s *Store) OpenBlob(h v1.Hash) (io.ReadCloser, error) {
+func (s *Store) OpenBlob(ctx context.Context, h v1.Hash) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", h, err)
+	}
+	return s.openBlob(h)
+}
+
+// openBlob is OpenBlob without a context, for v1.Layer methods.
+func (s *Store) openBlob(h v1.Hash) (io.ReadCloser, error) {
 	if h.Algorithm != "sha256" || len(h.Hex) != 64 {
 		return nil, fmt.Errorf("open blob %s: invalid digest", h)
 	}
@@ -61,7 +77,7 @@ func (s *Store) WriteBlob(ctx context.Context, mediaType string, r io.Reader) (v
 // writeBlob copies r into a temp file while hashing it and renames it to
 // its digest. If want is non-nil the digest must match it.
 func (s *Store) writeBlob(ctx context.Context, r io.Reader, want *v1.Hash) (v1.Hash, int64, error) {
-	f, err := s.CreateTemp("blob-")
+	f, err := s.CreateTemp(ctx, "blob-")
 	if err != nil {
 		return v1.Hash{}, 0, err
 	}
@@ -71,7 +87,7 @@ func (s *Store) writeBlob(ctx context.Context, r io.Reader, want *v1.Hash) (v1.H
 	if err != nil {
 		return v1.Hash{}, 0, err
 	}
-	h, err := bw.commit(s, want)
+	h, err := bw.commit(ctx, s, want)
 	if err != nil {
 		return v1.Hash{}, 0, err
 	}
@@ -102,12 +118,15 @@ func (b *blobFile) abort() {
 
 // commit syncs the temp file and renames it into blobs/sha256. If a blob
 // with the same digest already exists the temp file is dropped.
-func (b *blobFile) commit(s *Store, want *v1.Hash) (v1.Hash, error) {
+func (b *blobFile) commit(ctx context.Context, s *Store, want *v1.Hash) (v1.Hash, error) {
+	if err := ctx.Err(); err != nil {
+		return v1.Hash{}, err
+	}
 	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(b.h.Sum(nil))}
 	if want != nil && *want != h {
 		return v1.Hash{}, fmt.Errorf("verify blob: digest %s, expected %s", h, *want)
 	}
-	unlock, err := s.BlobLock(context.Background(), false)
+	unlock, err := s.BlobLock(ctx, false)
 	if err != nil {
 		return v1.Hash{}, err
 	}

@@ -134,7 +134,7 @@ func TestCrashCleanup(t *testing.T) {
 	if err := s.Tag(ctx, "before", testImage(s, "before", 1)); err != nil {
 		t.Fatal(err)
 	}
-	own, err := s.CreateTemp("mine-")
+	own, err := s.CreateTemp(ctx, "mine-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestCrashCleanup(t *testing.T) {
 	}
 	defer lease.Release()
 	mine := mustHash("sha256:" + fmt.Sprintf("%064x", 8))
-	if err := lease.Add(mine); err != nil {
+	if err := lease.Add(ctx, mine); err != nil {
 		t.Fatal(err)
 	}
 
@@ -201,7 +201,7 @@ func TestCrashCleanup(t *testing.T) {
 	if err := lease.Release(); err != nil {
 		t.Fatal(err)
 	}
-	if err := lease.Add(mine); err == nil {
+	if err := lease.Add(ctx, mine); err == nil {
 		t.Fatal("Add after Release succeeded")
 	}
 	inUse, _ = s.InUse(ctx)

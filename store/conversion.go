@@ -113,7 +113,7 @@ func (s *Store) PruneConversions(ctx context.Context) (int, error) {
 			continue
 		}
 		var c Conversion
-		if json.Unmarshal(data, &c) == nil && s.HasBlob(c.Digest) {
+		if json.Unmarshal(data, &c) == nil && s.HasBlob(ctx, c.Digest) {
 			continue
 		}
 		if os.Remove(p) == nil {

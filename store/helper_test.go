@@ -65,7 +65,7 @@ func runHelper(action, root, arg string) error {
 		if err != nil {
 			return err
 		}
-		if err := l.Add(mustHash("sha256:" + fmt.Sprintf("%064x", 7))); err != nil {
+		if err := l.Add(ctx, mustHash("sha256:"+fmt.Sprintf("%064x", 7))); err != nil {
 			return err
 		}
 		fmt.Println("ready")
@@ -166,7 +166,7 @@ func testImage(s *store.Store, seed string, n int) v1.Image {
 			if _, err2 := lw.Write(data); err2 != nil {
 				panic(err2)
 			}
-			l, err = lw.Commit()
+			l, err = lw.Commit(context.Background())
 		} else {
 			l, err = staticLayer(data)
 		}

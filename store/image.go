@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 
@@ -23,8 +24,8 @@ type storeImage struct {
 
 var _ v1.Image = (*storeImage)(nil)
 
-func (s *Store) readBlob(h v1.Hash) ([]byte, error) {
-	rc, err := s.OpenBlob(h)
+func (s *Store) readBlob(ctx context.Context, h v1.Hash) ([]byte, error) {
+	rc, err := s.OpenBlob(ctx, h)
 	if err != nil {
 		return nil, err
 	}
@@ -37,8 +38,8 @@ func (s *Store) readBlob(h v1.Hash) ([]byte, error) {
 }
 
 // imageByDigest loads the manifest and config of an image from blobs.
-func (s *Store) imageByDigest(h v1.Hash) (*storeImage, error) {
-	raw, err := s.readBlob(h)
+func (s *Store) imageByDigest(ctx context.Context, h v1.Hash) (*storeImage, error) {
+	raw, err := s.readBlob(ctx, h)
 	if err != nil {
 		return nil, fmt.Errorf("load image: %w", err)
 	}
@@ -52,7 +53,7 @@ func (s *Store) imageByDigest(h v1.Hash) (*storeImage, error) {
 	if !m.MediaType.IsImage() {
 		return nil, fmt.Errorf("load image %s: not an image manifest (%s)", h, m.MediaType)
 	}
-	rawCfg, err := s.readBlob(m.Config.Digest)
+	rawCfg, err := s.readBlob(ctx, m.Config.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("load image %s: config: %w", h, err)
 	}

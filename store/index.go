@@ -79,6 +79,9 @@ func (s *Store) writeIndex(idx *index) error {
 // updateIndex runs fn on index.json under the exclusive index lock and
 // writes the result back.
 func (s *Store) updateIndex(ctx context.Context, fn func(*index) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("update index: %w", err)
+	}
 	unlock, err := s.Lock(ctx, "index")
 	if err != nil {
 		return err
@@ -196,7 +199,10 @@ func (s *Store) writeLayerBlob(ctx context.Context, l v1.Layer) error {
 }
 
 // lookup finds the manifest descriptor for a tag or a manifest digest.
-func (s *Store) lookup(name string) (v1.Descriptor, error) {
+func (s *Store) lookup(ctx context.Context, name string) (v1.Descriptor, error) {
+	if err := ctx.Err(); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("find image %s: %w", name, err)
+	}
 	idx, err := s.readIndex()
 	if err != nil {
 		return v1.Descriptor{}, err
@@ -207,7 +213,7 @@ func (s *Store) lookup(name string) (v1.Descriptor, error) {
 				return d, nil
 			}
 		}
-		if s.HasBlob(h) {
+		if s.hasBlob(h) {
 			return v1.Descriptor{Digest: h}, nil
 		}
 		return v1.Descriptor{}, fmt.Errorf("find image %s: %w", name, ErrNotFound)
@@ -227,16 +233,19 @@ func (s *Store) lookup(name string) (v1.Descriptor, error) {
 
 // Image returns the image tagged name, or the image whose manifest digest is
 // name ("sha256:…"), backed by the store's blobs.
-func (s *Store) Image(name string) (v1.Image, error) {
-	d, err := s.lookup(name)
+func (s *Store) Image(ctx context.Context, name string) (v1.Image, error) {
+	d, err := s.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	return s.imageByDigest(d.Digest)
+	return s.imageByDigest(ctx, d.Digest)
 }
 
 // Images lists the tagged images in index order.
-func (s *Store) Images() ([]ImageInfo, error) {
+func (s *Store) Images(ctx context.Context) ([]ImageInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err
@@ -248,7 +257,7 @@ func (s *Store) Images() ([]ImageInfo, error) {
 			continue
 		}
 		info := ImageInfo{Name: n, Digest: d.Digest}
-		img, err := s.imageByDigest(d.Digest)
+		img, err := s.imageByDigest(ctx, d.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("list images: %s: %w", n, err)
 		}
@@ -270,7 +279,7 @@ func (s *Store) Images() ([]ImageInfo, error) {
 
 // Remove drops the tag name (or every tag of a manifest digest) from
 // index.json. Blobs are left for pruning.
-func (s *Store) Remove(name string) error {
+func (s *Store) Remove(ctx context.Context, name string) error {
 	var match func(v1.Descriptor) bool
 	if h, err := v1.NewHash(name); err == nil {
 		match = func(d v1.Descriptor) bool { return d.Digest == h }
@@ -285,7 +294,7 @@ func (s *Store) Remove(name string) error {
 		}
 	}
 	found := false
-	err := s.updateIndex(context.Background(), func(idx *index) error {
+	err := s.updateIndex(ctx, func(idx *index) error {
 		kept := idx.Manifests[:0]
 		for _, d := range idx.Manifests {
 			if match(d) {

@@ -35,7 +35,7 @@ type LayerWriter struct {
 
 // NewLayer starts writing a new layer. Call Commit or Abort.
 func (s *Store) NewLayer(ctx context.Context) (*LayerWriter, error) {
-	f, err := s.CreateTemp("layer-")
+	f, err := s.CreateTemp(ctx, "layer-")
 	if err != nil {
 		return nil, fmt.Errorf("new layer: %w", err)
 	}
@@ -80,8 +80,9 @@ func (w *LayerWriter) Write(p []byte) (int, error) {
 }
 
 // Commit finishes the layer, stores its blob and returns it as a v1.Layer
-// (OCI gzip media type) backed by the store.
-func (w *LayerWriter) Commit() (v1.Layer, error) {
+// (OCI gzip media type) backed by the store. A done ctx makes it fail
+// (and drop the layer) before the blob is renamed into place.
+func (w *LayerWriter) Commit(ctx context.Context) (v1.Layer, error) {
 	if w.closed {
 		return nil, errors.New("commit layer: already committed or aborted")
 	}
@@ -95,7 +96,7 @@ func (w *LayerWriter) Commit() (v1.Layer, error) {
 	if err := w.buf.Flush(); err != nil {
 		return nil, fmt.Errorf("commit layer: %w", err)
 	}
-	digest, err := w.blob.commit(w.s, nil)
+	digest, err := w.blob.commit(ctx, w.s, nil)
 	if err != nil {
 		return nil, fmt.Errorf("commit layer: %w", err)
 	}
@@ -126,7 +127,10 @@ var _ v1.Layer = (*Layer)(nil)
 
 // Layer rebuilds a store-backed layer from recorded facts (for example a
 // cache record). The blob must be present with the given size.
-func (s *Store) Layer(digest, diffID v1.Hash, size int64, mediaType types.MediaType) (v1.Layer, error) {
+func (s *Store) Layer(ctx context.Context, digest, diffID v1.Hash, size int64, mediaType types.MediaType) (v1.Layer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("load layer %s: %w", digest, err)
+	}
 	fi, err := os.Stat(s.BlobPath(digest))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("load layer %s: %w", digest, ErrNotFound)
@@ -199,12 +203,12 @@ func (l *Layer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
 func (l *Layer) Path() string { return l.s.BlobPath(l.digest) }
 
 // Compressed opens the blob.
-func (l *Layer) Compressed() (io.ReadCloser, error) { return l.s.OpenBlob(l.digest) }
+func (l *Layer) Compressed() (io.ReadCloser, error) { return l.s.openBlob(l.digest) }
 
 // Uncompressed opens the blob and decompresses it (gzip, zstd or none,
 // by media type; see layer.OpenUncompressed).
 func (l *Layer) Uncompressed() (io.ReadCloser, error) {
-	rc, err := l.s.OpenBlob(l.digest)
+	rc, err := l.s.openBlob(l.digest)
 	if err != nil {
 		return nil, err
 	}

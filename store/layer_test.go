@@ -50,7 +50,7 @@ func TestLayerWriter(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			l, err := lw.Commit()
+			l, err := lw.Commit(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +79,7 @@ func TestLayerWriter(t *testing.T) {
 				t.Fatalf("blob does not gunzip to the input: %v", err)
 			}
 			// Rebuilt from a record, the layer is the same.
-			l2, err := s.Layer(digest, diffID, size, types.OCILayer)
+			l2, err := s.Layer(ctx, digest, diffID, size, types.OCILayer)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +92,7 @@ func TestLayerWriter(t *testing.T) {
 			if !bytes.Equal(got, tc.data) {
 				t.Fatal("Uncompressed differs from the input")
 			}
-			if _, err := s.Layer(digest, diffID, size+1, types.OCILayer); err == nil {
+			if _, err := s.Layer(ctx, digest, diffID, size+1, types.OCILayer); err == nil {
 				t.Fatal("Layer accepted a wrong size")
 			}
 		})
@@ -107,7 +107,7 @@ func TestLayerWriter(t *testing.T) {
 	}
 	lw.Write([]byte("partial"))
 	lw.Abort()
-	if _, err := lw.Commit(); err == nil {
+	if _, err := lw.Commit(ctx); err == nil {
 		t.Fatal("Commit after Abort succeeded")
 	}
 	if ents, _ := os.ReadDir(s.TmpDir()); len(ents) != 0 {
@@ -194,7 +194,7 @@ func TestLayerWriterMemory(t *testing.T) {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l, err := lw.Commit()
+	l, err := lw.Commit(ctx)
 	close(done)
 	wg.Wait()
 	if err != nil {
@@ -253,7 +253,7 @@ func TestImportLayer(t *testing.T) {
 		i2, _ := src.DiffID()
 		s1, _ := l.Size()
 		s2, _ := src.Size()
-		if d1 != d2 || i1 != i2 || s1 != s2 || !s.HasBlob(d1) {
+		if d1 != d2 || i1 != i2 || s1 != s2 || !s.HasBlob(ctx, d1) {
 			t.Fatalf("imported %v %v %d, source %v %v %d", d1, i1, s1, d2, i2, s2)
 		}
 		if _, ok := l.(*store.Layer); !ok {
@@ -264,10 +264,10 @@ func TestImportLayer(t *testing.T) {
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("verify blob")) {
 		t.Fatalf("ImportLayer of a corrupt layer = %v", err)
 	}
-	if s.HasBlob(mustHash("sha256:" + fmt.Sprintf("%064x", 5))) {
+	if s.HasBlob(ctx, mustHash("sha256:"+fmt.Sprintf("%064x", 5))) {
 		t.Fatal("corrupt blob stored")
 	}
-	if _, err := s.Layer(mustHash("sha256:"+fmt.Sprintf("%064x", 6)), v1.Hash{}, 1, ""); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Layer(ctx, mustHash("sha256:"+fmt.Sprintf("%064x", 6)), v1.Hash{}, 1, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Layer(missing) = %v", err)
 	}
 }
@@ -302,7 +302,7 @@ func TestLayerUncompressedByMediaType(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l, err := s.Layer(digest, diffID, size, tc.mt)
+			l, err := s.Layer(ctx, digest, diffID, size, tc.mt)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -33,7 +33,7 @@ func (s *Store) Lease(ctx context.Context) (*Lease, error) {
 	}
 	// Lock the file before it becomes visible in root/locks, so InUse never
 	// sees it unheld while its owner lives.
-	f, err := s.CreateTemp("lease-")
+	f, err := s.CreateTemp(ctx, "lease-")
 	if err != nil {
 		return nil, fmt.Errorf("create lease: %w", err)
 	}
@@ -52,7 +52,10 @@ func (s *Store) Lease(ctx context.Context) (*Lease, error) {
 }
 
 // Add records digests (blob digests or layer diffIDs) as in use.
-func (l *Lease) Add(digests ...v1.Hash) error {
+func (l *Lease) Add(ctx context.Context, digests ...v1.Hash) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("add to lease: %w", err)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {

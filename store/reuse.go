@@ -61,7 +61,7 @@ func (s *Store) ReuseBlob(ctx context.Context, h v1.Hash) (bool, error) {
 // markBlob touches blob h; false when it is not there. Callers hold the
 // blob lock.
 func (s *Store) markBlob(h v1.Hash) bool {
-	if !s.HasBlob(h) {
+	if !s.hasBlob(h) {
 		return false
 	}
 	now := time.Now()

@@ -100,14 +100,14 @@ func TestWriteBlob(t *testing.T) {
 			t.Fatalf("WriteBlob = %v, %d, %v; want %v", h, n, err, want)
 		}
 	}
-	if !s.HasBlob(want) {
+	if !s.HasBlob(ctx, want) {
 		t.Fatal("HasBlob = false")
 	}
 	fi, err := os.Stat(s.BlobPath(want))
 	if err != nil || fi.Mode().Perm() != 0o644 {
 		t.Fatalf("blob mode %v, %v", fi.Mode(), err)
 	}
-	rc, err := s.OpenBlob(want)
+	rc, err := s.OpenBlob(ctx, want)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestWriteBlob(t *testing.T) {
 		t.Fatalf("OpenBlob = %q", got)
 	}
 	missing := mustHash("sha256:" + fmt.Sprintf("%064x", 9))
-	if _, err := s.OpenBlob(missing); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.OpenBlob(ctx, missing); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("OpenBlob(missing) = %v, want ErrNotFound", err)
 	}
 	if ents, _ := os.ReadDir(s.TmpDir()); len(ents) != 0 {
@@ -158,7 +158,7 @@ func TestTagImageRemove(t *testing.T) {
 			wantDigest, _ := tc.img.Digest()
 			wantLayers, _ := tc.img.Layers()
 			for _, q := range append(tc.query, wantDigest.String()) {
-				got, err := s.Image(q)
+				got, err := s.Image(ctx, q)
 				if err != nil {
 					t.Fatalf("Image(%q): %v", q, err)
 				}
@@ -190,7 +190,7 @@ func TestTagImageRemove(t *testing.T) {
 	}
 	checkStore(t, root)
 
-	infos, err := s.Images()
+	infos, err := s.Images(ctx)
 	if err != nil || len(infos) != 3 {
 		t.Fatalf("Images = %v, %v", infos, err)
 	}
@@ -224,18 +224,18 @@ func TestTagImageRemove(t *testing.T) {
 		t.Fatalf("after retag: %d app:latest entries, %d total", count, len(idx.Manifests))
 	}
 
-	if err := s.Remove("app"); err != nil {
+	if err := s.Remove(ctx, "app"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Image("app"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Image(ctx, "app"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Image after Remove = %v", err)
 	}
-	if err := s.Remove("app"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Remove(ctx, "app"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second Remove = %v", err)
 	}
 	// Blobs stay for prune: still reachable by digest.
 	d, _ := tests[0].img.Digest()
-	if _, err := s.Image(d.String()); err != nil {
+	if _, err := s.Image(ctx, d.String()); err != nil {
 		t.Fatalf("Image by digest after untag: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,7 +20,16 @@ import (
 
 // CreateTemp creates a temp file in root/tmp named so that Open removes it
 // if this process dies before removing or renaming it.
-func (s *Store) CreateTemp(pattern string) (*os.File, error) {
+func (s *Store) CreateTemp(ctx context.Context, pattern string) (*os.File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("create temp file: %w", err)
+	}
+	return s.createTemp(pattern)
+}
+
+// createTemp is CreateTemp for Open and the index and layout writes, which
+// have no context.
+func (s *Store) createTemp(pattern string) (*os.File, error) {
 	f, err := os.CreateTemp(s.TmpDir(), procowner.Tag()+pattern)
 	if err != nil {
 		return nil, fmt.Errorf("create temp file: %w", err)
@@ -29,7 +39,10 @@ func (s *Store) CreateTemp(pattern string) (*os.File, error) {
 
 // MkdirTemp creates a temp directory in root/tmp named so that Open removes
 // it (after detaching mounts below it) if this process dies.
-func (s *Store) MkdirTemp(pattern string) (string, error) {
+func (s *Store) MkdirTemp(ctx context.Context, pattern string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("create temp dir: %w", err)
+	}
 	d, err := os.MkdirTemp(s.TmpDir(), procowner.Tag()+pattern)
 	if err != nil {
 		return "", fmt.Errorf("create temp dir: %w", err)
@@ -78,7 +91,7 @@ func unmountBelow(dir string) error {
 
 // writeFileAtomic writes data to path via a synced temp file and rename.
 func (s *Store) writeFileAtomic(path string, data []byte) error {
-	f, err := s.CreateTemp("file-")
+	f, err := s.createTemp("file-")
 	if err != nil {
 		return err
 	}

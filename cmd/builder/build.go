@@ -80,7 +80,10 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 
 func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
 	if len(args) != 1 {
-		return &exitError{code: 2, err: errors.New(`"builder build" requires exactly 1 argument: the context directory`)}
+		return usageError(errors.New(`"builder build" requires exactly 1 argument: the context directory`))
+	}
+	if err := o.checkChoices(); err != nil {
+		return usageError(err)
 	}
 	contextDir, err := filepath.Abs(args[0])
 	if err != nil {
@@ -94,15 +97,15 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
-		return err
+		return usageError(err)
 	}
 	cacheTo, cacheFrom, err := o.cache.parse()
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return usageError(err)
 	}
 	for _, t := range o.tags {
 		if _, err := store.NormalizeName(t); err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("invalid tag %q: %w", t, err)}
+			return usageError(fmt.Errorf("invalid tag %q: %w", t, err))
 		}
 	}
 	// Like buildx, a push with nowhere to push fails before building.
@@ -119,19 +122,24 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err != nil {
 		return err
 	}
-	rep, closeRep := newRenderer(o.progress, o.quiet, s.err)
+	render, closeRep := newRenderer(o.progress, o.quiet, s.err)
 	defer closeRep()
+	rep := newRunningSteps(render)
 	exps, err := outputExporters(outs, o.tags, s.out, st)
 	if err != nil {
 		return err
 	}
-	exps = append(exps, pushExporters(o.reg.pusher(pushReport(rep)), st, targets)...)
+	exps = append(exps, pushExporters(o.reg.pusher(pushReport(render)), st, targets)...)
 	res, err := build.Run(ctx, req,
 		build.WithStore(st), build.WithCache(c), build.WithReporter(rep), build.WithJobs(o.jobs),
 		build.WithIsolation(executor.Isolation(o.isolation)), build.WithRegistryOptions(o.reg.exporterOptions()...),
 		build.WithCacheFrom(cacheFrom...), build.WithCacheTo(cacheTo...),
 		build.WithTags(o.tags...), build.WithExporters(exps...))
 	if err != nil {
+		closeRep()
+		if ctx.Err() != nil {
+			return interrupted(rep.names())
+		}
 		return err
 	}
 	// The digest reported is the one the registry has (the last push's).
@@ -219,7 +227,7 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 	}
 	platform, err := solver.ParsePlatform(o.platform)
 	if err != nil {
-		return nil, err
+		return nil, usageError(fmt.Errorf("invalid --platform: %w", err))
 	}
 	req := &solver.Request{
 		Dockerfile: df, ContextDir: contextDir, Ignore: ignore, Target: o.target,
@@ -254,27 +262,45 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 	for _, c := range o.contexts {
 		k, v, ok := strings.Cut(c, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("invalid --build-context %q: want NAME=VALUE", c)
+			return nil, usageError(fmt.Errorf("invalid --build-context %q: want NAME=VALUE", c))
 		}
 		req.Contexts[k] = v
 	}
 	for _, sec := range o.secrets {
 		id, src, err := parseSecret(sec)
 		if err != nil {
-			return nil, err
+			return nil, usageError(err)
 		}
 		req.Secrets[id] = src
 	}
 	if o.memory != "" {
 		n, err := parseBytes(o.memory)
 		if err != nil {
-			return nil, fmt.Errorf("invalid --memory: %w", err)
+			return nil, usageError(fmt.Errorf("invalid --memory: %w", err))
 		}
 		req.Limits.Memory = n
 	}
 	req.Limits.CPUs = o.cpus
 	req.Limits.Pids = o.pidsLimit
 	return req, nil
+}
+
+// checkChoices refuses flag values outside a fixed set.
+func (o *buildOptions) checkChoices() error {
+	switch o.progress {
+	case "", "auto", "tty", "plain", "json":
+	default:
+		return fmt.Errorf("invalid --progress %q: want auto, tty, plain or json", o.progress)
+	}
+	switch o.isolation {
+	case "", "auto", string(executor.Namespace), string(executor.Rootless), string(executor.Chroot):
+	default:
+		return fmt.Errorf("invalid --isolation %q: want auto, namespace, rootless or chroot", o.isolation)
+	}
+	if o.jobs < 0 {
+		return fmt.Errorf("invalid --jobs %d: want 0 (the number of CPUs) or more", o.jobs)
+	}
+	return nil
 }
 
 func setEpoch(req *solver.Request, v string) error {

@@ -52,7 +52,7 @@ func (o *imagesOptions) run(ctx context.Context, g *globalOptions, args []string
 	if err != nil {
 		return err
 	}
-	imgs, err := st.Images()
+	imgs, err := st.Images(ctx)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (o *rmOptions) run(ctx context.Context, g *globalOptions, args []string, s 
 	}
 	var failed []string
 	for _, t := range args {
-		if err := st.Remove(tagName(t)); err != nil {
+		if err := st.Remove(ctx, tagName(t)); err != nil {
 			fmt.Fprintf(s.err, "rm %s: %v\n", t, err)
 			failed = append(failed, t)
 			continue

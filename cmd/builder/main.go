@@ -83,6 +83,14 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// Exit statuses: 0 success, 1 a failed build or command, 2 bad usage (an
+// unknown command or flag, a bad flag value, a wrong number of arguments),
+// 130 interrupted (SIGINT or SIGTERM).
+const exitUsage = 2
+
+// usageError marks err as bad usage (exit status 2).
+func usageError(err error) error { return &exitError{code: exitUsage, err: err} }
+
 func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) int {
 	cmds := commands()
 	g := &globalOptions{}
@@ -135,8 +143,12 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 		return 2
 	}
 	if err := c.run(ctx, g, fs.Args(), stdio{in: in, out: out, err: errw}); err != nil {
-		fmt.Fprintf(errw, "ERROR: %v\n", err)
 		var ee *exitError
+		if !errors.As(err, &ee) && ctx.Err() != nil {
+			// A signal: not whatever "context canceled" it caused inside.
+			err = interrupted(nil)
+		}
+		fmt.Fprintf(errw, "ERROR: %v\n", err)
 		if errors.As(err, &ee) {
 			return ee.code
 		}

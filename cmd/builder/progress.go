@@ -88,6 +88,8 @@ func (p *plainRenderer) Report(e solver.Event) {
 		fmt.Fprintf(p.w, "#%d DONE %.1fs\n", e.Vertex, e.Duration.Seconds())
 	case solver.StatusError:
 		fmt.Fprintf(p.w, "#%d ERROR: %s\n", e.Vertex, firstLine(e.Data))
+	case solver.StatusCanceled:
+		fmt.Fprintf(p.w, "#%d CANCELED\n", e.Vertex)
 	}
 }
 
@@ -140,7 +142,7 @@ func (t *ttyRenderer) Report(e solver.Event) {
 		return
 	case solver.StatusStarted:
 		v.started = e.Time // a step that waited for a job slot runs from now
-	case solver.StatusDone, solver.StatusCached, solver.StatusError:
+	case solver.StatusDone, solver.StatusCached, solver.StatusError, solver.StatusCanceled:
 		v.took = e.Time.Sub(v.started)
 	}
 	v.status = e.Status
@@ -204,6 +206,8 @@ func (t *ttyRenderer) draw(final bool) {
 			line(fmt.Sprintf(" => ERROR %s  %.1fs", v.name, v.took.Seconds()))
 		case solver.StatusWaiting:
 			line(fmt.Sprintf(" => WAITING %s", v.name))
+		case solver.StatusCanceled:
+			line(fmt.Sprintf(" => CANCELED %s  %.1fs", v.name, v.took.Seconds()))
 		default:
 			line(fmt.Sprintf(" => %s  %.1fs", v.name, time.Since(v.started).Seconds()))
 			if !final {

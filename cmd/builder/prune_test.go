@@ -54,7 +54,7 @@ func seed(t *testing.T, root string) (*cache.Cache, v1.Hash, v1.Hash) {
 	tw.WriteHeader(&tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1000})
 	tw.Write(bytes.Repeat([]byte{'x'}, 1000))
 	tw.Close()
-	l, err := lw.Commit()
+	l, err := lw.Commit(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestPruneAndDuCommands(t *testing.T) {
 		t.Errorf("prune: %v\n%s", err, out)
 	}
 	st, _ := store.Open(root)
-	if st.HasBlob(blob) {
+	if st.HasBlob(context.Background(), blob) {
 		t.Error("blob kept")
 	}
 	for _, args := range [][]string{{"-f", "--filter", "size=1"}, {"-f", "--keep-storage", "lots"}, {"-f", "extra"}} {

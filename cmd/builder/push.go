@@ -49,7 +49,8 @@ func (o *registryOptions) exporterOptions() []registry.Option {
 	}
 }
 
-// pushed is one finished push, as progress shows it.
+// pushed is one finished push: the ref, the manifest digest the registry
+// has and the manifest's size.
 type pushed struct {
 	ref    string
 	digest v1.Hash
@@ -156,11 +157,18 @@ func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, 
 	if err != nil {
 		return err
 	}
-	img, err := st.Image(tagName(args[0]))
+	img, err := st.Image(ctx, tagName(args[0]))
 	if err != nil {
 		return fmt.Errorf("push %s: %w", args[0], err)
 	}
-	ps, err := o.reg.pusher(nil).Push(ctx, img, []string{ref})
+	var report func(pushed)
+	if !o.quiet {
+		// The same line as build --push shows for each push.
+		report = func(p pushed) {
+			fmt.Fprintln(s.out, pushLine(pushEvent{Ref: p.ref, Digest: p.digest.String(), Size: p.size}))
+		}
+	}
+	ps, err := o.reg.pusher(report).Push(ctx, img, []string{ref})
 	if err != nil {
 		return err
 	}
@@ -172,8 +180,6 @@ func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, 
 		fmt.Fprintln(s.out, digest)
 		return nil
 	}
-	size, _ := img.Size()
-	fmt.Fprintf(s.out, "%s: digest: %s size: %d\n", ref, digest, size)
 	return nil
 }
 

@@ -103,7 +103,7 @@ func TestPushLoginLogoutCommands(t *testing.T) {
 		t.Fatalf("push: %v", err)
 	}
 	want, _ := img.Digest()
-	if !strings.Contains(out, ref+": digest: "+want.String()) {
+	if !strings.Contains(out, "pushed "+ref+"@"+want.String()+" size: ") {
 		t.Errorf("push output %q", out)
 	}
 	if d, _ := os.ReadFile(digestFile); string(d) != want.String() {

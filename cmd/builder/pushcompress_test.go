@@ -50,7 +50,7 @@ func TestPushTargetsCompression(t *testing.T) {
 	if err := st.Tag(ctx, "app:1", img); err != nil {
 		t.Fatal(err)
 	}
-	stored, err := st.Image("app:1")
+	stored, err := st.Image(ctx, "app:1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestPushTargetsCompression(t *testing.T) {
 	}
 	zd, zl := layerTypes(zref)
 	for _, l := range zl {
-		if !st.HasBlob(l.Digest) {
+		if !st.HasBlob(ctx, l.Digest) {
 			t.Errorf("zstd layer %s not kept in the store", l.Digest)
 		}
 	}

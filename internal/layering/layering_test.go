@@ -17,21 +17,22 @@ var allowed = map[string][]string{
 	"parser":       {"parser/shell"},
 	"user":         {},
 	"store":        {"ctxio", "procowner", "internal/layer"},
-	"snapshot":     {"procowner", "internal/mount"},
-	"executor":     {"procowner", "internal/mount"},
-	"filecopy":     {"ctxio", "parser", "parser/shell", "user", "internal/layer"},
+	"snapshot":     {"procowner", "internal/mount", "internal/fsroot"},
+	"executor":     {"procowner", "internal/mount", "internal/fsroot"},
+	"filecopy":     {"ctxio", "parser", "parser/shell", "user", "internal/layer", "internal/fsroot"},
 	"registry":     {}, // knows no solver, exporter or cache
-	"exporter":     {"ctxio", "procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer"},
+	"exporter":     {"ctxio", "procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot"},
 	"cache":        {"ctxio", "procowner", "store", "registry", "internal/layer"},
-	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
+	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
 	// The pipeline: everything below it, nothing above (see
 	// TestNothingImportsBuildOrCmd).
-	"build": {"ctxio", "procowner", "internal/mount", "internal/layer", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry", "solver"},
+	"build": {"ctxio", "procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry", "solver"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
-	"internal/mount": {},
-	"internal/layer": {},
+	"internal/mount":  {},
+	"internal/layer":  {},
+	"internal/fsroot": {},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
@@ -116,6 +117,31 @@ func TestNothingImportsBuildOrCmd(t *testing.T) {
 	}
 	if !seen {
 		t.Error("cmd/builder does not import build: the pipeline is not where it should be")
+	}
+}
+
+// forbidden are imports that must never appear, not even in a package's
+// tests, each with the reason the lower package stays ignorant of the
+// higher one.
+var forbidden = []struct{ pkg, dep, why string }{
+	{"store", "cache", "the store owns its layout, usage and garbage collection; " +
+		"cache decides what to drop and calls store methods, never the other way round"},
+}
+
+func TestForbiddenImports(t *testing.T) {
+	for _, f := range forbidden {
+		t.Run(f.pkg+"-"+f.dep, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", "-test", "-f", "{{.ImportPath}}", module+f.pkg).Output()
+			if err != nil {
+				t.Fatalf("go list %s: %v", f.pkg, err)
+			}
+			for _, dep := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				dep, _, _ = strings.Cut(dep, " ") // "pkg [pkg.test]" for test variants
+				if dep == module+f.dep || strings.HasPrefix(dep, module+f.dep+"/") {
+					t.Errorf("%s (or its tests) imports %s: %s", f.pkg, f.dep, f.why)
+				}
+			}
+		})
 	}
 }
 
