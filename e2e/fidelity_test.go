@@ -119,7 +119,7 @@ func TestExitStatus(t *testing.T) {
 	}{
 		{"failed RUN", []string{"build", "--build-context", busyboxContext(t), ctxDir}, 1,
 			`ERROR: Dockerfile:2: RUN exit 3: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3`},
-		{"missing context", []string{"build", filepath.Join(ctxDir, "nope")}, 1, "not a directory"},
+		{"missing context", []string{"build", filepath.Join(ctxDir, "nope")}, 1, "no such directory"},
 		{"unknown flag", []string{"build", "--bogus", ctxDir}, 2, "unknown flag: --bogus"},
 		{"bad flag value", []string{"build", "--progress", "fancy", ctxDir}, 2, `invalid --progress "fancy"`},
 		{"bad output", []string{"build", "-o", "type=nope,dest=x", ctxDir}, 2, `unknown type "nope"`},

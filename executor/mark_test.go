@@ -44,8 +44,16 @@ func TestMarkReachesStepProcesses(t *testing.T) {
 	var seen []string
 	w := &callbackWriter{fn: func(p []byte) {
 		if strings.Contains(string(p), "started") {
+			// The background sleep may not have exec'd yet when the
+			// echo is read: look for it for a while.
+			var got []string
+			for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				if got = processesMarked(testMark(t), "sleep 7301"); len(got) > 0 {
+					break
+				}
+			}
 			mu.Lock()
-			seen = processesMarked(testMark(t), "sleep 7301")
+			seen = got
 			mu.Unlock()
 			cancel()
 		}

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/builderdev/builder/internal/mount"
-	"github.com/builderdev/builder/procowner"
+	"github.com/builderdev/builder/internal/procowner"
 )
 
 // killGrace is how long stage 1 gets to clean up after a cancel before it

@@ -15,7 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/builderdev/builder/ctxio"
+	"github.com/builderdev/builder/internal/ctxio"
 )
 
 // Annotations written on index.json entries, as containerd and BuildKit do.

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/builderdev/builder/ctxio"
+	"github.com/builderdev/builder/internal/ctxio"
 	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/store"
 )

@@ -13,7 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/builderdev/builder/procowner"
+	"github.com/builderdev/builder/internal/procowner"
 )
 
 // Layers keeps extracted layers under one directory, one subdirectory per

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/builderdev/builder/procowner"
+	"github.com/builderdev/builder/internal/procowner"
 )
 
 // Extraction directories in the layers directory are named

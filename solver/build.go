@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/store"
 )

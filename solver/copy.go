@@ -12,12 +12,12 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/internal/layer"
+	"github.com/builderdev/builder/internal/user"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/parser/shell"
 	"github.com/builderdev/builder/snapshot"
-	"github.com/builderdev/builder/user"
 )
 
 // contextFS is the build context with .dockerignore applied.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/internal/mount"
+	"github.com/builderdev/builder/internal/user"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
-	"github.com/builderdev/builder/user"
 )
 
 // defaultShell is Docker's SHELL on Linux.

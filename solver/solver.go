@@ -17,7 +17,7 @@ import (
 
 	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/executor"
-	"github.com/builderdev/builder/filecopy"
+	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/store"

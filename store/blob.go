@@ -13,7 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/builderdev/builder/ctxio"
+	"github.com/builderdev/builder/internal/ctxio"
 )
 
 // BlobPath returns where the blob with digest h is (or would be) stored.

@@ -13,7 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/builderdev/builder/procowner"
+	"github.com/builderdev/builder/internal/procowner"
 )
 
 // Garbage collection: the store knows what its parts are and removes them

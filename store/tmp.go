@@ -11,7 +11,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
-	"github.com/builderdev/builder/procowner"
+	"github.com/builderdev/builder/internal/procowner"
 )
 
 // Temp entries in root/tmp are named "<pid>-<starttime>-<pattern><random>"

@@ -11,22 +11,22 @@ const module = "github.com/builderdev/builder/"
 // allowed lists, for each package, the packages of ours it may import
 // (directly or not). Lower layers never import higher ones.
 var allowed = map[string][]string{
-	"ctxio":        {},
-	"procowner":    {},
-	"parser/shell": {},
-	"parser":       {"parser/shell"},
-	"user":         {},
-	"store":        {"ctxio", "procowner", "internal/layer"},
-	"snapshot":     {"procowner", "internal/mount", "internal/fsroot"},
-	"executor":     {"procowner", "internal/mount", "internal/fsroot"},
-	"filecopy":     {"ctxio", "parser", "parser/shell", "user", "internal/layer", "internal/fsroot"},
-	"registry":     {}, // knows no solver, exporter or cache
-	"exporter":     {"ctxio", "procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot"},
-	"cache":        {"ctxio", "procowner", "store", "registry", "internal/layer"},
-	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
+	"internal/ctxio":     {},
+	"internal/procowner": {},
+	"parser/shell":       {},
+	"parser":             {"parser/shell"},
+	"internal/user":      {},
+	"store":              {"internal/ctxio", "internal/procowner", "internal/layer"},
+	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot"},
+	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot"},
+	"internal/filecopy":  {"internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
+	"registry":           {}, // knows no solver, exporter or cache
+	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot"},
+	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
+	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry"},
 	// The pipeline: everything below it, nothing above (see
 	// TestNothingImportsBuildOrCmd).
-	"build": {"ctxio", "procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry", "solver"},
+	"build": {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).

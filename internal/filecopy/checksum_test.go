@@ -13,7 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/builderdev/builder/user"
+	"github.com/builderdev/builder/internal/user"
 )
 
 func sha256Hex(s string) string {

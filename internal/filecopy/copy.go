@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/builderdev/builder/ctxio"
+	"github.com/builderdev/builder/internal/ctxio"
 )
 
 // Copy performs one COPY/ADD and streams the layer it produces to w as an

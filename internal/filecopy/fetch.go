@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/builderdev/builder/ctxio"
+	"github.com/builderdev/builder/internal/ctxio"
 )
 
 func isURL(src string) bool {

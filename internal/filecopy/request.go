@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/builderdev/builder/user"
+	"github.com/builderdev/builder/internal/user"
 )
 
 // ErrNotFound is wrapped by the error for a source that does not exist.

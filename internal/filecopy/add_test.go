@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/builderdev/builder/user"
+	"github.com/builderdev/builder/internal/user"
 	"github.com/google/go-cmp/cmp"
 )
 

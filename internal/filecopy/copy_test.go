@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/builderdev/builder/user"
+	"github.com/builderdev/builder/internal/user"
 	"github.com/google/go-cmp/cmp"
 )
 

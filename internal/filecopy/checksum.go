@@ -11,7 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/builderdev/builder/ctxio"
+	"github.com/builderdev/builder/internal/ctxio"
 )
 
 // checksumRecord is one line of the canonical encoding Checksum hashes.
