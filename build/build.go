@@ -28,6 +28,7 @@ type config struct {
 	cacheTo   []CacheSpec
 	tags      []string
 	exporters []exporter.Exporter
+	before    func()
 }
 
 // Option configures Run.
@@ -76,6 +77,12 @@ func WithTags(names ...string) Option { return func(c *config) { c.tags = append
 func WithExporters(e ...exporter.Exporter) Option {
 	return func(c *config) { c.exporters = append(c.exporters, e...) }
 }
+
+// WithBeforeSolve has fn called once the caches are imported and the
+// runner is set up, right before the solve starts: the moment to take note
+// of what the store holds (to tell the layers the build reused from those
+// it wrote).
+func WithBeforeSolve(fn func()) Option { return func(c *config) { c.before = fn } }
 
 // Result is a finished build.
 type Result struct {
@@ -134,6 +141,9 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 		out.Isolation, out.Snapshotter = r.level, r.kind
 	case usesRun(req.Dockerfile):
 		return nil, err
+	}
+	if c.before != nil {
+		c.before()
 	}
 	res, err := solver.New(st, ch, sopts...).Build(ctx, req)
 	if err != nil {

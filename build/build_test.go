@@ -21,8 +21,13 @@ func TestRunScratchCopy(t *testing.T) {
 	ociTar := filepath.Join(t.TempDir(), "img.tar")
 	local := filepath.Join(t.TempDir(), "rootfs")
 	rep := &events{}
+	var layersBefore []string
 	res := run(t, req, st, build.WithReporter(rep), build.WithTags("app"),
-		build.WithExporters(exporter.NewOCITar(exporter.File(ociTar), "app"), exporter.NewLocalDir(local)))
+		build.WithExporters(exporter.NewOCITar(exporter.File(ociTar), "app"), exporter.NewLocalDir(local)),
+		build.WithBeforeSolve(func() { layersBefore = blobs(t, st) }))
+	if len(layersBefore) != 0 {
+		t.Errorf("before the solve of an empty store's first build: blobs %q", layersBefore)
+	}
 
 	cfg, err := res.Image.ConfigFile()
 	if err != nil {
@@ -229,9 +234,25 @@ func TestRunPushAndCache(t *testing.T) {
 		t.Errorf("zstd push has manifest %s", raw)
 	}
 
+	// WithBeforeSolve runs once, after the import: the store has the
+	// imported layers then.
+	m, _ := res.Image.Manifest()
 	rep := &events{}
-	again := run(t, request(t, ctxDir, df), openStore(t), build.WithReporter(rep),
+	st2 := openStore(t)
+	calls, had := 0, 0
+	before := func() {
+		calls++
+		for _, l := range m.Layers {
+			if st2.HasBlob(testCtx(t), l.Digest) {
+				had++
+			}
+		}
+	}
+	again := run(t, request(t, ctxDir, df), st2, build.WithReporter(rep), build.WithBeforeSolve(before),
 		build.WithCacheFrom(build.CacheSpec{Type: "local", Dir: filepath.Join(cacheDir, "missing")}, build.CacheSpec{Type: "local", Dir: cacheDir}))
+	if calls != 1 || had != len(m.Layers) {
+		t.Errorf("before solve: %d calls, %d of %d layers in the store; want 1 call, all", calls, had, len(m.Layers))
+	}
 	if again.Steps != 0 || again.Cached != 2 || again.Digest != d {
 		t.Errorf("build from the imported cache: %d run, %d cached, %s; want 0, 2, %s", again.Steps, again.Cached, again.Digest, d)
 	}

@@ -129,3 +129,18 @@ func names(h map[string]*tar.Header) string {
 	sort.Strings(n)
 	return strings.Join(n, " ")
 }
+
+// blobs lists the store's blob files.
+func blobs(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	dir := filepath.Dir(st.BlobPath(v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}))
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
