@@ -150,7 +150,7 @@ type pushExporter struct {
 
 // Export pushes img to every ref.
 func (e *pushExporter) Export(ctx context.Context, img v1.Image) (Result, error) {
-	pushed, err := e.p.Push(ctx, img, e.refs, e.conv...)
+	pushed, err := e.p.exportPush(ctx, img, e.refs, e.conv)
 	return Result{Pushed: pushed}, err
 }
 

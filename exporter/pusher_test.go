@@ -66,17 +66,39 @@ func TestPusherExportersMountEarlierPushes(t *testing.T) {
 	}
 }
 
-// A failed push still returns the pushes that finished before it.
+// A failed push still returns the pushes that finished before it, and
+// says which refs of the plan (every exporter of the Pusher, or the refs of
+// one Push) were pushed and which not.
 func TestPusherPartialResult(t *testing.T) {
 	reg := testenv.StartRegistry(t)
 	ctx := testCtx(t)
+	img := pushImage(t, "partial")
 	pu := NewPusher(WithRegistryOptions(registry.WithKeychain(anonymous), registry.WithCertsDir(""), registry.WithRetry(1, 0)))
-	ok := reg.Ref("app:1")
-	res, err := pu.Exporter([]string{ok, "127.0.0.1:1/app:1"}).Export(ctx, pushImage(t, "partial"))
-	if err == nil {
-		t.Fatal("push to a closed port succeeded")
+	ok, bad, third := reg.Ref("app:1"), "127.0.0.1:1/app:1", reg.Ref("app:3")
+	first, second := pu.Exporter([]string{ok}), pu.Exporter([]string{bad, third})
+	if _, err := first.Export(ctx, img); err != nil {
+		t.Fatal(err)
 	}
-	if len(res.Pushed) != 1 || res.Pushed[0].Ref != ok {
-		t.Errorf("pushed %+v, want only %s", res.Pushed, ok)
+	res, err := second.Export(ctx, img)
+	want := "(pushed: " + ok + "; not pushed: " + bad + ", " + third + ")"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("err = %v, want it to end %q", err, want)
+	}
+	if len(res.Pushed) != 0 {
+		t.Errorf("pushed %+v, want none of this exporter's", res.Pushed)
+	}
+
+	ok2 := reg.Ref("app:2")
+	pushed, err := NewPusher(WithRegistryOptions(registry.WithKeychain(anonymous), registry.WithCertsDir(""), registry.WithRetry(1, 0))).
+		Push(ctx, img, []string{ok2, bad})
+	if want := "(pushed: " + ok2 + "; not pushed: " + bad + ")"; err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("err = %v, want it to end %q", err, want)
+	}
+	if len(pushed) != 1 || pushed[0].Ref != ok2 {
+		t.Errorf("pushed %+v, want only %s", pushed, ok2)
+	}
+	// One ref alone: the error as it is.
+	if _, err := pu.Push(ctx, img, []string{bad}); err == nil || strings.Contains(err.Error(), "not pushed") {
+		t.Errorf("single push: %v", err)
 	}
 }
