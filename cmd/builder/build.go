@@ -94,9 +94,6 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err := checkContextDir(contextDir, args[0]); err != nil {
 		return err
 	}
-	if o.jobs < 0 {
-		return &exitError{code: 2, err: fmt.Errorf("invalid --jobs %d: want 0 (no limit) or more", o.jobs)}
-	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return usageError(err)
@@ -307,7 +304,7 @@ func (o *buildOptions) checkChoices() error {
 		return fmt.Errorf("invalid --isolation %q: want auto, namespace, rootless or chroot", o.isolation)
 	}
 	if o.jobs < 0 {
-		return fmt.Errorf("invalid --jobs %d: want 0 (the number of CPUs) or more", o.jobs)
+		return fmt.Errorf("invalid --jobs %d: want 0 (no limit) or more", o.jobs)
 	}
 	return nil
 }
