@@ -17,19 +17,20 @@ var allowed = map[string][]string{
 	"parser":             {"parser/shell"},
 	"internal/user":      {},
 	"store":              {"internal/ctxio", "internal/procowner", "internal/layer"},
-	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot"},
-	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot"},
+	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
+	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
 	"internal/filecopy":  {"internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
 	"registry":           {}, // knows no solver, exporter or cache
 	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
 	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
-	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry"},
+	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
 	"internal/mount":  {},
 	"internal/layer":  {},
 	"internal/fsroot": {},
+	"internal/userns": {},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
