@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/builderdev/builder/internal/mount"
+	"github.com/builderdev/builder/internal/userns"
 )
 
 // overlay prepares roots as overlay mounts over the extracted layers.
@@ -36,9 +37,18 @@ func NewOverlay(workDir string) (Snapshotter, error) {
 // overlayOptions turns off what would make the upper dir undiffable
 // (metacopy, redirect_dir) and the inode index, for the options this kernel
 // knows (a module parameter exists for each).
+//
+// In a user namespace (kernel 5.11 and later) overlay keeps whiteouts and
+// opaque marks in user.overlay.* xattrs ("userxattr"), which also turns
+// redirect_dir off and refuses to be told so.
 func overlayOptions() []string {
 	var opts []string
-	for _, o := range []string{"index", "metacopy", "redirect_dir"} {
+	params := []string{"index", "metacopy", "redirect_dir"}
+	if userns.Inside() {
+		opts = append(opts, "userxattr")
+		params = params[:2]
+	}
+	for _, o := range params {
 		if _, err := os.Stat("/sys/module/overlay/parameters/" + o); err == nil {
 			opts = append(opts, o+"=off")
 		}

@@ -36,7 +36,10 @@ const (
 	whiteoutMeta   = whiteoutPrefix + whiteoutPrefix
 	whiteoutOpaque = whiteoutMeta + ".opq"
 	opaqueXattr    = "trusted.overlay.opaque"
-	paxXattr       = "SCHILY.xattr."
+	// userOpaqueXattr marks an opaque directory of an overlay mounted
+	// with userxattr (in a user namespace).
+	userOpaqueXattr = "user.overlay.opaque"
+	paxXattr        = "SCHILY.xattr."
 )
 
 // isWhiteout reports whether fi is an overlay whiteout (char device 0:0).
@@ -50,9 +53,14 @@ func isWhiteout(fi fs.FileInfo) bool {
 
 // isOpaque reports whether the directory at p carries the opaque xattr.
 func isOpaque(p string) bool {
-	buf := make([]byte, 4)
-	n, err := unix.Lgetxattr(p, opaqueXattr, buf)
-	return err == nil && n == 1 && buf[0] == 'y'
+	for _, name := range []string{opaqueXattr, userOpaqueXattr} {
+		buf := make([]byte, 4)
+		n, err := unix.Lgetxattr(p, name, buf)
+		if err == nil && n == 1 && buf[0] == 'y' {
+			return true
+		}
+	}
+	return false
 }
 
 // skipXattr reports xattrs never carried in or out of layers.
