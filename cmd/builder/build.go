@@ -471,5 +471,9 @@ func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snap snapsh
 	if err != nil {
 		return nil, nil, "", release, err
 	}
-	return snap, ex, fmt.Sprintf("isolation: %s, snapshotter: %s", level, kind), release, nil
+	desc = fmt.Sprintf("isolation: %s, snapshotter: %s", level, kind)
+	if note := executor.UserNamespaceNote(); level == executor.Rootless && note != "" {
+		desc += " (" + note + ")"
+	}
+	return snap, ex, desc, release, nil
 }
