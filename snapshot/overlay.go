@@ -21,6 +21,7 @@ import (
 type overlay struct {
 	workDir string
 	options []string
+	fuse    string // the fuse-overlayfs program, "" for the kernel's overlay
 }
 
 var _ Snapshotter = (*overlay)(nil)
@@ -61,7 +62,7 @@ func (o *overlay) Prepare(ctx context.Context, lowers []string) (Active, error) 
 	if err != nil {
 		return nil, fmt.Errorf("prepare overlay: %w", err)
 	}
-	a := &overlayActive{dir: dir, lowers: append([]string(nil), lowers...)}
+	a := &overlayActive{dir: dir, lowers: append([]string(nil), lowers...), fuse: o.fuse}
 	if err := a.setup(lowers, o.options); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("prepare overlay: %w", err)
@@ -73,6 +74,7 @@ type overlayActive struct {
 	dir    string
 	lowers []string
 	mounts []mount.Mount
+	fuse   string // see overlay.fuse
 }
 
 var _ Active = (*overlayActive)(nil)
@@ -106,6 +108,9 @@ func (a *overlayActive) setup(lowers []string, options []string) error {
 	opts := append(append([]string(nil), options...),
 		"lowerdir="+strings.Join(names, ":"), "upperdir=u", "workdir=w")
 	a.mounts = []mount.Mount{{Type: "overlay", Source: "overlay", Options: opts, Dir: a.dir}}
+	if a.fuse != "" {
+		a.mounts[0].Type, a.mounts[0].Source = mount.FuseOverlay, a.fuse
+	}
 	return nil
 }
 
@@ -154,6 +159,25 @@ func (a *overlayActive) walk(d *diffWriter, v *View, upper, rel string, merged b
 				return err
 			}
 		}
+		if e.Name() == whiteoutOpaque {
+			continue // fuse-overlayfs's opaque marker: isOpaque read it
+		}
+		if hidden, ok := strings.CutPrefix(e.Name(), whiteoutPrefix); ok && fi.Mode().IsRegular() {
+			// fuse-overlayfs's whiteout where it cannot make a device.
+			name = path.Join(rel, hidden)
+			if merged {
+				lfi, err = v.Lstat(name)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+			}
+			if lfi != nil {
+				if err := d.whiteout(name); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if isWhiteout(fi) {
 			if lfi == nil {
 				continue // hides nothing
@@ -164,7 +188,9 @@ func (a *overlayActive) walk(d *diffWriter, v *View, upper, rel string, merged b
 			continue
 		}
 		up := filepath.Join(upper, name)
-		opaque := fi.IsDir() && isOpaque(up)
+		// Only what hides something lower is opaque (fuse-overlayfs
+		// marks every directory it makes).
+		opaque := fi.IsDir() && lfi != nil && isOpaque(up)
 		kind := changeAdd
 		if lfi != nil {
 			kind = changeModify
