@@ -1,9 +1,15 @@
 package e2e_test
 
 import (
+	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/builderdev/builder/internal/testenv"
 )
@@ -19,6 +25,7 @@ RUN --mount=type=tmpfs,target=/t touch /t/y && grep -q ' /t tmpfs' /proc/mounts 
 RUN --mount=type=secret,id=s,required=true sha256sum /run/secrets/s | cut -c1-64 > /secret.sum
 RUN --mount=type=bind,from=base,source=/owned,target=/b stat -c '%u:%g' /b/f > /bindowner && cat /b/f > /bindfile
 RUN --network=none ls /sys/class/net > /nets
+RUN ls /sys/class/net > /hostnets
 RUN mkdir /c && touch /c/a && chown 1001:1002 /c/a
 `
 
@@ -62,6 +69,10 @@ func TestRootlessBuild(t *testing.T) {
 	if sum := string(files["secret.sum"].Data); sum != secretSum {
 		t.Errorf("/secret.sum = %q, want %q", sum, secretSum)
 	}
+	// The default network is the host's (its /sys bound read-only).
+	if nets := strings.Fields(string(files["hostnets"].Data)); len(nets) < 2 {
+		t.Errorf("host network step sees interfaces %q, want the host's", nets)
+	}
 	if _, ok := files["run/secrets/s"]; ok {
 		t.Error("the secret is in the image")
 	}
@@ -97,6 +108,58 @@ func TestRootlessBuild(t *testing.T) {
 	}
 	if n := strings.Count(r.stderr, "CACHED"); n < 5 {
 		t.Errorf("second build cached %d steps, want at least 5:\n%s", n, r.stderr)
+	}
+	// The store holds files of the user's subordinate ids; the user's
+	// builder prunes them (it works in the same user namespace).
+	r = u.run(t, nil, u.bin, "prune", "-a", "-f")
+	if r.code != 0 {
+		t.Errorf("prune as the user:\n%s", r)
+	}
+}
+
+// SIGINT to a rootless builder (the process outside the user namespace)
+// reaches the build inside: exit 130, the step's processes are gone.
+func TestRootlessInterrupt(t *testing.T) {
+	u := newRootlessUser(t, true)
+	mark := "ROOTLESS_MARK=" + filepath.Base(u.dir)
+	u.write(t, "ctx/Dockerfile", "FROM busybox\nARG ROOTLESS_MARK\nRUN echo started && sleep 100 & sleep 100\n")
+	cmd := exec.Command("setpriv", "--reuid="+strconv.Itoa(u.uid), "--regid="+strconv.Itoa(u.gid), "--init-groups", "--",
+		u.bin, "build", "--progress", "plain", "--build-context", u.busybox, "--build-arg", mark, filepath.Join(u.dir, "ctx"))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Join(u.dir, "home")}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stderr.String(), "started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("step did not start:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("interrupted rootless build: %v, want exit 130:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted while running") {
+		t.Errorf("no interrupted message:\n%s", stderr.String())
+	}
+	for i := 0; ; i++ {
+		left := processesWithEnv(mark)
+		if len(left) == 0 {
+			break
+		}
+		if i == 40 {
+			t.Fatalf("processes of the step left: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
