@@ -102,12 +102,17 @@ func TestRootlessBuild(t *testing.T) {
 	}
 	// A second build reuses the cache mount and its cached steps.
 	u.write(t, "ctx/Dockerfile", rootlessDockerfile+"RUN --mount=type=cache,target=/cache cp /cache/log /cachelog2\n")
-	r = u.build(t, nil, "-t", "app", "--secret", "id=s,src="+secret, ctxDir)
+	r = u.build(t, nil, "-t", "app", "--secret", "id=s,src="+secret,
+		"-o", "type=oci,dest="+filepath.Join(out, "img2.tar"), ctxDir)
 	if r.code != 0 {
 		t.Fatalf("second rootless build failed:\n%s", r)
 	}
 	if n := strings.Count(r.stderr, "CACHED"); n < 5 {
 		t.Errorf("second build cached %d steps, want at least 5:\n%s", n, r.stderr)
+	}
+	files2 := testenv.ReadLayout(t, testenv.ExtractTar(t, filepath.Join(out, "img2.tar")), "").RootFS(t)
+	if got := string(files2["cachelog2"].Data); got != "run\n" {
+		t.Errorf("cache mount of the second build holds %q, want the first build's %q", got, "run\n")
 	}
 	// The store holds files of the user's subordinate ids; the user's
 	// builder prunes them (it works in the same user namespace).
