@@ -136,7 +136,11 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 	defer r.release()
 	switch {
 	case err == nil:
-		info(fmt.Sprintf("isolation: %s, snapshotter: %s", r.level, r.kind))
+		desc := fmt.Sprintf("isolation: %s, snapshotter: %s", r.level, r.kind)
+		if note := executor.UserNamespaceNote(); r.level == executor.Rootless && note != "" {
+			desc += " (" + note + ")"
+		}
+		info(desc)
 		sopts = append(sopts, solver.WithRunner(r.snap, r.exec))
 		out.Isolation, out.Snapshotter = r.level, r.kind
 	case usesRun(req.Dockerfile):

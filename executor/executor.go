@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/builderdev/builder/internal/mount"
+	"github.com/builderdev/builder/internal/userns"
 )
 
 // Isolation names how strongly a RUN step is separated from the host.
@@ -111,11 +112,14 @@ func New(level Isolation, opts ...Option) (Executor, error) {
 	}
 	switch level {
 	case Namespace:
+		if userns.Inside() {
+			return nil, fmt.Errorf("isolation %q needs root of the host's user namespace; this process runs in a user namespace: use %q", level, Rootless)
+		}
 		return newNamespace(o)
 	case Chroot:
 		return newChroot(o)
 	case Rootless:
-		return nil, fmt.Errorf("isolation %q is not implemented yet", level)
+		return newRootless(o)
 	default:
 		return nil, fmt.Errorf("unknown isolation %q", level)
 	}

@@ -20,7 +20,8 @@ const killGrace = 5 * time.Second
 
 // namespaceExecutor runs steps in Linux namespaces as root.
 type namespaceExecutor struct {
-	tmpDir string
+	tmpDir   string
+	rootless bool // root of a user namespace (the rootless level)
 }
 
 var _ Executor = (*namespaceExecutor)(nil)
@@ -82,7 +83,11 @@ func (e *namespaceExecutor) Run(ctx context.Context, spec Spec) error {
 	defer os.RemoveAll(runDir)
 	is.RunDir = runDir
 
-	cg, err := newCgroup(spec.Limits)
+	newCg := newCgroup
+	if e.rootless {
+		newCg = rootlessCgroup
+	}
+	cg, err := newCg(spec.Limits)
 	if err != nil {
 		return err
 	}
