@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/builderdev/builder/parser"
@@ -173,16 +172,16 @@ func Run(ctx context.Context, src []byte, opts ...Option) (*Report, error) {
 
 // directive reads "# check=..." with BuildKit's directive parser and option
 // syntax (skip=A,B|all; error=true; experimental=A|all).
-func directive(src []byte) (*linter.Config, error) {
+func directive(src []byte) (*checkConfig, error) {
 	v, _, _, ok := bkparser.ParseDirective("check", src)
 	if !ok {
-		return &linter.Config{}, nil
+		return &checkConfig{}, nil
 	}
 	v, _, _ = strings.Cut(v, " ")
-	return linter.ParseLintOptions(v)
+	return parseCheckOptions(v)
 }
 
-func enabled(r Rule, cfg *linter.Config) bool {
+func enabled(r Rule, cfg *checkConfig) bool {
 	if r.Experimental {
 		return cfg.ExperimentalAll || contains(cfg.ExperimentalRules, r.Name)
 	}

@@ -3,23 +3,22 @@ package check
 import (
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
 // BuildKit's casing rules: stage names, FROM ... AS, instruction keywords
 // and EXPOSE protocols.
 
-func bk[F any](r linter.LinterRule[F], run func(*Doc) []Finding) Rule {
+func bk(r bkRule, run func(*Doc) []Finding) Rule {
 	return Rule{Name: r.Name, Description: r.Description, URL: r.URL, BuildKit: true, Experimental: r.Experimental, Run: run}
 }
 
 func casingRules() []Rule {
 	return []Rule{
-		bk(linter.RuleStageNameCasing, stageNameCasing),
-		bk(linter.RuleFromAsCasing, fromAsCasing),
-		bk(linter.RuleConsistentInstructionCasing, consistentCasing),
-		bk(linter.RuleExposeProtoCasing, exposeProtoCasing),
+		bk(ruleStageNameCasing, stageNameCasing),
+		bk(ruleFromAsCasing, fromAsCasing),
+		bk(ruleConsistentInstructionCasing, consistentCasing),
+		bk(ruleExposeProtoCasing, exposeProtoCasing),
 	}
 }
 
@@ -28,7 +27,7 @@ func stageNameCasing(d *Doc) []Finding {
 	for _, st := range d.stages {
 		a := args(st.from)
 		if len(a) == 3 && a[2] != strings.ToLower(a[2]) {
-			out = append(out, at(st.from, linter.RuleStageNameCasing.Format(a[2])).
+			out = append(out, at(st.from, ruleStageNameCasing.Format(a[2])).
 				fix("write the stage name in lowercase: AS "+strings.ToLower(a[2])))
 		}
 	}
@@ -48,7 +47,7 @@ func fromAsCasing(d *Doc) []Finding {
 			want = strings.ToLower(a[1])
 		}
 		if a[1] != want {
-			out = append(out, at(st.from, linter.RuleFromAsCasing.Format(from, a[1])).fix("write "+want+" to match "+from))
+			out = append(out, at(st.from, ruleFromAsCasing.Format(from, a[1])).fix("write "+want+" to match "+from))
 		}
 	}
 	return out
@@ -84,7 +83,7 @@ func consistentCasing(d *Doc) []Finding {
 			want, casing = strings.ToLower(w), "lowercase"
 		}
 		if w != want {
-			out = append(out, at(n, linter.RuleConsistentInstructionCasing.Format(w, casing)).fix("write "+want))
+			out = append(out, at(n, ruleConsistentInstructionCasing.Format(w, casing)).fix("write "+want))
 		}
 	}
 	return out
@@ -99,7 +98,7 @@ func exposeProtoCasing(d *Doc) []Finding {
 		for _, p := range args(n) {
 			_, _, port := splitPort(p)
 			if i := strings.LastIndex(port, "/"); i >= 0 && port[i+1:] != strings.ToLower(port[i+1:]) {
-				out = append(out, at(n, linter.RuleExposeProtoCasing.Format(p)).fix("write "+strings.ToLower(port)))
+				out = append(out, at(n, ruleExposeProtoCasing.Format(p)).fix("write "+strings.ToLower(port)))
 			}
 		}
 	}

@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
-
 	"github.com/builderdev/builder/parser"
 )
 
@@ -17,7 +15,7 @@ import (
 
 func contextRules() []Rule {
 	return []Rule{
-		bk(linter.RuleCopyIgnoredFile, copyIgnoredFile),
+		bk(ruleCopyIgnoredFile, copyIgnoredFile),
 		practice("ContextBloat", "The context should not hold .git, node_modules, __pycache__, .env or large files that no COPY needs", contextBloat),
 		practice("AddInsteadOfCopy", "Use COPY for local files; ADD only to extract a local archive or fetch a URL", addInsteadOfCopy),
 		practice("SecretInLayer", "Files that look like private keys or tokens should not be copied into an image", secretInLayer),
@@ -74,7 +72,7 @@ func copyIgnoredFile(d *Doc) []Finding {
 				continue
 			}
 			if ok, err := pm.MatchesOrParentMatches(src); err == nil && ok {
-				out = append(out, atLoc(c.Loc, linter.RuleCopyIgnoredFile.Format(verb, src)).
+				out = append(out, atLoc(c.Loc, ruleCopyIgnoredFile.Format(verb, src)).
 					fix(fmt.Sprintf("remove %s from the %s, or stop excluding it in .dockerignore", src, kw)))
 			}
 		}

@@ -2,19 +2,15 @@ package check
 
 import (
 	"strings"
-
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 )
 
 // BuildKit's rules about FROM --platform and the platform of base images.
 
 func platformRules() []Rule {
-	ruleInvalid := bk(linter.RuleInvalidBaseImagePlatform, invalidBaseImagePlatform)
-	ruleInvalid.URL = "https://docs.docker.com/go/dockerfile/rule/invalid-base-image-platform/"
 	return []Rule{
-		ruleInvalid,
-		bk(linter.RuleRedundantTargetPlatform, redundantTargetPlatform),
-		bk(linter.RuleFromPlatformFlagConstDisallowed, platformConst),
+		bk(ruleInvalidBaseImagePlatform, invalidBaseImagePlatform),
+		bk(ruleRedundantTargetPlatform, redundantTargetPlatform),
+		bk(ruleFromPlatformFlagConstDisallowed, platformConst),
 	}
 }
 
@@ -36,7 +32,7 @@ func invalidBaseImagePlatform(d *Doc) []Finding {
 			continue
 		}
 		if img.Platform.OS != want.OS || img.Platform.Architecture != want.Architecture {
-			out = append(out, atLoc(st.From.Loc, linter.RuleInvalidBaseImagePlatform.Format(ref, want.String(), img.Platform.String())).
+			out = append(out, atLoc(st.From.Loc, ruleInvalidBaseImagePlatform.Format(ref, want.String(), img.Platform.String())).
 				fix("use an image (or index) that has "+want.String()+", or build with --platform "+img.Platform.String()))
 		}
 	}
@@ -60,7 +56,7 @@ func redundantTargetPlatform(d *Doc) []Finding {
 			continue
 		}
 		if v, _ := g.Get("TARGETPLATFORM"); r.Word == v {
-			out = append(out, atLoc(st.From.Loc, linter.RuleRedundantTargetPlatform.Format(p)).fix("drop --platform="+p+" from FROM"))
+			out = append(out, atLoc(st.From.Loc, ruleRedundantTargetPlatform.Format(p)).fix("drop --platform="+p+" from FROM"))
 		}
 	}
 	return out
@@ -88,7 +84,7 @@ func platformConst(d *Doc) []Finding {
 		if strings.Contains(st.Name, pl.OS) || strings.Contains(st.Name, pl.Architecture) {
 			continue
 		}
-		out = append(out, atLoc(st.From.Loc, linter.RuleFromPlatformFlagConstDisallowed.Format(w)).
+		out = append(out, atLoc(st.From.Loc, ruleFromPlatformFlagConstDisallowed.Format(w)).
 			fix("use --platform=$BUILDPLATFORM (or $TARGETPLATFORM), or name the stage after the platform (AS "+pl.Architecture+"-build)"))
 	}
 	return out

@@ -2,8 +2,6 @@ package check
 
 import (
 	"strings"
-
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 )
 
 // BuildKit's stage-name rules.
@@ -12,8 +10,8 @@ var reservedStageNames = map[string]bool{"context": true, "scratch": true}
 
 func stageRules() []Rule {
 	return []Rule{
-		bk(linter.RuleDuplicateStageName, duplicateStageName),
-		bk(linter.RuleReservedStageName, reservedStageName),
+		bk(ruleDuplicateStageName, duplicateStageName),
+		bk(ruleReservedStageName, reservedStageName),
 	}
 }
 
@@ -33,7 +31,7 @@ func duplicateStageName(d *Doc) []Finding {
 			continue
 		}
 		if first, ok := seen[name]; ok {
-			out = append(out, at(st.from, linter.RuleDuplicateStageName.Format(name)).
+			out = append(out, at(st.from, ruleDuplicateStageName.Format(name)).
 				fix("rename this stage; line "+itoa(first)+" already defines "+name))
 			continue
 		}
@@ -46,7 +44,7 @@ func reservedStageName(d *Doc) []Finding {
 	var out []Finding
 	for _, st := range d.stages {
 		if name := stageName(st); reservedStageNames[name] {
-			out = append(out, at(st.from, linter.RuleReservedStageName.Format(name)).fix("rename the stage, e.g. AS "+name+"-stage"))
+			out = append(out, at(st.from, ruleReservedStageName.Format(name)).fix("rename the stage, e.g. AS "+name+"-stage"))
 		}
 	}
 	return out

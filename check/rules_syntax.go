@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
@@ -13,14 +12,14 @@ import (
 
 func syntaxRules() []Rule {
 	return []Rule{
-		bk(linter.RuleNoEmptyContinuation, noEmptyContinuation),
-		bk(linter.RuleJSONArgsRecommended, jsonArgsRecommended),
-		bk(linter.RuleLegacyKeyValueFormat, legacyKeyValue),
-		bk(linter.RuleExposeInvalidFormat, exposeInvalidFormat),
-		bk(linter.RuleMultipleInstructionsDisallowed, multipleInstructions),
-		bk(linter.RuleMaintainerDeprecated, maintainerDeprecated),
-		bk(linter.RuleWorkdirRelativePath, workdirRelative),
-		bk(linter.RuleInvalidDefinitionDescription, definitionDescription),
+		bk(ruleNoEmptyContinuation, noEmptyContinuation),
+		bk(ruleJSONArgsRecommended, jsonArgsRecommended),
+		bk(ruleLegacyKeyValueFormat, legacyKeyValue),
+		bk(ruleExposeInvalidFormat, exposeInvalidFormat),
+		bk(ruleMultipleInstructionsDisallowed, multipleInstructions),
+		bk(ruleMaintainerDeprecated, maintainerDeprecated),
+		bk(ruleWorkdirRelativePath, workdirRelative),
+		bk(ruleInvalidDefinitionDescription, definitionDescription),
 	}
 }
 
@@ -29,10 +28,10 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func noEmptyContinuation(d *Doc) []Finding {
 	var out []Finding
 	for _, w := range d.AST.Warnings {
-		if w.URL != linter.RuleNoEmptyContinuation.URL || w.Location == nil {
+		if w.URL != ruleNoEmptyContinuation.URL || w.Location == nil {
 			continue
 		}
-		f := Finding{Message: linter.RuleNoEmptyContinuation.Format(), Line: w.Location.Start.Line, EndLine: w.Location.End.Line}
+		f := Finding{Message: ruleNoEmptyContinuation.Format(), Line: w.Location.Start.Line, EndLine: w.Location.End.Line}
 		out = append(out, f.fix("remove the empty line inside the continued instruction, or end the instruction before it"))
 	}
 	return out
@@ -76,7 +75,7 @@ func jsonArgsRecommended(d *Doc) []Finding {
 			if n.Attributes["json"] || shellSet || n.Next == nil {
 				continue
 			}
-			out = append(out, at(n, linter.RuleJSONArgsRecommended.Format(cmdWord(n))).
+			out = append(out, at(n, ruleJSONArgsRecommended.Format(cmdWord(n))).
 				fix("use the exec form: "+cmdWord(n)+" "+jsonWords(n.Next.Value)))
 		}
 	}
@@ -102,7 +101,7 @@ func legacyKeyValue(d *Doc) []Finding {
 		for j := 0; j+2 < len(a); j += 3 {
 			if a[j+2] == "" {
 				name := strings.ToUpper(n.Value)
-				out = append(out, at(n, linter.RuleLegacyKeyValueFormat.Format(name)).
+				out = append(out, at(n, ruleLegacyKeyValueFormat.Format(name)).
 					fix("write "+name+" "+a[j]+"="+strconv.Quote(a[j+1])))
 			}
 		}
@@ -118,7 +117,7 @@ func exposeInvalidFormat(d *Doc) []Finding {
 		}
 		for _, p := range args(n) {
 			if ip, host, port := splitPort(p); ip != "" || host != "" {
-				out = append(out, at(n, linter.RuleExposeInvalidFormat.Format(p)).
+				out = append(out, at(n, ruleExposeInvalidFormat.Format(p)).
 					fix("EXPOSE only the container port ("+port+"); publish host ports at run time"))
 			}
 		}
@@ -137,7 +136,7 @@ func multipleInstructions(d *Doc) []Finding {
 			}
 			if prev, ok := last[kind]; ok {
 				// The earlier one is ignored: report it.
-				out = append(out, at(prev, linter.RuleMultipleInstructionsDisallowed.Format(cmdWord(n))).
+				out = append(out, at(prev, ruleMultipleInstructionsDisallowed.Format(cmdWord(n))).
 					fix("remove this "+strings.ToUpper(kind)+"; the one on line "+itoa(n.StartLine)+" wins"))
 			}
 			last[kind] = n
@@ -151,7 +150,7 @@ func maintainerDeprecated(d *Doc) []Finding {
 	for _, n := range d.nodes() {
 		if strings.EqualFold(n.Value, "maintainer") {
 			who := strings.Join(args(n), " ")
-			out = append(out, at(n, linter.RuleMaintainerDeprecated.Format()).
+			out = append(out, at(n, ruleMaintainerDeprecated.Format()).
 				fix("LABEL org.opencontainers.image.authors="+strconv.Quote(who)))
 		}
 	}
@@ -167,7 +166,7 @@ func workdirRelative(d *Doc) []Finding {
 			}
 			a := args(n)
 			if len(a) == 1 && !path.IsAbs(a[0]) && !strings.HasPrefix(a[0], "$") {
-				out = append(out, at(n, linter.RuleWorkdirRelativePath.Format(a[0])).fix("WORKDIR "+path.Join("/", a[0])))
+				out = append(out, at(n, ruleWorkdirRelativePath.Format(a[0])).fix("WORKDIR "+path.Join("/", a[0])))
 			}
 			break // only the first WORKDIR of a stage counts
 		}
@@ -205,7 +204,7 @@ func definitionDescription(d *Doc) []Finding {
 		if len(keys) > 1 {
 			ex = "<arg_key>"
 		}
-		out = append(out, at(n, linter.RuleInvalidDefinitionDescription.Format(instr, ex)).
+		out = append(out, at(n, ruleInvalidDefinitionDescription.Format(instr, ex)).
 			fix("start the comment with "+ex+", or put an empty line between it and the instruction"))
 	}
 	return out

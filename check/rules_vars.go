@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 
 	"github.com/builderdev/builder/parser"
 )
@@ -15,10 +14,10 @@ import (
 
 func varRules() []Rule {
 	return []Rule{
-		bk(linter.RuleUndefinedArgInFrom, undefinedArgInFrom),
-		bk(linter.RuleUndefinedVar, undefinedVar),
-		bk(linter.RuleInvalidDefaultArgInFrom, invalidDefaultArgInFrom),
-		bk(linter.RuleSecretsUsedInArgOrEnv, secretsInArgOrEnv),
+		bk(ruleUndefinedArgInFrom, undefinedArgInFrom),
+		bk(ruleUndefinedVar, undefinedVar),
+		bk(ruleInvalidDefaultArgInFrom, invalidDefaultArgInFrom),
+		bk(ruleSecretsUsedInArgOrEnv, secretsInArgOrEnv),
 	}
 }
 
@@ -49,7 +48,7 @@ func undefinedArgInFrom(d *Doc) []Finding {
 					continue
 				}
 				s := suggest(v, declared)
-				f := atLoc(st.From.Loc, linter.RuleUndefinedArgInFrom.Format(v, s))
+				f := atLoc(st.From.Loc, ruleUndefinedArgInFrom.Format(v, s))
 				fix := "declare ARG " + v + " before the first FROM"
 				if s != "" {
 					fix = "use $" + s + ", or " + fix
@@ -164,7 +163,7 @@ func undefinedVar(d *Doc) []Finding {
 				}
 				reported[key] = true
 				s := suggest(v, scopeNames(sc, declared))
-				f := atLoc(inst.Location(), linter.RuleUndefinedVar.Format(v, s))
+				f := atLoc(inst.Location(), ruleUndefinedVar.Format(v, s))
 				fix := "define it first (ARG " + v + " or ENV " + v + "=...)"
 				if s != "" {
 					fix = "use $" + s + ", or " + fix
@@ -247,7 +246,7 @@ func invalidDefaultArgInFrom(d *Doc) []Finding {
 		if err == nil && (strings.EqualFold(x.Image, "scratch") || validRef(x.Image)) {
 			continue
 		}
-		out = append(out, atLoc(st.From.Loc, linter.RuleInvalidDefaultArgInFrom.Format(st.From.Image)).
+		out = append(out, atLoc(st.From.Loc, ruleInvalidDefaultArgInFrom.Format(st.From.Image)).
 			fix("give the ARG used in FROM a default that names an image, e.g. ARG NAME=alpine:3.20"))
 	}
 	return out
@@ -273,7 +272,7 @@ func secretsInArgOrEnv(d *Doc) []Finding {
 	var out []Finding
 	check := func(instr, key string, loc parser.Location) {
 		if secretKey.MatchString(key) && !secretAllow.MatchString(key) {
-			out = append(out, atLoc(loc, linter.RuleSecretsUsedInArgOrEnv.Format(instr, key)).
+			out = append(out, atLoc(loc, ruleSecretsUsedInArgOrEnv.Format(instr, key)).
 				fix("pass it as a secret: RUN --mount=type=secret,id="+strings.ToLower(key)+",env="+key+" ... (builder build --secret id="+strings.ToLower(key)+",env="+key+")"))
 		}
 	}

@@ -25,8 +25,8 @@ var allowed = map[string][]string{
 	"cache":        {"ctxio", "procowner", "store", "registry", "internal/layer"},
 	// check lints Dockerfiles: it reads the context through filecopy and
 	// base images through go-containerregistry, never builds or stores.
-	"check":        {"parser", "parser/shell", "filecopy", "ctxio", "user", "internal/layer"},
-	"solver":       {"ctxio", "procowner", "internal/mount", "internal/layer", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
+	"check":  {"parser", "parser/shell", "filecopy", "ctxio", "user", "internal/layer"},
+	"solver": {"ctxio", "procowner", "internal/mount", "internal/layer", "parser", "parser/shell", "user", "store", "snapshot", "executor", "filecopy", "exporter", "cache", "registry"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
