@@ -54,6 +54,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 	}{r.File, r.Findings, r.Count(LevelWarning), r.Count(LevelError)}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(out); err != nil {
 		return fmt.Errorf("write json report: %w", err)
 	}

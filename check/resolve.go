@@ -27,7 +27,8 @@ func (r *RemoteResolver) Resolve(ctx context.Context, ref string, p parser.Platf
 	if err != nil {
 		return nil, fmt.Errorf("parse image reference %q: %w", ref, err)
 	}
-	opts := append([]remote.Option{remote.WithContext(ctx)}, r.Options...)
+	// The context goes last: it overrides one in Options.
+	opts := append(append([]remote.Option{}, r.Options...), remote.WithContext(ctx))
 	if p.OS != "" {
 		opts = append(opts, remote.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}))
 	}

@@ -98,7 +98,6 @@ func cacheBustingCopy(d *Doc) []Finding {
 						continue
 					}
 					out = append(out, d.cacheBustFinding(broad, v, in, strings.TrimSpace(m)))
-					broad = nil
 					break
 				}
 			}

@@ -130,6 +130,7 @@ func WriteSARIF(w io.Writer, r *Report, uri, version string) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(sarifLog{Version: sarifVersion, Schema: sarifSchema, Runs: []sarifRun{run}}); err != nil {
 		return fmt.Errorf("write sarif report: %w", err)
 	}
