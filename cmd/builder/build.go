@@ -47,6 +47,7 @@ type buildOptions struct {
 	explain       bool
 	push          bool
 	digestFile    string
+	check         bool
 	reg           registryOptions
 	cache         cacheOptions
 }
@@ -75,6 +76,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.explain, "explain", false, "say for each step run why it missed the cache")
 	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
 	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
+	fs.BoolVar(&o.check, "check", false, "run builder check first; do not build if a rule is an error")
 	o.reg.AddFlags(fs)
 	o.cache.AddFlags(fs)
 }
@@ -89,6 +91,11 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	}
 	if err := checkContextDir(contextDir, args[0]); err != nil {
 		return err
+	}
+	if o.check { // builder check first (check.go); stdin is re-readable after
+		if s.in, err = o.checkFirst(ctx, g, contextDir, s); err != nil {
+			return err
+		}
 	}
 	if o.jobs < 0 {
 		return &exitError{code: 2, err: fmt.Errorf("invalid --jobs %d: want 0 (no limit) or more", o.jobs)}

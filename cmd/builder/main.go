@@ -150,6 +150,7 @@ func commands() []command {
 	ro := &rmOptions{}
 	return []command{
 		{name: "build", usage: "[flags] CONTEXT", summary: "Build an image from a Dockerfile.", run: bo.run, flags: bo.AddFlags},
+		checkCommand(),
 		imagesCommand(),
 		{name: "rm", usage: "TAG [TAG...]", summary: "Remove tags from the local store.", run: ro.run, flags: ro.AddFlags},
 		pushCommand(),
