@@ -103,7 +103,7 @@ func lines(r *Report, rule, host string) []string {
 	out := []string{}
 	for _, f := range r.Findings {
 		if f.Rule == rule {
-			out = append(out, strings.ReplaceAll(fmt.Sprintf("%d %s", f.Line, f.Message), host, "$REG"))
+			out = append(out, replaceHost(fmt.Sprintf("%d %s", f.Line, f.Message), host))
 		}
 	}
 	return out
@@ -307,4 +307,28 @@ func TestContextBloatBigFile(t *testing.T) {
 	if len(got) != 1 || got[0].Bytes != 11<<20 || !strings.Contains(got[0].Message, "big.bin") || got[0].Line != 2 {
 		t.Fatalf("ContextBloat findings %+v, want one for big.bin at line 2 with %d bytes", got, 11<<20)
 	}
+}
+
+// TestTargetFinalStage: RootUser looks at the --target stage, not the last.
+func TestTargetFinalStage(t *testing.T) {
+	src := []byte("FROM scratch AS app\nUSER 1000\nFROM scratch AS debug\nCOPY --from=app / /\n")
+	for _, tt := range []struct {
+		target string
+		want   []string
+	}{{"", []string{"3 the final stage has no USER: the image runs as root"}}, {"app", []string{}}} {
+		r, err := Run(context.Background(), src, WithTarget(tt.target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, lines(r, "RootUser", "")); diff != "" {
+			t.Errorf("target %q: RootUser (-want +got):\n%s", tt.target, diff)
+		}
+	}
+}
+
+func replaceHost(s, host string) string {
+	if host == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, host, "$REG")
 }

@@ -147,3 +147,22 @@ func TestCheckPin(t *testing.T) {
 		t.Errorf("want UnpinnedBaseImage with %q\n%s", want, r)
 	}
 }
+
+// TestCheckLocalStore: a base image tagged in the local store is resolved
+// from there (offline): its USER 1000 satisfies RootUser.
+func TestCheckLocalStore(t *testing.T) {
+	root := newRoot(t)
+	dir := smallContext(t, false)
+	writeFile(t, filepath.Join(dir, "Dockerfile"), "FROM scratch\nCOPY hello.txt /\nUSER 1000\n")
+	mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "-t", "nonroot:1", dir)
+	chk := t.TempDir()
+	writeFile(t, filepath.Join(chk, "Dockerfile"), "FROM nonroot:1\nCMD [\"/hello.txt\"]\n")
+	r := runBuilder(t, runOpts{}, "--root", root, "check", "--offline", chk)
+	if r.code != 0 || strings.Contains(r.stdout, "RootUser") {
+		t.Errorf("base from the store runs as 1000: want no RootUser\n%s", r)
+	}
+	r = runBuilder(t, runOpts{}, "--root", newRoot(t), "check", "--offline", chk)
+	if !strings.Contains(r.stdout, "Dockerfile:1  RootUser  ") {
+		t.Errorf("base not found: want RootUser\n%s", r)
+	}
+}
