@@ -41,7 +41,7 @@ var installers = []installer{
 	{"pip", regexp.MustCompile(`\bpip3?\s+install\b`), []string{"requirements.txt", "requirements-dev.txt", "pyproject.toml", "setup.py", "setup.cfg"}},
 	{"poetry", regexp.MustCompile(`\bpoetry\s+install\b`), []string{"pyproject.toml", "poetry.lock"}},
 	{"uv", regexp.MustCompile(`\buv\s+(sync|pip\s+install)\b`), []string{"pyproject.toml", "uv.lock"}},
-	{"go", regexp.MustCompile(`\bgo\s+mod\s+download\b|\bgo\s+(build|install)\b`), []string{"go.mod", "go.sum"}},
+	{"go", regexp.MustCompile(`\bgo\s+mod\s+download\b`), []string{"go.mod", "go.sum"}},
 	{"bundle", regexp.MustCompile(`\bbundle\s+install\b`), []string{"Gemfile", "Gemfile.lock"}},
 	{"cargo", regexp.MustCompile(`\bcargo\s+(build|fetch|install)\b`), []string{"Cargo.toml", "Cargo.lock"}},
 	{"composer", regexp.MustCompile(`\bcomposer\s+install\b`), []string{"composer.json", "composer.lock"}},
@@ -82,6 +82,9 @@ func cacheBustingCopy(d *Doc) []Finding {
 	var out []Finding
 	for _, st := range d.DF.Stages {
 		var broad *parser.Copy
+		// done: installers that already ran before the broad COPY (the
+		// manifests were copied first; a later run only adds the project).
+		done := map[string]bool{}
 		for _, inst := range st.Instructions {
 			switch v := inst.(type) {
 			case *parser.Copy:
@@ -89,15 +92,16 @@ func cacheBustingCopy(d *Doc) []Finding {
 					broad = v
 				}
 			case *parser.Run:
-				if broad == nil {
-					continue
-				}
 				for _, in := range installers {
 					m := in.re.FindString(runText(v))
 					if m == "" {
 						continue
 					}
-					out = append(out, d.cacheBustFinding(broad, v, in, strings.TrimSpace(m)))
+					if broad == nil {
+						done[in.name] = true
+					} else if !done[in.name] {
+						out = append(out, d.cacheBustFinding(broad, v, in, strings.TrimSpace(m)))
+					}
 					break
 				}
 			}
