@@ -47,6 +47,7 @@ type buildOptions struct {
 	report        bool
 	push          bool
 	digestFile    string
+	check         bool
 	reg           registryOptions
 	cache         cacheOptions
 }
@@ -76,6 +77,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.report, "report", false, "after the build, report where the image's bytes went (as builder inspect --size)")
 	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
 	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
+	fs.BoolVar(&o.check, "check", false, "run builder check first; do not build if a rule is an error")
 	o.reg.AddFlags(fs)
 	o.cache.AddFlags(fs)
 }
@@ -93,6 +95,11 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	}
 	if err := checkContextDir(contextDir, args[0]); err != nil {
 		return err
+	}
+	if o.check { // builder check first (check.go); stdin is re-readable after
+		if s.in, err = o.checkFirst(ctx, g, contextDir, s); err != nil {
+			return err
+		}
 	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {

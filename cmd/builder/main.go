@@ -170,6 +170,7 @@ func commands() []command {
 	ro := &rmOptions{}
 	return []command{
 		{name: "build", usage: "[flags] CONTEXT", summary: "Build an image from a Dockerfile.", run: bo.run, flags: bo.AddFlags},
+		checkCommand(),
 		imagesCommand(),
 		historyCommand(),
 		inspectCommand(),

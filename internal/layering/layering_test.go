@@ -27,6 +27,9 @@ var allowed = map[string][]string{
 	// The pipeline: everything below it, nothing above (see
 	// TestNothingImportsBuildOrCmd).
 	"build": {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver"},
+	// check lints Dockerfiles: it reads the context through filecopy and
+	// base images through a Resolver the caller gives; never builds or stores.
+	"check": {"parser", "parser/shell", "internal/filecopy", "internal/ctxio", "internal/user", "internal/layer", "internal/fsroot"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
