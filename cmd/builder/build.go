@@ -471,5 +471,9 @@ func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snap snapsh
 	if err != nil {
 		return nil, nil, "", release, err
 	}
-	return snap, ex, fmt.Sprintf("isolation: %s, snapshotter: %s", level, kind), release, nil
+	desc = fmt.Sprintf("isolation: %s, snapshotter: %s", level, kind)
+	if lacks := executor.Lacks(level); len(lacks) > 0 {
+		desc += "; lacks: " + strings.Join(lacks, "; ")
+	}
+	return snap, ex, desc, release, nil
 }
