@@ -42,7 +42,9 @@ func (s Secret) read() ([]byte, error) {
 
 // runMounts turns RUN --mount flags into executor mounts. cleanup releases
 // locks and temporary files; it is safe to call even when err != nil.
-func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp string) (mounts []mount.Mount, env []string, cleanup func(), err error) {
+// caches, when not nil, gets the source of every cache mount; with it a
+// shared cache is taken exclusively (it is moved into one step's root).
+func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp string, caches map[string]bool) (mounts []mount.Mount, env []string, cleanup func(), err error) {
 	var undo []func()
 	cleanup = func() {
 		for i := len(undo) - 1; i >= 0; i-- {
@@ -62,11 +64,14 @@ func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp str
 			}
 			mounts = append(mounts, mount.Mount{Type: "tmpfs", Source: "tmpfs", Target: target, Options: opts})
 		case "cache":
-			dir, release, err := b.cacheMount(ctx, m, target, tmp, i)
+			dir, release, err := b.cacheMount(ctx, m, target, tmp, i, caches != nil)
 			if err != nil {
 				return mounts, env, cleanup, err
 			}
 			undo = append(undo, release)
+			if caches != nil {
+				caches[dir] = true
+			}
 			opts := []string{"rbind"}
 			if m.ReadOnly {
 				opts = append(opts, "ro")
@@ -179,8 +184,10 @@ func cacheOwnerDesc(m *parser.Mount) string {
 }
 
 // cacheMount returns the persistent directory of a type=cache mount,
-// honouring sharing=shared|private|locked.
-func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp string, i int) (string, func(), error) {
+// honouring sharing=shared|private|locked. exclusive makes shared act as
+// locked: at the chroot level the directory itself is moved into the
+// step's root, so two steps cannot have it at once.
+func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp string, i int, exclusive bool) (string, func(), error) {
 	id := m.ID
 	if id == "" {
 		id = target
@@ -227,7 +234,11 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 			os.RemoveAll(staging) // another build created it first
 		}
 	}
-	switch m.Sharing {
+	sharing := m.Sharing
+	if exclusive && (sharing == "" || sharing == "shared") {
+		sharing = "locked"
+	}
+	switch sharing {
 	case "", "shared":
 		return dir, nop, nil
 	case "locked", "private":
@@ -236,12 +247,12 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 		}
 		how := unix.LOCK_EX
-		if m.Sharing == "private" {
+		if sharing == "private" {
 			how |= unix.LOCK_NB
 		}
 		if err := flockCtx(ctx, f, how); err != nil {
 			f.Close()
-			if m.Sharing == "private" && errors.Is(err, unix.EWOULDBLOCK) {
+			if sharing == "private" && errors.Is(err, unix.EWOULDBLOCK) {
 				// In use elsewhere: a private mount gets a fresh directory.
 				p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
 				return p, nop, os.MkdirAll(p, 0o755)

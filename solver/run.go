@@ -114,7 +114,14 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	}
 	defer os.RemoveAll(tmp)
 
-	mounts, extraEnv, cleanup, err := b.runMounts(ctx, st, r, tmp)
+	// An executor that cannot mount gets the mounts' content placed into
+	// the root instead (see place.go).
+	placing := executor.PlacesMounts(b.s.exec)
+	var caches map[string]bool
+	if placing {
+		caches = map[string]bool{}
+	}
+	mounts, extraEnv, cleanup, err := b.runMounts(ctx, st, r, tmp, caches)
 	defer cleanup()
 	if err != nil {
 		return nil, err
@@ -128,6 +135,20 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		target := "/dev/pipes/" + script.Name
 		mounts = append(mounts, mount.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro"}})
 		args = []string{target}
+	}
+
+	var placed *placement
+	if placing && len(mounts) > 0 {
+		root, err := plainRoot(active.Mounts())
+		if err != nil {
+			return nil, err
+		}
+		placed, err = placeMounts(ctx, root, tmp, mounts, caches)
+		defer placed.undo()
+		if err != nil {
+			return nil, fmt.Errorf("place RUN --mount content: %w", err)
+		}
+		mounts = nil
 	}
 
 	tail := newTail(8)
@@ -152,8 +173,14 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		Output:     output,
 		Limits:     b.req.Limits,
 	}
-	if err := b.s.exec.Run(ctx, spec); err != nil {
-		return nil, runError(err, args, tail.Lines())
+	runErr := b.s.exec.Run(ctx, spec)
+	// The step's processes are gone: take the placed content out (also
+	// after a failure or a cancel), before anything reads the root.
+	if err := placed.undo(); err != nil && runErr == nil {
+		return nil, fmt.Errorf("take RUN --mount content out of the root: %w", err)
+	}
+	if runErr != nil {
+		return nil, runError(runErr, args, tail.Lines())
 	}
 
 	return b.writeLayer(ctx, func(w io.Writer) error {
@@ -162,6 +189,15 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		}
 		return nil
 	})
+}
+
+// plainRoot is the directory of a root that is one plain bind (a copy
+// snapshot), the only kind content can be placed into.
+func plainRoot(ms []mount.Mount) (string, error) {
+	if len(ms) != 1 || ms[0].Type != "bind" || (ms[0].Target != "" && ms[0].Target != "/") {
+		return "", errors.New("RUN --mount without mount privileges needs a copy snapshot root")
+	}
+	return ms[0].Source, nil
 }
 
 // withPrimary puts the primary gid first in the supplementary groups, as

@@ -1,0 +1,199 @@
+package e2e_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/builderdev/builder/internal/testenv"
+)
+
+// chrootMountsDockerfile uses every RUN --mount type, with targets that
+// exist in the image (/root, /tmp) and targets that do not.
+const chrootMountsDockerfile = `FROM busybox AS src
+RUN mkdir -p /data/sub && echo fromstage > /data/f && echo deep > /data/sub/g
+
+FROM busybox
+RUN --mount=type=cache,id=app,target=/var/cache/app echo run >> /var/cache/app/log && cp /var/cache/app/log /log
+RUN --mount=type=tmpfs,target=/tmp echo x > /tmp/x && ls -a /tmp > /tmpls
+RUN --mount=type=bind,from=src,source=/data,target=/data,rw cat /data/f /data/sub/g > /fromstage && echo junk > /data/junk && rm /data/f
+RUN --mount=type=bind,source=dir,target=/root cat /root/a > /ctxa && ls -a /root > /rootls
+RUN --mount=type=bind,source=dir,target=/etc/ctx/deep cat /etc/ctx/deep/a > /ctxdeep
+RUN --mount=type=secret,id=tok,required=true test "$(cat /run/secrets/tok)" = s3cret && echo ok > /secretok
+RUN --mount=type=bind,source=dir/a,target=/etc/passwd grep -q ctx-file /etc/passwd && echo ok > /fileok
+`
+
+// chrootMountsBuild builds chrootMountsDockerfile at level on root and
+// returns the image read back from an OCI tar.
+func chrootMountsBuild(t *testing.T, root, level, ctxDir string, extra ...string) (*testenv.Image, result) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "img.tar")
+	args := append([]string{"--root", root, "build", "--progress", "plain", "--isolation", level,
+		"--build-context", busyboxContext(t), "--secret", "id=tok,env=TOK",
+		"-o", "type=oci,dest=" + out + ",rewrite-timestamp=true"}, extra...)
+	r := mustBuild(t, runOpts{env: []string{"SOURCE_DATE_EPOCH=1700000000", "TOK=s3cret"}}, append(args, ctxDir)...)
+	return testenv.ReadLayout(t, testenv.ExtractTar(t, out), ""), r
+}
+
+func chrootMountsContext(t *testing.T) string {
+	t.Helper()
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), chrootMountsDockerfile)
+	writeFile(t, filepath.Join(ctxDir, "dir/a"), "ctx-file\n")
+	return ctxDir
+}
+
+// TestChrootMountsMatchNamespace builds one Dockerfile with cache, tmpfs,
+// bind (stage, context dir, context file) and secret mounts at the
+// namespace and the chroot level: with SOURCE_DATE_EPOCH and
+// rewrite-timestamp every layer is the same, byte for byte, and nothing of
+// a mount's content reaches a layer. The chroot build's start says what
+// the level lacks.
+func TestChrootMountsMatchNamespace(t *testing.T) {
+	testenv.LeakCheck(t)
+	ctxDir := chrootMountsContext(t)
+	ctxBefore := dirListing(t, ctxDir)
+	imgs := map[string]*testenv.Image{}
+	for _, level := range isolationLevels {
+		img, r := chrootMountsBuild(t, newRoot(t), level, ctxDir)
+		imgs[level] = img
+		if level == "chroot" && !strings.Contains(r.stderr, "isolation: chroot, snapshotter: copy; lacks: RUN --network=none") {
+			t.Errorf("the chroot build does not say what it lacks:\n%s", r.stderr)
+		}
+	}
+	if got := dirListing(t, ctxDir); got != ctxBefore {
+		t.Errorf("the build context changed:\nbefore %s\nafter  %s", ctxBefore, got)
+	}
+	ns, ch := imgs["namespace"], imgs["chroot"]
+	if len(ns.LayerFiles) != len(ch.LayerFiles) {
+		t.Fatalf("namespace image has %d layers, chroot %d", len(ns.LayerFiles), len(ch.LayerFiles))
+	}
+	nsLayers, chLayers := ns.Layers(t), ch.Layers(t)
+	for i := range ns.LayerFiles {
+		if ns.Config.RootFS.DiffIDs[i] == ch.Config.RootFS.DiffIDs[i] {
+			continue
+		}
+		t.Errorf("layer %d differs:\nnamespace %s\nchroot    %s", i,
+			describeLayer(testenv.TarList(t, nsLayers[i])), describeLayer(testenv.TarList(t, chLayers[i])))
+	}
+	if ns.ManifestDigest != ch.ManifestDigest {
+		t.Errorf("image digests differ: namespace %s, chroot %s", ns.ManifestDigest, ch.ManifestDigest)
+	}
+
+	files := ch.RootFS(t)
+	for name, want := range map[string]string{
+		"log": "run\n", "tmpls": ".\n..\nx\n", "fromstage": "fromstage\ndeep\n", "ctxa": "ctx-file\n",
+		"ctxdeep": "ctx-file\n", "secretok": "ok\n", "fileok": "ok\n", "rootls": ".\n..\na\n",
+	} {
+		f, ok := files[name]
+		if !ok {
+			t.Errorf("/%s is missing from the image", name)
+			continue
+		}
+		if string(f.Data) != want {
+			t.Errorf("/%s = %q, want %q", name, f.Data, want)
+		}
+	}
+	for _, name := range []string{"var/cache/app/log", "tmp/x", "data", "root/a", "etc/ctx", "run/secrets/tok", "run/secrets"} {
+		if _, ok := files[name]; ok {
+			t.Errorf("/%s (a mount's content or mount point) is in the image", name)
+		}
+	}
+	if f := files["etc/passwd"]; strings.Contains(string(f.Data), "ctx-file") {
+		t.Errorf("/etc/passwd has the bound file's content: %q", f.Data)
+	}
+	if f, ok := files["tmp"]; !ok || f.Header.Mode&0o1777 != 0o1777 {
+		t.Errorf("/tmp is not the image's own 1777 directory: %+v", f.Header)
+	}
+}
+
+// TestChrootCacheMountAcrossBuilds checks that a cache written at the
+// chroot level is in the store afterwards (moved back, not copied) and is
+// the cache the next build, at either level, gets.
+func TestChrootCacheMountAcrossBuilds(t *testing.T) {
+	testenv.LeakCheck(t)
+	root := newRoot(t)
+	ctxDir := chrootMountsContext(t)
+	for i, level := range []string{"chroot", "chroot", "namespace"} {
+		img, _ := chrootMountsBuild(t, root, level, ctxDir, "--no-cache")
+		want := strings.Repeat("run\n", i+1)
+		if got := string(img.RootFS(t)["log"].Data); got != want {
+			t.Errorf("build %d (%s): /log = %q, want %q", i+1, level, got, want)
+		}
+		logs, _ := filepath.Glob(filepath.Join(root, "cache-mounts", "*", "log"))
+		if len(logs) != 1 {
+			t.Fatalf("build %d: cache mount logs in the store: %v, want one", i+1, logs)
+		}
+		if b, _ := os.ReadFile(logs[0]); string(b) != want {
+			t.Errorf("build %d: the store's cache has %q, want %q", i+1, b, want)
+		}
+	}
+}
+
+// TestChrootNetworkNoneRefused checks that RUN --network=none at the chroot
+// level fails and says which levels can do it.
+func TestChrootNetworkNoneRefused(t *testing.T) {
+	testenv.LeakCheck(t)
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM busybox\nRUN --network=none true\n")
+	r := runBuilder(t, runOpts{}, "--root", newRoot(t), "build", "--progress", "plain", "--isolation", "chroot",
+		"--build-context", busyboxContext(t), ctxDir)
+	if r.code == 0 {
+		t.Fatalf("the build succeeded:\n%s", r)
+	}
+	for _, want := range []string{"Dockerfile:2", "--network=none is not available at the chroot isolation level", "namespace and rootless levels"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
+
+// TestChrootDaemonDoesNotSurvive runs steps that daemonize at the chroot
+// level (setsid, a double fork): nothing they started is alive after the
+// build.
+func TestChrootDaemonDoesNotSurvive(t *testing.T) {
+	testenv.LeakCheck(t)
+	mark := fmt.Sprintf("daemon-%d", os.Getpid())
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM busybox\nARG MARK\n"+
+		"RUN setsid sleep 1000 & sleep 0.2; echo started\n"+
+		"RUN (setsid sh -c 'sleep 1000 & sleep 1000' &) ; sleep 0.2; echo started\n")
+	mustBuild(t, runOpts{}, "--root", newRoot(t), "build", "--progress", "plain", "--isolation", "chroot",
+		"--build-context", busyboxContext(t), "--build-arg", "MARK="+mark, ctxDir)
+	if left := processesWithEnv("MARK=" + mark); len(left) > 0 {
+		t.Errorf("processes of the steps survived the build: %v", left)
+	}
+}
+
+// describeLayer lists a layer's entries with the header fields a layer
+// digest depends on.
+func describeLayer(files []testenv.TarFile) string {
+	var lines []string
+	for _, f := range files {
+		h := f.Header
+		lines = append(lines, fmt.Sprintf("%s %o %d:%d %d %s %v", h.Name, h.Mode, h.Uid, h.Gid, len(f.Data), h.ModTime.UTC().Format("2006-01-02T15:04:05"), h.PAXRecords))
+	}
+	return "\n  " + strings.Join(lines, "\n  ")
+}
+
+// dirListing is a one-line summary of every entry under dir (name, mode,
+// size, mtime) to tell whether anything in it changed.
+func dirListing(t *testing.T, dir string) string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		out = append(out, fmt.Sprintf("%s:%v:%d:%d", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
