@@ -81,6 +81,7 @@ func Lacks(level Isolation) []string {
 		"RUN --mount: content is placed in the root, not mounted (read-only binds are writable copies, tmpfs has no size limit)",
 		"a private /proc, /dev and /sys",
 		"a private hostname",
+		"a seccomp filter of its own (the pod's applies)",
 	}
 }
 
@@ -147,7 +148,17 @@ func chrootInitSpec(spec Spec) (*initSpec, error) {
 	default:
 		return nil, fmt.Errorf("run: network %q is not supported", spec.Network)
 	}
-	return newInitSpec(spec, []mount.Mount{{Type: "bind", Source: root}}, NetworkHost), nil
+	switch spec.Security {
+	case "", SecuritySandbox, SecurityInsecure:
+	default:
+		return nil, fmt.Errorf("run: security mode %q is not supported", spec.Security)
+	}
+	is := newInitSpec(spec, []mount.Mount{{Type: "bind", Source: root}}, NetworkHost)
+	// No filter of our own: without CAP_SYS_ADMIN (a pod) one could only
+	// be installed with no_new_privs, which Docker does not set; the pod's
+	// runtime applies its profile to everything in the pod.
+	is.Seccomp = false
+	return is, nil
 }
 
 // chrootMountOK accepts the extra mounts the chroot level can emulate:
