@@ -78,6 +78,10 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // execRun runs one RUN step over a fresh snapshot of st and returns the
 // layer of what it changed.
 func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run, env []string) (v1.Layer, error) {
+	security, err := b.runSecurity(r)
+	if err != nil {
+		return nil, err
+	}
 	if b.s.exec == nil || b.s.snap == nil {
 		return nil, errors.New("RUN needs an executor and a snapshotter; none is available here")
 	}
@@ -172,6 +176,7 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		Mounts:     mounts,
 		Output:     output,
 		Limits:     b.req.Limits,
+		Security:   security,
 	}
 	runErr := b.s.exec.Run(ctx, spec)
 	// The step's processes are gone: take the placed content out (also
@@ -198,6 +203,22 @@ func plainRoot(ms []mount.Mount) (string, error) {
 		return "", errors.New("RUN --mount without mount privileges needs a copy snapshot root")
 	}
 	return ms[0].Source, nil
+}
+
+// runSecurity is the security mode a RUN step runs in: the build's
+// --security=insecure makes every step insecure; RUN --security=insecure
+// needs --allow security.insecure, as BuildKit's entitlement does.
+func (b *build) runSecurity(r *parser.Run) (string, error) {
+	if b.req.Security == executor.SecurityInsecure {
+		return executor.SecurityInsecure, nil
+	}
+	if r.Security == executor.SecurityInsecure && !b.req.AllowSecurityInsecure {
+		return "", errors.New("RUN --security=insecure is not allowed: pass --allow security.insecure to the build")
+	}
+	if r.Security == "" {
+		return executor.SecuritySandbox, nil
+	}
+	return r.Security, nil
 }
 
 // withPrimary puts the primary gid first in the supplementary groups, as

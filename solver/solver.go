@@ -114,6 +114,12 @@ type Request struct {
 	SourceDateEpoch *time.Time
 	// RewriteTimestamp clamps file mtimes in new layers to SourceDateEpoch.
 	RewriteTimestamp bool
+	// Security is the build's --security: "" or "sandbox" (RUN steps get
+	// Docker's default seccomp profile), or "insecure" (every RUN without).
+	Security string
+	// AllowSecurityInsecure is --allow security.insecure: RUN
+	// --security=insecure is refused without it (BuildKit's entitlement).
+	AllowSecurityInsecure bool
 }
 
 // Result is a finished build.

@@ -43,6 +43,8 @@ type buildOptions struct {
 	cpus          float64
 	pidsLimit     int64
 	isolation     string
+	security      string
+	allow         []string
 	jobs          int
 	explain       bool
 	push          bool
@@ -71,6 +73,8 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.cpus, "cpus", 0, "CPU limit of each RUN step (e.g. 1.5)")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit of each RUN step")
 	fs.StringVar(&o.isolation, "isolation", "auto", "isolation of RUN steps: auto, namespace, rootless, chroot")
+	fs.StringVar(&o.security, "security", "sandbox", "security of RUN steps: sandbox (Docker's default seccomp profile) or insecure (none)")
+	fs.StringSliceVar(&o.allow, "allow", nil, "entitlements: security.insecure lets RUN --security=insecure run (network.host is accepted: host is the default network)")
 	fs.IntVar(&o.jobs, "jobs", 0, "run at most N steps at once; others wait for a slot (default 0: every ready step, no limit)")
 	fs.BoolVar(&o.explain, "explain", false, "say for each step run why it missed the cache")
 	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
@@ -313,6 +317,16 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 	}
 	req.Limits.CPUs = o.cpus
 	req.Limits.Pids = o.pidsLimit
+	req.Security = o.security
+	for _, a := range o.allow {
+		switch a {
+		case "security.insecure":
+			req.AllowSecurityInsecure = true
+		case "network.host":
+		default:
+			return nil, usageError(fmt.Errorf("invalid --allow %q: want security.insecure or network.host", a))
+		}
+	}
 	return req, nil
 }
 
@@ -327,6 +341,11 @@ func (o *buildOptions) checkChoices() error {
 	case "", "auto", string(executor.Namespace), string(executor.Rootless), string(executor.Chroot):
 	default:
 		return fmt.Errorf("invalid --isolation %q: want auto, namespace, rootless or chroot", o.isolation)
+	}
+	switch o.security {
+	case "", executor.SecuritySandbox, executor.SecurityInsecure:
+	default:
+		return fmt.Errorf("invalid --security %q: want sandbox or insecure", o.security)
 	}
 	if o.jobs < 0 {
 		return fmt.Errorf("invalid --jobs %d: want 0 (the number of CPUs) or more", o.jobs)
