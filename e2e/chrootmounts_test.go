@@ -3,10 +3,13 @@ package e2e_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/builderdev/builder/internal/testenv"
 )
@@ -196,4 +199,67 @@ func dirListing(t *testing.T, dir string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, " ")
+}
+
+// TestChrootCacheBackAfterFailureAndCancel checks that a cache mount's
+// directory goes back to the store when its step fails and when the build
+// is interrupted during the step, with what the step wrote.
+func TestChrootCacheBackAfterFailureAndCancel(t *testing.T) {
+	testenv.LeakCheck(t)
+	root := newRoot(t)
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	bb := busyboxContext(t)
+	cacheLog := func() string {
+		t.Helper()
+		logs, _ := filepath.Glob(filepath.Join(root, "cache-mounts", "*", "log"))
+		if len(logs) != 1 {
+			t.Fatalf("cache mount logs in the store: %v, want one", logs)
+		}
+		b, err := os.ReadFile(logs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"),
+		"FROM busybox\nRUN --mount=type=cache,id=app,target=/c echo failed >> /c/log && exit 3\n")
+	r := runBuilder(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--isolation", "chroot", "--build-context", bb, ctxDir)
+	if r.code == 0 || !strings.Contains(r.stderr, "exit code: 3") {
+		t.Fatalf("the failing step did not fail with exit code 3:\n%s", r)
+	}
+	if got := cacheLog(); got != "failed\n" {
+		t.Errorf("after a failed step the cache has %q, want %q", got, "failed\n")
+	}
+
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"),
+		"FROM busybox\nRUN --mount=type=cache,id=app,target=/c echo cancelled >> /c/log && echo ST$((1+1)) && sleep 100\n")
+	cmd := exec.Command(builderBin, "--root", root, "build", "--progress", "plain", "--isolation", "chroot", "--build-context", bb, ctxDir)
+	cmd.Env = builderEnv(t, nil)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stderr.String(), "ST2") {
+		if time.Now().After(deadline) {
+			t.Fatalf("step did not start:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("interrupted build exited 0:\n%s", stderr.String())
+	}
+	if got := cacheLog(); got != "failed\ncancelled\n" {
+		t.Errorf("after an interrupted step the cache has %q, want %q", got, "failed\ncancelled\n")
+	}
+	if p := testenv.ProcessesUnder(root); len(p) > 0 {
+		t.Errorf("processes left under the store: %v", p)
+	}
 }
