@@ -263,3 +263,67 @@ func TestChrootCacheBackAfterFailureAndCancel(t *testing.T) {
 		t.Errorf("processes left under the store: %v", p)
 	}
 }
+
+// TestUnprivilegedPodMounts builds, inside the simulated pod (no mount, no
+// namespaces), a Dockerfile with cache, tmpfs, bind (stage and context)
+// and secret mounts, twice on one store: every mount works, nothing of
+// them is in the image, and the second build finds what the first wrote
+// in the cache. A daemonized process of a step does not outlive the build.
+func TestUnprivilegedPodMounts(t *testing.T) {
+	testenv.LeakCheck(t)
+	testenv.NeedTool(t, "runc")
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("busybox-static is not installed")
+	}
+	bundle := t.TempDir()
+	rootfs := filepath.Join(bundle, "rootfs")
+	for _, d := range []string{"ctx/dir", "out", "tmp", "proc", "dev", "sys"} {
+		mkdir(t, filepath.Join(rootfs, d), 0o755)
+	}
+	copyInto(t, builderBin, filepath.Join(rootfs, "builder"), 0o755)
+	copyLibs(t, builderBin, rootfs)
+	copyInto(t, bb, filepath.Join(rootfs, "ctx/busybox"), 0o755)
+	writeFile(t, filepath.Join(rootfs, "ctx/dir/a"), "ctx-file\n")
+	writeFile(t, filepath.Join(rootfs, "ctx/tok"), "s3cret")
+	writeFile(t, filepath.Join(rootfs, "ctx/Dockerfile"), `FROM scratch AS base
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+FROM base AS src
+RUN mkdir /data && echo fromstage > /data/f
+FROM base
+RUN --mount=type=cache,id=app,target=/var/cache/app echo run >> /var/cache/app/log && cp /var/cache/app/log /log
+RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && ls /scratch > /tmpls
+RUN --mount=type=bind,from=src,source=/data,target=/data cat /data/f > /fromstage
+RUN --mount=type=bind,source=dir,target=/mnt/ctx cat /mnt/ctx/a > /ctxa
+RUN --mount=type=secret,id=tok test "$(cat /run/secrets/tok)" = s3cret && echo ok > /secretok
+RUN setsid sleep 1000 & echo daemon
+`)
+	for i, want := range []string{"run\n", "run\nrun\n"} {
+		out := fmt.Sprintf("/out/img%d.tar", i)
+		writePodConfig(t, bundle, []string{"/ctx/busybox", "sh", "-c",
+			"/builder --root /tmp/root build --progress plain --isolation chroot --no-cache --secret id=tok,src=/ctx/tok " +
+				"-o type=oci,dest=" + out + " /ctx && echo BUILT && /ctx/busybox ps -o pid,args | /ctx/busybox grep 'sleep 1000' | /ctx/busybox grep -v grep; echo PS-DONE"})
+		log, code := testenv.RunRunc(t, bundle)
+		if code != 0 || !strings.Contains(log, "BUILT") {
+			t.Fatalf("build %d in the pod: exit %d\n%s", i+1, code, log)
+		}
+		// ps after the build, in the pod: no "sleep 1000" left.
+		if _, after, _ := strings.Cut(log, "BUILT"); strings.Contains(after, "sleep") {
+			t.Errorf("build %d: a step's daemon outlived the build:\n%s", i+1, after)
+		}
+		img := testenv.ReadLayout(t, testenv.ExtractTar(t, filepath.Join(rootfs, out)), "")
+		files := img.RootFS(t)
+		for name, w := range map[string]string{"log": want, "tmpls": "x\n", "fromstage": "fromstage\n",
+			"ctxa": "ctx-file\n", "secretok": "ok\n"} {
+			if got := string(files[name].Data); got != w {
+				t.Errorf("build %d: /%s = %q, want %q", i+1, name, got, w)
+			}
+		}
+		for _, name := range []string{"var/cache/app/log", "scratch", "data", "mnt", "run/secrets"} {
+			if _, ok := files[name]; ok {
+				t.Errorf("build %d: /%s is in the image", i+1, name)
+			}
+		}
+	}
+}
