@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,7 @@ RUN --mount=type=bind,source=dir,target=/root cat /root/a > /ctxa && ls -a /root
 RUN --mount=type=bind,source=dir,target=/etc/ctx/deep cat /etc/ctx/deep/a > /ctxdeep
 RUN --mount=type=secret,id=tok,required=true test "$(cat /run/secrets/tok)" = s3cret && echo ok > /secretok
 RUN --mount=type=bind,source=dir/a,target=/etc/passwd grep -q ctx-file /etc/passwd && echo ok > /fileok
+RUN --mount=type=ssh,required=true test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /sshsock && stat -c %a "$SSH_AUTH_SOCK" >> /sshsock
 `
 
 // chrootMountsBuild builds chrootMountsDockerfile at level on root and
@@ -34,10 +36,16 @@ RUN --mount=type=bind,source=dir/a,target=/etc/passwd grep -q ctx-file /etc/pass
 func chrootMountsBuild(t *testing.T, root, level, ctxDir string, extra ...string) (*testenv.Image, result) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "img.tar")
+	agent := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
 	args := append([]string{"--root", root, "build", "--progress", "plain", "--isolation", level,
-		"--build-context", busyboxContext(t), "--secret", "id=tok,env=TOK",
+		"--build-context", busyboxContext(t), "--secret", "id=tok,env=TOK", "--ssh", "default",
 		"-o", "type=oci,dest=" + out + ",rewrite-timestamp=true"}, extra...)
-	r := mustBuild(t, runOpts{env: []string{"SOURCE_DATE_EPOCH=1700000000", "TOK=s3cret"}}, append(args, ctxDir)...)
+	r := mustBuild(t, runOpts{env: []string{"SOURCE_DATE_EPOCH=1700000000", "TOK=s3cret", "SSH_AUTH_SOCK=" + agent}}, append(args, ctxDir)...)
 	return testenv.ReadLayout(t, testenv.ExtractTar(t, out), ""), r
 }
 
@@ -90,6 +98,7 @@ func TestChrootMountsMatchNamespace(t *testing.T) {
 	for name, want := range map[string]string{
 		"log": "run\n", "tmpls": ".\n..\nx\n", "fromstage": "fromstage\ndeep\n", "ctxa": "ctx-file\n",
 		"ctxdeep": "ctx-file\n", "secretok": "ok\n", "fileok": "ok\n", "rootls": ".\n..\na\n",
+		"sshsock": "/run/buildkit/ssh_agent.0\n600\n",
 	} {
 		f, ok := files[name]
 		if !ok {
@@ -100,7 +109,7 @@ func TestChrootMountsMatchNamespace(t *testing.T) {
 			t.Errorf("/%s = %q, want %q", name, f.Data, want)
 		}
 	}
-	for _, name := range []string{"var/cache/app/log", "tmp/x", "data", "root/a", "etc/ctx", "run/secrets/tok", "run/secrets"} {
+	for _, name := range []string{"var/cache/app/log", "tmp/x", "data", "root/a", "etc/ctx", "run/secrets/tok", "run/secrets", "run/buildkit"} {
 		if _, ok := files[name]; ok {
 			t.Errorf("/%s (a mount's content or mount point) is in the image", name)
 		}
@@ -132,6 +141,21 @@ func TestChrootCacheMountAcrossBuilds(t *testing.T) {
 		}
 		if b, _ := os.ReadFile(logs[0]); string(b) != want {
 			t.Errorf("build %d: the store's cache has %q, want %q", i+1, b, want)
+		}
+	}
+}
+
+// TestSSHMountRequired checks that a required ssh mount without --ssh
+// fails, naming the flag, at both levels.
+func TestSSHMountRequired(t *testing.T) {
+	testenv.LeakCheck(t)
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM busybox\nRUN --mount=type=ssh,required=true true\n")
+	for _, level := range isolationLevels {
+		r := runBuilder(t, runOpts{}, "--root", newRoot(t), "build", "--progress", "plain", "--isolation", level,
+			"--build-context", busyboxContext(t), ctxDir)
+		if r.code == 0 || !strings.Contains(r.stderr, "ssh default: required but not provided (use --ssh default=SOCKET") {
+			t.Errorf("%s: want a missing-ssh error:\n%s", level, r)
 		}
 	}
 }
@@ -266,7 +290,7 @@ func TestChrootCacheBackAfterFailureAndCancel(t *testing.T) {
 
 // TestUnprivilegedPodMounts builds, inside the simulated pod (no mount, no
 // namespaces), a Dockerfile with cache, tmpfs, bind (stage and context)
-// and secret mounts, twice on one store: every mount works, nothing of
+// secret and ssh mounts, twice on one store: every mount works, nothing of
 // them is in the image, and the second build finds what the first wrote
 // in the cache. A daemonized process of a step does not outlive the build.
 func TestUnprivilegedPodMounts(t *testing.T) {
@@ -297,12 +321,18 @@ RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && ls /scratch > /tmp
 RUN --mount=type=bind,from=src,source=/data,target=/data cat /data/f > /fromstage
 RUN --mount=type=bind,source=dir,target=/mnt/ctx cat /mnt/ctx/a > /ctxa
 RUN --mount=type=secret,id=tok test "$(cat /run/secrets/tok)" = s3cret && echo ok > /secretok
+RUN --mount=type=ssh,required=true test -S "$SSH_AUTH_SOCK" && echo ok > /sshok
 RUN setsid sleep 1000 & echo daemon
 `)
+	agent, err := net.Listen("unix", filepath.Join(rootfs, "ctx/agent.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
 	for i, want := range []string{"run\n", "run\nrun\n"} {
 		out := fmt.Sprintf("/out/img%d.tar", i)
 		writePodConfig(t, bundle, []string{"/ctx/busybox", "sh", "-c",
-			"/builder --root /tmp/root build --progress plain --isolation chroot --no-cache --secret id=tok,src=/ctx/tok " +
+			"/builder --root /tmp/root build --progress plain --isolation chroot --no-cache --secret id=tok,src=/ctx/tok --ssh default=/ctx/agent.sock " +
 				"-o type=oci,dest=" + out + " /ctx && echo BUILT && /ctx/busybox ps -o pid,args | /ctx/busybox grep 'sleep 1000' | /ctx/busybox grep -v grep; echo PS-DONE"})
 		log, code := testenv.RunRunc(t, bundle)
 		if code != 0 || !strings.Contains(log, "BUILT") {
@@ -315,12 +345,12 @@ RUN setsid sleep 1000 & echo daemon
 		img := testenv.ReadLayout(t, testenv.ExtractTar(t, filepath.Join(rootfs, out)), "")
 		files := img.RootFS(t)
 		for name, w := range map[string]string{"log": want, "tmpls": "x\n", "fromstage": "fromstage\n",
-			"ctxa": "ctx-file\n", "secretok": "ok\n"} {
+			"ctxa": "ctx-file\n", "secretok": "ok\n", "sshok": "ok\n"} {
 			if got := string(files[name].Data); got != w {
 				t.Errorf("build %d: /%s = %q, want %q", i+1, name, got, w)
 			}
 		}
-		for _, name := range []string{"var/cache/app/log", "scratch", "data", "mnt", "run/secrets"} {
+		for _, name := range []string{"var/cache/app/log", "scratch", "data", "mnt", "run/secrets", "run/buildkit"} {
 			if _, ok := files[name]; ok {
 				t.Errorf("build %d: /%s is in the image", i+1, name)
 			}

@@ -339,7 +339,7 @@ func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run,
 	var mounts []string
 	for _, m := range r.Mounts {
 		desc := fmt.Sprintf("type=%s,target=%s,source=%s,from=%s,ro=%t,id=%s,sharing=%s", m.Type, m.Target, m.Source, m.From, m.ReadOnly, m.ID, m.Sharing)
-		if m.Type == parser.MountSecret || m.Type == parser.MountCache || m.Type == parser.MountTmpfs {
+		if m.Type == parser.MountSecret || m.Type == parser.MountCache || m.Type == parser.MountTmpfs || m.Type == parser.MountSSH {
 			desc = fmt.Sprintf("type=%s,target=%s,id=%s", m.Type, m.Target, m.ID) // contents never in the key
 		}
 		if m.Type == parser.MountCache {

@@ -51,6 +51,7 @@ func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp str
 			undo[i]()
 		}
 	}
+	nSSH := 0
 	for i, m := range r.Mounts {
 		target := m.Target
 		if target != "" && !path.IsAbs(target) {
@@ -116,11 +117,54 @@ func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp str
 				return mounts, env, cleanup, fmt.Errorf("secret %s: %w", m.ID, err)
 			}
 			mounts = append(mounts, mount.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+		case "ssh":
+			mm, proxy, err := b.sshMount(ctx, m, target, filepath.Join(tmp, fmt.Sprintf("ssh%d", i)), nSSH)
+			if err != nil {
+				return mounts, env, cleanup, err
+			}
+			if proxy == nil {
+				continue
+			}
+			undo = append(undo, func() { _ = proxy.close() })
+			if nSSH == 0 {
+				env = append(env, "SSH_AUTH_SOCK="+mm.Target)
+			}
+			nSSH++
+			mounts = append(mounts, mm)
 		default:
 			return mounts, env, cleanup, fmt.Errorf("mount type %q is not supported", m.Type)
 		}
 	}
 	return mounts, env, cleanup, nil
+}
+
+// sshMount serves the --ssh agent of m's id (default "default") at a new
+// socket for the step, at target (default /run/buildkit/ssh_agent.N, as
+// BuildKit). A missing agent is skipped unless the mount is required.
+func (b *build) sshMount(ctx context.Context, m *parser.Mount, target, sock string, n int) (mount.Mount, *sshProxy, error) {
+	id := m.ID
+	if id == "" {
+		id = "default"
+	}
+	agent, ok := b.req.SSH[id]
+	if !ok {
+		if m.Required {
+			return mount.Mount{}, nil, fmt.Errorf("ssh %s: required but not provided (use --ssh %s=SOCKET, or --ssh default for $SSH_AUTH_SOCK)", id, id)
+		}
+		return mount.Mount{}, nil, nil
+	}
+	if target == "" {
+		target = fmt.Sprintf("/run/buildkit/ssh_agent.%d", n)
+	}
+	mode := os.FileMode(0o600)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode)
+	}
+	p, err := newSSHProxy(ctx, sock, agent, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0)), mode)
+	if err != nil {
+		return mount.Mount{}, nil, fmt.Errorf("ssh %s: %w", id, err)
+	}
+	return mount.Mount{Type: "bind", Source: sock, Target: target, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}}, p, nil
 }
 
 func valueOr[T any](p *T, d T) T {

@@ -108,7 +108,9 @@ type Request struct {
 	Explain       bool              // say why each executed step missed the cache
 	Contexts      map[string]string // --build-context NAME=VALUE
 	Secrets       map[string]Secret
-	Limits        executor.Limits
+	// SSH are the agent sockets for RUN --mount=type=ssh, by id.
+	SSH    map[string]string
+	Limits executor.Limits
 	// SourceDateEpoch, when set, is the created time of the config and
 	// history (reproducible builds).
 	SourceDateEpoch *time.Time

@@ -39,6 +39,7 @@ type buildOptions struct {
 	quiet         bool
 	contexts      []string
 	secrets       []string
+	ssh           []string
 	memory        string
 	cpus          float64
 	pidsLimit     int64
@@ -69,6 +70,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image ID")
 	fs.StringArrayVar(&o.contexts, "build-context", nil, "named context NAME=DIR|oci-layout://DIR[:tag]|docker-image://REF")
 	fs.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=X,src=FILE or id=X,env=VAR")
+	fs.StringArrayVar(&o.ssh, "ssh", nil, "ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET")
 	fs.StringVar(&o.memory, "memory", "", "memory limit of each RUN step (e.g. 512m)")
 	fs.Float64Var(&o.cpus, "cpus", 0, "CPU limit of each RUN step (e.g. 1.5)")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit of each RUN step")
@@ -307,6 +309,17 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 			return nil, usageError(err)
 		}
 		req.Secrets[id] = src
+	}
+	req.SSH = map[string]string{}
+	for _, v := range o.ssh {
+		id, sock, ok := strings.Cut(v, "=")
+		if !ok {
+			sock = os.Getenv("SSH_AUTH_SOCK")
+		}
+		if id == "" || sock == "" {
+			return nil, usageError(fmt.Errorf("invalid --ssh %q: want default, ID or ID=SOCKET (a bare ID needs $SSH_AUTH_SOCK)", v))
+		}
+		req.SSH[id] = sock
 	}
 	if o.memory != "" {
 		n, err := parseBytes(o.memory)
