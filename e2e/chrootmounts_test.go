@@ -289,7 +289,7 @@ func TestChrootCacheBackAfterFailureAndCancel(t *testing.T) {
 }
 
 // TestUnprivilegedPodMounts builds, inside the simulated pod (no mount, no
-// namespaces), a Dockerfile with cache, tmpfs, bind (stage and context)
+// namespaces), a Dockerfile with cache, tmpfs, bind (stage and context),
 // secret and ssh mounts, twice on one store: every mount works, nothing of
 // them is in the image, and the second build finds what the first wrote
 // in the cache. A daemonized process of a step does not outlive the build.
