@@ -48,6 +48,7 @@ type buildOptions struct {
 	allow         []string
 	jobs          int
 	explain       bool
+	report        bool
 	push          bool
 	digestFile    string
 	reg           registryOptions
@@ -79,6 +80,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.allow, "allow", nil, "entitlements: security.insecure lets RUN --security=insecure run (network.host is accepted: host is the default network)")
 	fs.IntVar(&o.jobs, "jobs", 0, "run at most N steps at once; others wait for a slot (default 0: every ready step, no limit)")
 	fs.BoolVar(&o.explain, "explain", false, "say for each step run why it missed the cache")
+	fs.BoolVar(&o.report, "report", false, "after the build, report where the image's bytes went (as builder inspect --size)")
 	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
 	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
 	o.reg.AddFlags(fs)
@@ -151,6 +153,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	case usesRun(req.Dockerfile):
 		return err
 	}
+	before := knownBlobs(st)
 	sv := solver.New(st, c, sopts...)
 	res, err := sv.Build(ctx, req)
 	if err != nil {
@@ -198,13 +201,18 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		return err
 	}
 	closeRep()
+	if o.report { // asked for, so printed with -q too
+		if err := sizeReport(ctx, s.err, res.Image); err != nil {
+			return err
+		}
+	}
 	if o.quiet {
 		fmt.Fprintln(s.out, cfgDigest.String())
 		return nil
 	}
-	size := imageSize(res.Image)
-	fmt.Fprintf(s.err, "image %s (config %s), %s, %s run, %s cached, %.1fs\n",
-		digest, cfgDigest, humanSize(size), steps(res.Steps), steps(res.Cached), res.Elapsed.Seconds())
+	sum := buildSummary{digest: digest, config: cfgDigest, size: imageSize(res.Image), ran: res.Steps, cached: res.Cached, elapsed: res.Elapsed}
+	sum.layers, sum.reused = layerReuse(res.Image, before)
+	printSummary(s.err, sum, nil) // builder check's hints go here
 	for _, t := range o.tags {
 		fmt.Fprintf(s.err, "tagged %s\n", tagName(t))
 	}

@@ -163,6 +163,8 @@ func commands() []command {
 	return []command{
 		{name: "build", usage: "[flags] CONTEXT", summary: "Build an image from a Dockerfile.", run: bo.run, flags: bo.AddFlags},
 		imagesCommand(),
+		historyCommand(),
+		inspectCommand(),
 		{name: "rm", usage: "TAG [TAG...]", summary: "Remove tags from the local store.", run: ro.run, flags: ro.AddFlags},
 		pushCommand(),
 		loginCommand(),

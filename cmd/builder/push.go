@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -21,9 +22,11 @@ import (
 // registryOptions are the flags that say how to reach registries; build
 // (--push, type=image,push=true) and push share them.
 type registryOptions struct {
-	insecure []string
-	certsDir string
-	jobs     int
+	insecure  []string
+	certsDir  string
+	jobs      int
+	retries   retriesValue
+	retryWait time.Duration
 }
 
 func (o *registryOptions) AddFlags(fs *pflag.FlagSet) {
@@ -38,6 +41,26 @@ func (o *registryOptions) addConnFlags(fs *pflag.FlagSet) {
 		"allow plain http and unverified TLS for this registry HOST[:PORT] (repeatable; loopback always may use http)")
 	fs.StringVar(&o.certsDir, "registry-certs", registry.DefaultCertsDir,
 		"per-registry certificates: DIR/HOST[:PORT]/ca.crt (extra CAs), client.cert + client.key")
+	o.retries = registry.DefaultTries
+	fs.Var(&o.retries, "registry-retries",
+		"tries of each registry request (pull, push, cache, token) on resets, timeouts, 429 and 5xx, all within 2 minutes")
+	fs.DurationVar(&o.retryWait, "registry-retry-wait", registry.DefaultRetryWait,
+		"wait after the first failed registry request, doubled after each further one (a longer Retry-After wins)")
+}
+
+// retriesValue is --registry-retries: a number of tries, at least 1.
+type retriesValue int
+
+func (v *retriesValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *retriesValue) Type() string   { return "int" }
+
+func (v *retriesValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return fmt.Errorf("want a number of tries of at least 1, got %q", s)
+	}
+	*v = retriesValue(n)
+	return nil
 }
 
 // exporterOptions turns the flags into registry options.
@@ -46,6 +69,7 @@ func (o *registryOptions) exporterOptions() []registry.Option {
 		registry.WithInsecureRegistries(o.insecure...),
 		registry.WithCertsDir(o.certsDir),
 		registry.WithJobs(o.jobs),
+		registry.WithRetry(int(o.retries), o.retryWait),
 	}
 }
 
@@ -130,7 +154,10 @@ func pushTargets(push bool, tags []string, outs []output) ([]pushTarget, error) 
 // the digest of the last push and every ref pushed.
 func (o *registryOptions) pushAll(ctx context.Context, st *store.Store, img v1.Image, targets []pushTarget, report func(pushed)) (v1.Hash, []string, error) {
 	var digest v1.Hash
-	var done []string
+	var done, all []string
+	for _, t := range targets {
+		all = append(all, t.refs...)
+	}
 	for _, t := range targets {
 		conv := t.conv
 		if len(conv) > 0 && st != nil {
@@ -138,11 +165,24 @@ func (o *registryOptions) pushAll(ctx context.Context, st *store.Store, img v1.I
 		}
 		d, err := o.push(ctx, img, t.refs, conv, &done, report)
 		if err != nil {
-			return v1.Hash{}, nil, err
+			return v1.Hash{}, done, partialPush(err, done, all)
 		}
 		digest = d
 	}
 	return digest, done, nil
+}
+
+// partialPush adds to a failed push of several refs which were pushed
+// (each a complete image) and which were not (each untouched).
+func partialPush(err error, done, all []string) error {
+	if len(all) < 2 {
+		return err
+	}
+	pushed := "none"
+	if len(done) > 0 {
+		pushed = strings.Join(done, ", ")
+	}
+	return fmt.Errorf("%w (pushed: %s; not pushed: %s)", err, pushed, strings.Join(all[len(done):], ", "))
 }
 
 // pushOptions are the flags of `builder push`.
