@@ -216,6 +216,12 @@ func (p *placement) unplace(pm *placedMount) error {
 		}
 	}
 	if err := os.Rename(pm.stashed, pm.host); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// The step removed the directory that held the target (a
+			// real mount would have kept the mount point busy there):
+			// the layer records that removal.
+			return nil
+		}
 		return fmt.Errorf("restore %s: %w", pm.m.Target, err)
 	}
 	if err := setTimes(pm.host, pm.htimes); err != nil {
