@@ -357,3 +357,33 @@ RUN setsid sleep 1000 & echo daemon
 		}
 	}
 }
+
+// TestChrootSharedCacheParallelSteps runs two independent stages that use
+// one shared cache at the chroot level, where it is moved into one root at
+// a time: both steps see one cache, and it holds what both wrote.
+func TestChrootSharedCacheParallelSteps(t *testing.T) {
+	testenv.LeakCheck(t)
+	root := newRoot(t)
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), `FROM busybox AS a
+RUN --mount=type=cache,id=shared,target=/c echo a >> /c/log && sleep 1
+FROM busybox AS b
+RUN --mount=type=cache,id=shared,target=/c echo b >> /c/log && sleep 1
+FROM busybox
+COPY --from=a /etc/passwd /a
+COPY --from=b /etc/passwd /b
+`)
+	mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--isolation", "chroot",
+		"--build-context", busyboxContext(t), ctxDir)
+	logs, _ := filepath.Glob(filepath.Join(root, "cache-mounts", "*", "log"))
+	if len(logs) != 1 {
+		t.Fatalf("cache mount logs in the store: %v, want one", logs)
+	}
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(b); got != "a\nb\n" && got != "b\na\n" {
+		t.Errorf("the shared cache has %q, want both steps' lines", got)
+	}
+}

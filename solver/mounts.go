@@ -253,39 +253,17 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 	if err := os.MkdirAll(b.s.cacheMounts, 0o700); err != nil {
 		return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 	}
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		mode := os.FileMode(0o755)
-		if m.Mode != nil {
-			mode = os.FileMode(*m.Mode)
-		}
-		staging, err := os.MkdirTemp(b.s.cacheMounts, ".new-")
-		if err != nil {
-			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
-		}
-		if err := os.Chmod(staging, mode); err != nil {
-			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
-		}
-		if err := os.Chown(staging, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0))); err != nil {
-			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
-		}
-		if m.From != "" {
-			if err := b.seedCache(ctx, m, staging); err != nil {
-				os.RemoveAll(staging)
-				return "", nop, err
-			}
-		}
-		if err := os.Rename(staging, dir); err != nil {
-			os.RemoveAll(staging) // another build created it first
-		}
-	}
 	sharing := m.Sharing
 	if exclusive && (sharing == "" || sharing == "shared") {
 		sharing = "locked"
 	}
 	switch sharing {
 	case "", "shared":
-		return dir, nop, nil
+		return dir, nop, b.ensureCacheDir(ctx, m, id, dir)
 	case "locked", "private":
+		// The lock comes first: at the chroot level the directory is away
+		// (in a step's root) while its lock is held, and must not be
+		// recreated meanwhile.
 		f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {
 			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
@@ -303,10 +281,46 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 			}
 			return "", nop, fmt.Errorf("cache mount %s: lock: %w", id, err)
 		}
+		if err := b.ensureCacheDir(ctx, m, id, dir); err != nil {
+			f.Close()
+			return "", nop, err
+		}
 		return dir, func() { f.Close() }, nil
 	default:
 		return "", nop, fmt.Errorf("cache mount %s: unknown sharing mode %q", id, m.Sharing)
 	}
+}
+
+// ensureCacheDir creates the cache directory dir of m if it is missing,
+// with its owner and mode and seeded from its from= source.
+func (b *build) ensureCacheDir(ctx context.Context, m *parser.Mount, id, dir string) error {
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	mode := os.FileMode(0o755)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode)
+	}
+	staging, err := os.MkdirTemp(b.s.cacheMounts, ".new-")
+	if err != nil {
+		return fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	if err := os.Chmod(staging, mode); err != nil {
+		return fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	if err := os.Chown(staging, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0))); err != nil {
+		return fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	if m.From != "" {
+		if err := b.seedCache(ctx, m, staging); err != nil {
+			os.RemoveAll(staging)
+			return err
+		}
+	}
+	if err := os.Rename(staging, dir); err != nil {
+		os.RemoveAll(staging) // another build created it first
+	}
+	return nil
 }
 
 // flockCtx takes a flock, giving up when ctx is cancelled.
