@@ -136,11 +136,7 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 	defer r.release()
 	switch {
 	case err == nil:
-		desc := fmt.Sprintf("isolation: %s, snapshotter: %s", r.level, r.kind)
-		if note := executor.UserNamespaceNote(); r.level == executor.Rootless && note != "" {
-			desc += " (" + note + ")"
-		}
-		info(desc)
+		info(r.describe())
 		sopts = append(sopts, solver.WithRunner(r.snap, r.exec))
 		out.Isolation, out.Snapshotter = r.level, r.kind
 	case usesRun(req.Dockerfile):

@@ -5,16 +5,20 @@
 // UTS, IPC (and, for network "none", network) namespaces, mounts the root,
 // a minimal /dev, /sys, /etc/hosts, /etc/resolv.conf and the extra mounts,
 // and starts stage 2 in a new PID namespace; stage 2 mounts /proc,
-// pivot_roots into the root, drops to the step's user and execs the command
-// as PID 1. Stage 1 then removes every mount-point stub it created so the
+// pivot_roots into the root, installs Docker's default seccomp profile
+// (seccomp.go; not with Spec.Security "insecure"), drops to the step's user
+// and execs the command as PID 1. Stage 1 then removes every mount-point stub it created so the
 // snapshot diff sees only what the command changed.
 //
 // At the "chroot" level (an unprivileged pod: no namespaces, no mounts, only
 // CAP_SYS_CHROOT and Docker's default capabilities) the init chroots into a
 // copied root, writes /etc/hosts and /etc/resolv.conf and a few /dev nodes
 // only where missing and removes them afterwards, and kills the step's
-// process tree as a child subreaper. It protects a build from mistakes, not
-// from hostile code: the pod is the boundary.
+// process tree as a child subreaper, by process group and by a sweep of the
+// pids whose root is the step's. It mounts nothing: the caller places RUN
+// --mount content into the root (PlacesMounts). It installs no seccomp
+// filter of its own (the pod's applies). It protects a build from mistakes,
+// not from hostile code: the pod is the boundary.
 //
 // At the "rootless" level the same two stages run as root of a user
 // namespace. A non-root user gets one from RunInUserNamespace, which main

@@ -28,6 +28,15 @@ const (
 	NetworkNone = "none"
 )
 
+// Security modes for Spec.Security (BuildKit's RUN --security values).
+const (
+	// SecuritySandbox (the default) runs the step with Docker's default
+	// seccomp profile.
+	SecuritySandbox = "sandbox"
+	// SecurityInsecure runs the step without a seccomp filter.
+	SecurityInsecure = "insecure"
+)
+
 // DefaultHostname is the hostname a step sees when Spec.Hostname is empty
 // (the same as BuildKit's).
 const DefaultHostname = "buildkitsandbox"
@@ -68,6 +77,11 @@ type Spec struct {
 	Output io.Writer
 	// Limits are applied through cgroups (v1 or v2, per controller).
 	Limits Limits
+	// Security is SecuritySandbox ("" too) or SecurityInsecure. In the
+	// sandbox the namespace and rootless levels install Docker's default
+	// seccomp profile; the chroot level installs none (a pod's runtime
+	// applies its own).
+	Security string
 }
 
 // Executor runs one process per call.

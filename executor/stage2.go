@@ -116,6 +116,14 @@ func execStep(s *stage2Spec, cgroups []*os.File) error {
 	for i, g := range s.Groups {
 		groups[i] = int(g)
 	}
+	// As Docker without no_new_privs: the filter goes on while we still
+	// have CAP_SYS_ADMIN, before the credentials change; what follows up
+	// to exec is allowed by it.
+	if s.Seccomp {
+		if err := loadDefaultSeccomp(); err != nil {
+			return err
+		}
+	}
 	if err := syscall.Setgroups(groups); err != nil {
 		// A user namespace that maps one gid denies setgroups; it has
 		// no other gid the groups could be anyway.

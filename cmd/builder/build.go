@@ -38,10 +38,13 @@ type buildOptions struct {
 	quiet         bool
 	contexts      []string
 	secrets       []string
+	ssh           []string
 	memory        string
 	cpus          float64
 	pidsLimit     int64
 	isolation     string
+	security      string
+	allow         []string
 	jobs          int
 	explain       bool
 	report        bool
@@ -68,10 +71,13 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image ID")
 	fs.StringArrayVar(&o.contexts, "build-context", nil, "named context NAME=DIR|oci-layout://DIR[:tag]|docker-image://REF")
 	fs.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=X,src=FILE or id=X,env=VAR")
+	fs.StringArrayVar(&o.ssh, "ssh", nil, "ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET")
 	fs.StringVar(&o.memory, "memory", "", "memory limit of each RUN step (e.g. 512m)")
 	fs.Float64Var(&o.cpus, "cpus", 0, "CPU limit of each RUN step (e.g. 1.5)")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit of each RUN step")
 	fs.StringVar(&o.isolation, "isolation", "auto", "isolation of RUN steps: auto, namespace, rootless, chroot")
+	fs.StringVar(&o.security, "security", "sandbox", "security of RUN steps: sandbox (Docker's default seccomp profile) or insecure (none)")
+	fs.StringSliceVar(&o.allow, "allow", nil, "entitlements: security.insecure lets RUN --security=insecure run (network.host is accepted: host is the default network)")
 	fs.IntVar(&o.jobs, "jobs", 0, "run at most N steps at once; others wait for a slot (default 0: every ready step, no limit)")
 	fs.BoolVar(&o.explain, "explain", false, "say for each step run why it missed the cache")
 	fs.BoolVar(&o.report, "report", false, "after the build, report where the image's bytes went (as builder inspect --size)")
@@ -286,6 +292,17 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 		}
 		req.Secrets[id] = src
 	}
+	req.SSH = map[string]string{}
+	for _, v := range o.ssh {
+		id, sock, ok := strings.Cut(v, "=")
+		if !ok {
+			sock = os.Getenv("SSH_AUTH_SOCK")
+		}
+		if id == "" || sock == "" {
+			return nil, usageError(fmt.Errorf("invalid --ssh %q: want default, ID or ID=SOCKET (a bare ID needs $SSH_AUTH_SOCK)", v))
+		}
+		req.SSH[id] = sock
+	}
 	if o.memory != "" {
 		n, err := parseBytes(o.memory)
 		if err != nil {
@@ -295,6 +312,16 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 	}
 	req.Limits.CPUs = o.cpus
 	req.Limits.Pids = o.pidsLimit
+	req.Security = o.security
+	for _, a := range o.allow {
+		switch a {
+		case "security.insecure":
+			req.AllowSecurityInsecure = true
+		case "network.host":
+		default:
+			return nil, usageError(fmt.Errorf("invalid --allow %q: want security.insecure or network.host", a))
+		}
+	}
 	return req, nil
 }
 
@@ -309,6 +336,11 @@ func (o *buildOptions) checkChoices() error {
 	case "", "auto", string(executor.Namespace), string(executor.Rootless), string(executor.Chroot):
 	default:
 		return fmt.Errorf("invalid --isolation %q: want auto, namespace, rootless or chroot", o.isolation)
+	}
+	switch o.security {
+	case "", executor.SecuritySandbox, executor.SecurityInsecure:
+	default:
+		return fmt.Errorf("invalid --security %q: want sandbox or insecure", o.security)
 	}
 	if o.jobs < 0 {
 		return fmt.Errorf("invalid --jobs %d: want 0 (no limit) or more", o.jobs)
