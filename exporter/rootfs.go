@@ -179,7 +179,6 @@ func parent(p string) string {
 	return d
 }
 
-
 // flatWriter is the second pass: layers bottom up, each path written once.
 type flatWriter struct {
 	tw      *tar.Writer
