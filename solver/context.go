@@ -2,9 +2,13 @@ package solver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/parser"
@@ -88,4 +92,53 @@ func mountType(m *parser.Mount) string {
 		return parser.MountBind
 	}
 	return m.Type
+}
+
+// Named build contexts (--build-context NAME=VALUE).
+type contextKind int
+
+const (
+	contextDir contextKind = iota
+	contextOCILayout
+	contextDockerImage
+)
+
+type namedContext struct {
+	kind   contextKind
+	target string
+}
+
+// ParseNamedContext checks one --build-context value.
+func parseNamedContext(value string) (namedContext, error) {
+	switch {
+	case strings.HasPrefix(value, "oci-layout://"):
+		return namedContext{kind: contextOCILayout, target: strings.TrimPrefix(value, "oci-layout://")}, nil
+	case strings.HasPrefix(value, "docker-image://"):
+		return namedContext{kind: contextDockerImage, target: strings.TrimPrefix(value, "docker-image://")}, nil
+	case strings.Contains(value, "://"):
+		return namedContext{}, fmt.Errorf("unsupported build context %q (want oci-layout://, docker-image:// or a directory)", value)
+	}
+	abs, err := filepath.Abs(value)
+	if err != nil {
+		return namedContext{}, fmt.Errorf("build context %q: %w", value, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return namedContext{}, fmt.Errorf("build context %q: %w", value, err)
+	}
+	if !fi.IsDir() {
+		return namedContext{}, fmt.Errorf("build context %q: %w", value, errors.New("not a directory"))
+	}
+	return namedContext{kind: contextDir, target: abs}, nil
+}
+
+func (b *build) namedContext(ref string) (namedContext, bool) {
+	nc, ok := b.contexts[strings.ToLower(ref)]
+	if !ok {
+		// docker accepts "docker.io/library/alpine" contexts for "alpine".
+		if r, err := name.ParseReference(ref); err == nil {
+			nc, ok = b.contexts[strings.ToLower(r.Context().RepositoryStr())]
+		}
+	}
+	return nc, ok
 }

@@ -37,7 +37,7 @@ func (b *build) sourceState(ctx context.Context, from string) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &state{cfg: img.config, layers: img.layers, key: keyOf(map[string]string{"image": img.digest.String()})}, nil
+	return &state{cfg: img.Config, layers: img.Layers, key: keyOf(map[string]string{"image": img.Digest.String()})}, nil
 }
 
 // sourceFS is the file system of a --from source, or the build context.

@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/builderdev/builder/internal/imagesource"
 	"github.com/builderdev/builder/parser"
 )
 
@@ -141,7 +142,7 @@ func (b *build) from(ctx context.Context, sr *stageRun) (*state, error) {
 	if v != nil {
 		b.doneVertex(v, false)
 	}
-	cfg := img.config.DeepCopy()
+	cfg := img.Config.DeepCopy()
 	cfg.Created = v1.Time{}
 	cfg.Container, cfg.DockerVersion = "", ""
 	if cfg.OS == "" {
@@ -157,14 +158,14 @@ func (b *build) from(ctx context.Context, sr *stageRun) (*state, error) {
 	if !hasEnv(cfg.Config.Env, "PATH") {
 		cfg.Config.Env = append([]string{"PATH=" + defaultPath}, cfg.Config.Env...)
 	}
-	st := &state{cfg: cfg, layers: img.layers, onbuild: cfg.Config.OnBuild, time: img.config.Created.Time, baseHistory: len(cfg.History), platform: sr.platform}
+	st := &state{cfg: cfg, layers: img.Layers, onbuild: cfg.Config.OnBuild, time: img.Config.Created.Time, baseHistory: len(cfg.History), platform: sr.platform}
 	cfg.Config.OnBuild = nil
-	st.key = keyOf(map[string]any{"from": img.digest.String(), "ref": canonicalRef(img), "platform": sr.platform.String()})
+	st.key = keyOf(map[string]any{"from": img.Digest.String(), "ref": canonicalRef(img), "platform": sr.platform.String()})
 	return st, nil
 }
 
-func canonicalRef(img *image) string {
-	if img.digest == (v1.Hash{}) {
+func canonicalRef(img *imagesource.Image) string {
+	if img.Digest == (v1.Hash{}) {
 		return "scratch"
 	}
 	return ""

@@ -224,9 +224,15 @@ func TestStoreLookup(t *testing.T) {
 	f.checkImported(t, got, img)
 }
 
-func TestScratch(t *testing.T) {
-	s := Scratch(amd64)
-	if s.Digest != (v1.Hash{}) || len(s.Layers) != 0 || s.Config.Config.WorkingDir != "/" || s.Config.Architecture != "amd64" || s.Config.RootFS.Type != "layers" {
-		t.Errorf("scratch = %+v, config %+v", s, s.Config)
+func TestScratchWorkingDir(t *testing.T) {
+	img := Scratch(v1.Platform{OS: "linux", Architecture: "arm64"})
+	if got := img.Config.Config.WorkingDir; got != "/" {
+		t.Errorf("scratch WorkingDir = %q, want %q", got, "/")
+	}
+	if img.Config.OS != "linux" || img.Config.Architecture != "arm64" || img.Config.RootFS.Type != "layers" {
+		t.Errorf("scratch config %+v", img.Config)
+	}
+	if img.Digest != (v1.Hash{}) || len(img.Layers) != 0 {
+		t.Errorf("scratch has digest %s and %d layers, want none", img.Digest, len(img.Layers))
 	}
 }
