@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -365,7 +364,7 @@ func (b *build) sourceLowers(ctx context.Context, m *parser.Mount, work string) 
 	if err != nil {
 		return nil, fmt.Errorf("%s mount %s from %s: %w", m.Type, m.Source, m.From, err)
 	}
-	lowers, err := stageLowers(dirs, resolved)
+	lowers, err := snapshot.Lowers(dirs, resolved)
 	if err != nil {
 		return nil, fmt.Errorf("%s mount %s from %s: %w", m.Type, m.Source, m.From, err)
 	}
@@ -404,65 +403,9 @@ func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work str
 	if target == "" {
 		return mount.Mount{}, errors.New("bind mount needs a target")
 	}
-	if m.ReadOnly && len(lowers) == 1 {
-		return mount.Mount{Type: "bind", Source: lowers[0], Target: target, Options: []string{"rbind", "ro"}}, nil
+	mm, err := snapshot.BindMount(lowers, target, work, m.ReadOnly)
+	if err != nil {
+		return mount.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
 	}
-	if fi, err := os.Stat(lowers[0]); err == nil && !fi.IsDir() {
-		return mount.Mount{}, fmt.Errorf("bind mount %s: read-write mounts of single files are not supported", m.Source)
-	}
-	opts := []string{"lowerdir=" + strings.Join(lowers, ":")}
-	if !m.ReadOnly {
-		upper, wd := filepath.Join(work, "upper"), filepath.Join(work, "work")
-		for _, d := range []string{upper, wd} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return mount.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
-			}
-		}
-		opts = append(opts, "upperdir="+upper, "workdir="+wd)
-	} else {
-		opts = append(opts, "ro")
-	}
-	return mount.Mount{Type: "overlay", Source: "overlay", Target: target, Options: opts}, nil
-}
-
-// stageLowers returns the directories that make up name (a resolved path)
-// in a stack of layer dirs, top first: one path for a file, every layer's
-// copy down to an opaque or replacing one for a directory.
-func stageLowers(dirs []string, name string) ([]string, error) {
-	var out []string
-	for i := len(dirs) - 1; i >= 0; i-- {
-		p := filepath.Join(dirs[i], filepath.FromSlash(name))
-		fi, err := os.Lstat(p)
-		if err != nil {
-			continue
-		}
-		if fi.Mode()&os.ModeCharDevice != 0 && fi.Sys() != nil && isWhiteout(fi) {
-			break
-		}
-		if !fi.IsDir() {
-			if len(out) == 0 {
-				return []string{p}, nil
-			}
-			break
-		}
-		out = append(out, p)
-		if isOpaqueDir(p) {
-			break
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: %w", name, os.ErrNotExist)
-	}
-	return out, nil
-}
-
-func isWhiteout(fi os.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && st.Rdev == 0
-}
-
-func isOpaqueDir(p string) bool {
-	buf := make([]byte, 1)
-	n, err := unix.Lgetxattr(p, "trusted.overlay.opaque", buf)
-	return err == nil && n == 1 && buf[0] == 'y'
+	return mm, nil
 }
