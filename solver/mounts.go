@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/builderdev/builder/internal/mount"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
@@ -247,95 +245,59 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 	if err != nil {
 		return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 	}
-	dir := filepath.Join(b.s.cacheMounts, name)
-	if err := os.MkdirAll(b.s.cacheMounts, 0o700); err != nil {
-		return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
+	mode := os.FileMode(0o755)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode)
 	}
-	seedWork := filepath.Join(tmp, fmt.Sprintf("seed%d", i))
+	var seedErr error
+	var seed func(ctx context.Context, dir string) error
+	if m.From != "" {
+		seed = func(ctx context.Context, dir string) error {
+			seedErr = b.seedCache(ctx, m, dir, filepath.Join(tmp, fmt.Sprintf("seed%d", i)))
+			return seedErr
+		}
+	}
+	// ensure creates the directory if it is missing, with its owner and
+	// mode and seeded from its from= source.
+	ensure := func() (string, error) {
+		dir, err := b.s.cacheDirs.Ensure(ctx, name, mode, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0)), seed)
+		if err != nil && seedErr != nil {
+			return "", seedErr
+		}
+		if err != nil {
+			return "", fmt.Errorf("cache mount %s: %w", id, err)
+		}
+		return dir, nil
+	}
 	sharing := m.Sharing
 	if exclusive && (sharing == "" || sharing == "shared") {
 		sharing = "locked"
 	}
 	switch sharing {
 	case "", "shared":
-		return dir, nop, b.ensureCacheDir(ctx, m, id, dir, seedWork)
+		dir, err := ensure()
+		return dir, nop, err
 	case "locked", "private":
 		// The lock comes first: at the chroot level the directory is away
 		// (in a step's root) while its lock is held, and must not be
 		// recreated meanwhile.
-		f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+		unlock, err := b.s.cacheDirs.Lock(ctx, name, sharing == "private")
+		if errors.Is(err, snapshot.ErrCacheBusy) {
+			// In use elsewhere: a private mount gets a fresh directory.
+			p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
+			return p, nop, os.MkdirAll(p, 0o755)
+		}
 		if err != nil {
 			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 		}
-		how := unix.LOCK_EX
-		if sharing == "private" {
-			how |= unix.LOCK_NB
-		}
-		if err := flockCtx(ctx, f, how); err != nil {
-			f.Close()
-			if sharing == "private" && errors.Is(err, unix.EWOULDBLOCK) {
-				// In use elsewhere: a private mount gets a fresh directory.
-				p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
-				return p, nop, os.MkdirAll(p, 0o755)
-			}
-			return "", nop, fmt.Errorf("cache mount %s: lock: %w", id, err)
-		}
-		if err := b.ensureCacheDir(ctx, m, id, dir, seedWork); err != nil {
-			f.Close()
+		dir, err := ensure()
+		if err != nil {
+			unlock()
 			return "", nop, err
 		}
-		return dir, func() { f.Close() }, nil
+		return dir, unlock, nil
 	default:
 		return "", nop, fmt.Errorf("cache mount %s: unknown sharing mode %q", id, m.Sharing)
-	}
-}
-
-// ensureCacheDir creates the cache directory dir of m if it is missing,
-// with its owner and mode and seeded from its from= source (materialized
-// under work when it is a local source).
-func (b *build) ensureCacheDir(ctx context.Context, m *parser.Mount, id, dir, work string) error {
-	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	mode := os.FileMode(0o755)
-	if m.Mode != nil {
-		mode = os.FileMode(*m.Mode)
-	}
-	staging, err := os.MkdirTemp(b.s.cacheMounts, ".new-")
-	if err != nil {
-		return fmt.Errorf("cache mount %s: %w", id, err)
-	}
-	if err := os.Chmod(staging, mode); err != nil {
-		return fmt.Errorf("cache mount %s: %w", id, err)
-	}
-	if err := os.Chown(staging, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0))); err != nil {
-		return fmt.Errorf("cache mount %s: %w", id, err)
-	}
-	if m.From != "" {
-		if err := b.seedCache(ctx, m, staging, work); err != nil {
-			os.RemoveAll(staging)
-			return err
-		}
-	}
-	if err := os.Rename(staging, dir); err != nil {
-		os.RemoveAll(staging) // another build created it first
-	}
-	return nil
-}
-
-// flockCtx takes a flock, giving up when ctx is cancelled.
-func flockCtx(ctx context.Context, f *os.File, how int) error {
-	if how&unix.LOCK_NB != 0 {
-		return unix.Flock(int(f.Fd()), how)
-	}
-	done := make(chan error, 1)
-	go func() { done <- unix.Flock(int(f.Fd()), how) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		go func() { <-done; f.Close() }()
-		return ctx.Err()
 	}
 }
 

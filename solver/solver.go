@@ -40,6 +40,7 @@ type Solver struct {
 	now         func() time.Time
 	stats       *filecopy.StatCache // content digests by stat, for context hashing
 	images      *imagesource.Source
+	cacheDirs   *snapshot.CacheDirs // RUN --mount=type=cache directories
 
 	// steps shares identical vertices (same cache key) across builds.
 	steps singleflight.Group
@@ -96,6 +97,7 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 	if s.cacheMounts == "" {
 		s.cacheMounts = st.CacheMountsDir()
 	}
+	s.cacheDirs = snapshot.NewCacheDirs(s.cacheMounts)
 	return s
 }
 
