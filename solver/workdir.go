@@ -1,18 +1,15 @@
 package solver
 
 import (
-	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"path"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/builderdev/builder/internal/layer"
+	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/internal/user"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
@@ -38,24 +35,11 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 	}
 	// The layer holds the existing parents as they are, so that stacking it
 	// over the lower layers keeps their owner and mode.
-	var missing []string
-	var parents []tar.Header
-	for p := path.Clean(real); p != "." && p != "/"; p = path.Dir(p) {
-		fi, err := view.Lstat(p)
-		switch {
-		case err == nil && !fi.IsDir():
-			return nil, fmt.Errorf("WORKDIR %s: /%s is not a directory", wd, p)
-		case err == nil:
-			hdr, _ := layer.TarHeader(fi)
-			hdr.Name = p + "/"
-			parents = append([]tar.Header{hdr}, parents...)
-		case errors.Is(err, fs.ErrNotExist) && len(parents) == 0:
-			missing = append([]string{p}, missing...)
-		default:
-			return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
-		}
+	plan, err := filecopy.PlanMkdir(view, real)
+	if err != nil {
+		return nil, fmt.Errorf("WORKDIR %s: %w", wd, err)
 	}
-	if len(missing) == 0 {
+	if len(plan.Missing) == 0 {
 		// Nothing to make: the step is shown as CACHED, so that the steps
 		// shown are the ones counted in "[i/total]" and in the summary.
 		v := b.newVertex(sr, "WORKDIR "+w.Path)
@@ -74,24 +58,7 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 		key: keyInput{Kind: "workdir", Args: map[string]any{"path": wd, "real": real, "uid": id.UID, "gid": id.GID}},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
 			return b.writeLayer(ctx, func(w io.Writer) error {
-				tw := tar.NewWriter(w)
-				mtime := layer.ModTime(b.created)
-				for i, hdr := range parents {
-					if i == len(parents)-1 { // it gets a new entry
-						hdr.ModTime = mtime
-					}
-					if err := tw.WriteHeader(&hdr); err != nil {
-						return fmt.Errorf("write layer: %w", err)
-					}
-				}
-				for _, p := range missing {
-					hdr := &tar.Header{Typeflag: tar.TypeDir, Name: p + "/", Mode: 0o755,
-						Uid: int(id.UID), Gid: int(id.GID), ModTime: mtime, Format: tar.FormatPAX}
-					if err := tw.WriteHeader(hdr); err != nil {
-						return fmt.Errorf("write layer: %w", err)
-					}
-				}
-				return tw.Close()
+				return plan.WriteLayer(w, int(id.UID), int(id.GID), b.created)
 			})
 		},
 	})
