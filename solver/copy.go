@@ -15,42 +15,6 @@ import (
 	"github.com/builderdev/builder/snapshot"
 )
 
-// contextFS is the build context with .dockerignore applied.
-func (b *build) contextFS() filecopy.FS {
-	b.ctxOnce.Do(func() { b.ctxFS = filecopy.DirFS(b.contextDir, b.req.Ignore) })
-	return b.ctxFS
-}
-
-// sourceState is the state a --from names that is not a local source: an
-// earlier stage or an image.
-func (b *build) sourceState(ctx context.Context, from string) (*state, error) {
-	cur := len(b.df.Stages)
-	if j, ok := b.stageIndex(from, cur); ok {
-		return b.waitStage(ctx, j)
-	}
-	img, err := b.resolveImage(ctx, from, b.platform)
-	if err != nil {
-		return nil, err
-	}
-	return &state{cfg: img.Config, layers: img.Layers, key: keyOf(map[string]string{"image": img.Digest.String()})}, nil
-}
-
-// sourceFS is the file system of a --from source, or the build context.
-func (b *build) sourceFS(ctx context.Context, from string) (filecopy.FS, string, error) {
-	if fsys, ok := b.localFS(from); ok {
-		return fsys, localSourceKey(from), nil
-	}
-	src, err := b.sourceState(ctx, from)
-	if err != nil {
-		return nil, "", err
-	}
-	dirs, err := b.lowerDirs(ctx, src)
-	if err != nil {
-		return nil, "", err
-	}
-	return snapshot.NewView(dirs), src.key.String(), nil
-}
-
 // copy is COPY and ADD. A failure before the copy starts (a missing
 // source, a bad --chown) is still shown as the step.
 func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Copy) (*state, error) {
@@ -211,17 +175,4 @@ func heredocNames(hs []parser.Heredoc) []string {
 		out = append(out, "<<"+h.Name)
 	}
 	return out
-}
-
-// mountInput is the cache-key input of a RUN bind mount: the content of
-// what it mounts.
-func (b *build) mountInput(ctx context.Context, m *parser.Mount) (string, error) {
-	if fsys, ok := b.localFS(m.From); ok {
-		return b.localMountInput(ctx, fsys, m)
-	}
-	src, err := b.sourceState(ctx, m.From)
-	if err != nil {
-		return "", err
-	}
-	return src.key.String() + ":" + m.Source, nil
 }

@@ -371,3 +371,16 @@ func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work str
 	}
 	return mm, nil
 }
+
+// mountInput is the cache-key input of a RUN bind mount: the content of
+// what it mounts.
+func (b *build) mountInput(ctx context.Context, m *parser.Mount) (string, error) {
+	if fsys, ok := b.localFS(m.From); ok {
+		return b.localMountInput(ctx, fsys, m)
+	}
+	src, err := b.sourceState(ctx, m.From)
+	if err != nil {
+		return "", err
+	}
+	return src.key.String() + ":" + m.Source, nil
+}

@@ -12,13 +12,52 @@ import (
 
 	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/snapshot"
 )
 
-// The build context and local directory contexts (--build-context
-// NAME=DIR) are local sources: one FS each (the build context with
-// .dockerignore applied), read by COPY, hashed for every key that depends
-// on them and materialized for RUN --mount=type=bind, so that what a step
-// sees is what its key covers.
+// Sources are what COPY --from, RUN --mount from= and the build context
+// name: an earlier stage, an image, or a local source. The build context
+// and local directory contexts (--build-context NAME=DIR) are local
+// sources: one FS each (the build context with .dockerignore applied),
+// read by COPY, hashed for every key that depends on them and materialized
+// for RUN --mount=type=bind, so that what a step sees is what its key
+// covers.
+
+// contextFS is the build context with .dockerignore applied.
+func (b *build) contextFS() filecopy.FS {
+	b.ctxOnce.Do(func() { b.ctxFS = filecopy.DirFS(b.contextDir, b.req.Ignore) })
+	return b.ctxFS
+}
+
+// sourceState is the state a --from names that is not a local source: an
+// earlier stage or an image.
+func (b *build) sourceState(ctx context.Context, from string) (*state, error) {
+	cur := len(b.df.Stages)
+	if j, ok := b.stageIndex(from, cur); ok {
+		return b.waitStage(ctx, j)
+	}
+	img, err := b.resolveImage(ctx, from, b.platform)
+	if err != nil {
+		return nil, err
+	}
+	return &state{cfg: img.Config, layers: img.Layers, key: keyOf(map[string]string{"image": img.Digest.String()})}, nil
+}
+
+// sourceFS is the file system of a --from source, or the build context.
+func (b *build) sourceFS(ctx context.Context, from string) (filecopy.FS, string, error) {
+	if fsys, ok := b.localFS(from); ok {
+		return fsys, localSourceKey(from), nil
+	}
+	src, err := b.sourceState(ctx, from)
+	if err != nil {
+		return nil, "", err
+	}
+	dirs, err := b.lowerDirs(ctx, src)
+	if err != nil {
+		return nil, "", err
+	}
+	return snapshot.NewView(dirs), src.key.String(), nil
+}
 
 // localFS is the FS of a local source: the build context when from is
 // empty, a local directory context it names, else ok is false (a stage or
