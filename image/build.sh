@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# image/build.sh BUILDER STATIC_BUILDER OUT_TAR [TAG]: build builder's own image
+# (image/Dockerfile) with BUILDER into an OCI tar, with STATIC_BUILDER (a
+# CGO_ENABLED=0 build) as /usr/local/bin/builder. Reproducible: with
+# SOURCE_DATE_EPOCH (default: 0) and rewrite-timestamp the same inputs give the
+# same digest. Needs Debian's ca-certificates and uidmap. Used by `make image`
+# and the e2e tests.
+set -euo pipefail
+builder=${1:?usage: build.sh BUILDER STATIC_BUILDER OUT_TAR [TAG]}
+static=${2:?usage: build.sh BUILDER STATIC_BUILDER OUT_TAR [TAG]}
+out=${3:?usage: build.sh BUILDER STATIC_BUILDER OUT_TAR [TAG]}
+tag=${4:-builder:latest}
+here=$(cd "$(dirname "$0")" && pwd)
+certs=/etc/ssl/certs/ca-certificates.crt
+[[ -s $certs ]] || { echo "build.sh: no $certs (apt-get install ca-certificates)" >&2; exit 1; }
+if file "$static" 2>/dev/null | grep -q 'dynamically linked'; then
+	echo "build.sh: $static is dynamically linked (build it with CGO_ENABLED=0)" >&2
+	exit 1
+fi
+
+ctx=$(mktemp -d "${TMPDIR:-/tmp}/builder-image.XXXXXX")
+trap 'rm -rf "$ctx"' EXIT
+r=$ctx/rootfs
+install -d -m 0755 "$r/etc/ssl/certs" "$r/usr/local/bin" "$r/usr/bin" "$r/tmp" \
+	"$ctx/home/builder/.local/share/builder" "$ctx/workspace"
+chmod 1777 "$r/tmp"
+install -m 0644 "$here/passwd" "$here/group" "$here/subuid" "$here/subgid" "$r/etc/"
+install -m 0644 "$certs" "$r/etc/ssl/certs/ca-certificates.crt"
+install -m 0755 "$static" "$r/usr/local/bin/builder"
+# newuidmap/newgidmap map builder's subordinate range at the rootless level.
+for tool in newuidmap newgidmap; do
+	src=$(command -v "$tool") || { echo "build.sh: no $tool (apt-get install uidmap)" >&2; exit 1; }
+	install -m 4755 "$src" "$r/usr/bin/$tool"
+	for lib in $(ldd "$src" | grep -o '/[^ ]*'); do
+		install -D -m 0755 "$lib" "$r$lib"
+	done
+done
+# Fixed times, so the image digest depends on the content only.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
+find "$ctx" -exec touch -h -d @"$SOURCE_DATE_EPOCH" {} +
+
+"$builder" build --progress plain -f "$here/Dockerfile" -t "$tag" \
+	-o "type=oci,dest=$out,rewrite-timestamp=true" "$ctx"
