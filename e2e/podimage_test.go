@@ -122,11 +122,22 @@ func (p *imagePod) chownWorkspace(t *testing.T, uid, gid string) {
 	}
 }
 
-// run runs args in the pod described by pod (its Env gets the image's ENV
-// first) and returns the output and exit code.
+// run runs args in the pod described by pod (with the image's ENV, which
+// pod.Env overrides) and returns the output and exit code.
 func (p *imagePod) run(t *testing.T, pod testenv.Pod) (string, int) {
 	t.Helper()
-	pod.Env = append(append([]string(nil), pod.Env...), p.env...)
+	env := append([]string(nil), pod.Env...)
+	for _, e := range p.env {
+		name, _, _ := strings.Cut(e, "=")
+		set := false
+		for _, o := range pod.Env {
+			set = set || strings.HasPrefix(o, name+"=")
+		}
+		if !set {
+			env = append(env, e)
+		}
+	}
+	pod.Env = env
 	if pod.Cwd == "" {
 		pod.Cwd = "/workspace"
 	}
