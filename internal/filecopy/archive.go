@@ -87,7 +87,7 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	switch h.Typeflag {
 	case tar.TypeReg, tar.TypeRegA:
 		e.hdr.Typeflag = tar.TypeReg
-		off, n, err := p.spoolCopy(r)
+		off, n, err := p.spoolCopy(r, h.Size)
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,9 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 }
 
 // spoolCopy appends r to the spool file and returns its offset and length.
-func (p *plan) spoolCopy(r io.Reader) (int64, int64, error) {
+// The size the entry declares is counted against the extraction budget
+// before anything is written.
+func (p *plan) spoolCopy(r io.Reader, size int64) (int64, int64, error) {
 	if p.spool == nil {
 		f, err := os.CreateTemp(p.req.TmpDir, "add-spool-*")
 		if err != nil {
@@ -150,24 +152,14 @@ func (p *plan) spoolCopy(r io.Reader) (int64, int64, error) {
 			p.budget.Dir = os.TempDir()
 		}
 	}
-	n, err := io.Copy(budgetWriter{p.spool, p.budget}, r)
+	if err := p.budget.Add(size); err != nil {
+		return 0, 0, fmt.Errorf("%s failed: extract archive: %w", p.verb(), err)
+	}
+	n, err := io.Copy(p.spool, r)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s failed: extract archive: %w", p.verb(), err)
 	}
 	return off, n, nil
-}
-
-// budgetWriter counts what it writes against a layer.Budget.
-type budgetWriter struct {
-	w io.Writer
-	b *layer.Budget
-}
-
-func (w budgetWriter) Write(b []byte) (int, error) {
-	if err := w.b.Add(int64(len(b))); err != nil {
-		return 0, err
-	}
-	return w.w.Write(b)
 }
 
 // Limits of the kernel (PATH_MAX, NAME_MAX): a name over them could be

@@ -167,7 +167,7 @@ func TestAddArchiveBombStops(t *testing.T) {
 	if !errors.Is(err, layer.ErrExtractLimit) {
 		t.Fatalf("err = %v, want the extraction limit", err)
 	}
-	mustContain(t, err, "ADD failed: extract archive: extraction limit reached: more than 4194304 bytes extracted (the limit of --max-extract-size)")
+	mustContain(t, err, "ADD failed: extract archive: extraction limit reached: extracting over 4194304 bytes (the limit of --max-extract-size)")
 	// and without a limit the same archive extracts
 	got, err := runCopy(t, Request{Src: DirFS(dir, nil), IsAdd: true, Sources: []string{"bomb.tar.gz"}, DestPath: "/", TmpDir: tmp, MaxExtractSize: -1})
 	if err != nil || len(got) != 1 || len(got[0].content) != size {

@@ -31,7 +31,7 @@ type Budget struct {
 // NewBudget returns the Budget for an extraction into dir.
 func NewBudget(dir string, max int64) *Budget { return &Budget{Dir: dir, Max: max} }
 
-// Add counts n more bytes about to be written and reports ErrExtractLimit
+// Add counts n more bytes about to be written (the size an entry declares) and reports ErrExtractLimit
 // when they would go over the budget. A nil Budget allows everything.
 func (b *Budget) Add(n int64) error {
 	if b == nil || b.Max < 0 {
@@ -40,12 +40,12 @@ func (b *Budget) Add(n int64) error {
 	b.used += n
 	if b.Max > 0 {
 		if b.used > b.Max {
-			return fmt.Errorf("%w: more than %d bytes extracted (the limit of --max-extract-size)", ErrExtractLimit, b.Max)
+			return fmt.Errorf("%w: extracting over %d bytes (the limit of --max-extract-size)", ErrExtractLimit, b.Max)
 		}
 		return nil
 	}
 	b.unchecked += n
-	if b.unchecked < checkEvery && b.used > checkEvery {
+	if b.unchecked < checkEvery {
 		return nil
 	}
 	b.unchecked = 0
@@ -56,7 +56,7 @@ func (b *Budget) Add(n int64) error {
 	total := int64(st.Blocks) * int64(st.Bsize)
 	free := int64(st.Bavail) * int64(st.Bsize)
 	if free-n < total*MinFreePercent/100 {
-		return fmt.Errorf("%w: %d bytes extracted and the disk of %s would have less than %d%% free space (set --max-extract-size to choose a limit)",
+		return fmt.Errorf("%w: extracting %d bytes would leave the disk of %s less than %d%% free space (set --max-extract-size to choose a limit)",
 			ErrExtractLimit, b.used, b.Dir, MinFreePercent)
 	}
 	return nil
