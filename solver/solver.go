@@ -38,6 +38,7 @@ type Solver struct {
 	cacheMounts string
 	now         func() time.Time
 	stats       *filecopy.StatCache // content digests by stat, for context hashing
+	maxExtract  int64               // see WithMaxExtractSize
 
 	// steps shares identical vertices (same cache key) across builds.
 	steps singleflight.Group
@@ -72,6 +73,16 @@ func WithRunner(snap snapshot.Snapshotter, exec executor.Executor) Option {
 
 // WithCacheMountDir is where RUN --mount=type=cache directories persist.
 func WithCacheMountDir(dir string) Option { return func(s *Solver) { s.cacheMounts = dir } }
+
+// WithMaxExtractSize bounds the bytes one layer extraction or one ADD
+// archive writes: n > 0 bytes; 0 (the default) keeps 5% of the disk free;
+// n < 0 no bound.
+func WithMaxExtractSize(n int64) Option {
+	return func(s *Solver) {
+		s.maxExtract = n
+		s.layers = snapshot.NewLayers(s.store.LayersDir(), snapshot.WithMaxExtractSize(n))
+	}
+}
 
 // New returns a Solver over a store and its cache.
 func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {

@@ -47,6 +47,7 @@ type buildOptions struct {
 	explain       bool
 	push          bool
 	digestFile    string
+	maxExtract    string
 	reg           registryOptions
 	cache         cacheOptions
 }
@@ -75,6 +76,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.explain, "explain", false, "say for each step run why it missed the cache")
 	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
 	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
+	fs.StringVar(&o.maxExtract, "max-extract-size", "", "most bytes one layer extraction or ADD archive may write (e.g. 10g; default: keep 5% of the disk free; -1: no limit)")
 	o.reg.AddFlags(fs)
 	o.cache.AddFlags(fs)
 }
@@ -130,7 +132,12 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err := o.cache.importCaches(ctx, c, warn, ropts...); err != nil {
 		return err
 	}
+	maxExtract, err := parseMaxExtract(o.maxExtract)
+	if err != nil {
+		return usageError(err)
+	}
 	sopts := []solver.Option{
+		solver.WithMaxExtractSize(maxExtract),
 		solver.WithReporter(rep),
 		solver.WithJobs(o.jobs),
 		solver.WithRemoteOptions(ropts...),
@@ -472,4 +479,20 @@ func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snap snapsh
 		return nil, nil, "", release, err
 	}
 	return snap, ex, fmt.Sprintf("isolation: %s, snapshotter: %s", level, kind), release, nil
+}
+
+// parseMaxExtract reads --max-extract-size: "" is 0 (the free-space rule),
+// "-1" no limit.
+func parseMaxExtract(s string) (int64, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "-1":
+		return -1, nil
+	}
+	n, err := parseBytes(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid --max-extract-size %q: want a size such as 512m or 10g, or -1", s)
+	}
+	return n, nil
 }
