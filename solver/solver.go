@@ -175,6 +175,19 @@ func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	res, err := b.buildImage(ctx, start)
+	if sr, ok := b.rep.(*scrubReporter); ok {
+		sr.flushAll()
+	}
+	return res, b.scrub.scrubError(err)
+}
+
+// buildImage solves the build and assembles its image.
+func (b *build) buildImage(ctx context.Context, start time.Time) (*Result, error) {
+	s := b.s
+	for _, w := range secretsUsedInArgOrEnv(b.df) {
+		b.warn(w)
+	}
 	lease, err := s.store.Lease(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("take store lease: %w", err)
@@ -198,6 +211,8 @@ func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
 
 func (s *Solver) newBuild(req *Request) (*build, error) {
 	b := &build{s: s, req: req, df: req.Dockerfile, contextDir: req.ContextDir}
+	b.scrub = newScrubber(req.Secrets)
+	b.rep = newScrubReporter(s.reporter, b.scrub)
 	if s.jobs > 0 {
 		b.sem = semaphore.NewWeighted(int64(s.jobs))
 	}
@@ -224,6 +239,9 @@ func (s *Solver) newBuild(req *Request) (*build, error) {
 	return b, nil
 }
 
+// warn reports a build check's warning, as BuildKit's "WARN: ..." lines.
+func (b *build) warn(msg string) { b.info("WARN: " + msg) }
+
 func (b *build) info(msg string) {
-	b.s.reporter.Report(Event{Time: time.Now(), Status: StatusInfo, Data: msg})
+	b.reporter().Report(Event{Time: time.Now(), Status: StatusInfo, Data: msg})
 }
