@@ -20,7 +20,7 @@ for p in /proc/[0-9]*; do
 	[[ -z $state || $state == Z ]] && continue
 	cwd=$(readlink "$p/cwd" 2>/dev/null || true)
 	root=$(readlink "$p/root" 2>/dev/null || true)
-	cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null || true)
+	cmd=$( { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null || true)
 	if [[ $cwd == "$dir"* || $root == "$dir"* || $cmd == *"$dir"* ]]; then
 		case $cmd in *check-leaks.sh*) continue ;; esac
 		echo "check-leaks: process left: $pid $cmd (cwd $cwd)" >&2

@@ -2,7 +2,8 @@
 # demo.sh: build testdata/dockerfiles/demo (multi-stage, RUN steps) with
 # bin/builder on top of a busybox image served by a temporary
 # docker-registry on 127.0.0.1, into a temporary store; then list the store
-# and print the image's config and layers. Everything is removed at the end.
+# and print the image's config and layers, run it, and end with its history
+# and size report. Everything is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -93,3 +94,9 @@ mv "$tmp/bundle/config.json.new" "$tmp/bundle/config.json"
 id=builder-demo-$$
 runc run --bundle "$tmp/bundle" "$id" || echo "demo: container exited with $?"
 runc delete -f "$id" 2>/dev/null || true
+
+echo "== builder history"
+"$builder" --root "$tmp/root" history demo:latest
+
+echo "== where the bytes went (builder inspect --size)"
+"$builder" --root "$tmp/root" inspect --size demo:latest

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/builderdev/builder/internal/layer"
+	"github.com/builderdev/builder/internal/userns"
 )
 
 // whiteoutMode says what a whiteout in a layer becomes.
@@ -86,6 +87,7 @@ type extractor struct {
 	dirTimes []dirTime
 	euid     int
 	budget   *layer.Budget
+	userns   bool // root of a user namespace: no devices, unmapped ids
 }
 
 func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o extractOptions) error {
@@ -94,7 +96,8 @@ func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o 
 		return err
 	}
 	defer root.Close()
-	x := &extractor{root: root, mode: mode, created: map[string]bool{}, euid: os.Geteuid(), budget: layer.NewBudget(dir, o.maxSize)}
+	x := &extractor{root: root, mode: mode, created: map[string]bool{}, euid: os.Geteuid(), userns: userns.Inside(),
+		budget: layer.NewBudget(dir, o.maxSize)}
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -188,7 +191,7 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 		typ := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
 		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 		if err := unix.Mknodat(pfd, base, typ|perm, int(dev)); err != nil {
-			if x.euid != 0 && errors.Is(err, unix.EPERM) {
+			if (x.euid != 0 || x.userns) && errors.Is(err, unix.EPERM) {
 				return nil // devices need privileges; skipped like Docker in a user namespace
 			}
 			return fmt.Errorf("mknod: %w", err)
@@ -244,7 +247,11 @@ func (x *extractor) link(pfd int, base, target string) (unix.Stat_t, error) {
 func (x *extractor) metadata(pfd int, base, name string, hdr *tar.Header, symlink bool) error {
 	if hdr.Uid >= 0 {
 		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			if x.euid == 0 || !errors.Is(err, unix.EPERM) {
+			// Not root: the files stay the user's. Root of a user
+			// namespace that does not map the id (no subordinate range):
+			// the file stays owned by root of the namespace.
+			unmapped := x.userns && errors.Is(err, unix.EINVAL)
+			if !unmapped && (x.euid == 0 || !errors.Is(err, unix.EPERM)) {
 				return fmt.Errorf("chown: %w", err)
 			}
 		}
@@ -340,7 +347,13 @@ func (x *extractor) opaque(dir string) error {
 	d := os.NewFile(uintptr(dfd), dir)
 	defer d.Close()
 	if x.mode == whiteoutsAsOverlay {
-		if err := unix.Fsetxattr(dfd, opaqueXattr, []byte("y"), 0); err != nil {
+		name := opaqueXattr
+		if x.userns {
+			// trusted.* is the host root's; an overlay mounted in a user
+			// namespace (userxattr) reads user.overlay.opaque.
+			name = userOpaqueXattr
+		}
+		if err := unix.Fsetxattr(dfd, name, []byte("y"), 0); err != nil {
 			return fmt.Errorf("mark opaque: %w", err)
 		}
 		return nil

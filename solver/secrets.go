@@ -15,7 +15,7 @@ import (
 // TOKEN or SECRET delimited by "_" or the ends of the key.
 var (
 	secretName = regexp.MustCompile(`(?i)(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)`)
-	publicName = regexp.MustCompile(`(?i)(?:_|^)(?:public)(?:_|$)`)
+	publicName = regexp.MustCompile(`(?i)(?:_|^)(?:public|file|version)(?:_|$)`) // as builder check's rule
 )
 
 // secretsUsedInArgOrEnv returns BuildKit's SecretsUsedInArgOrEnv warning

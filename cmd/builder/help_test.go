@@ -16,12 +16,14 @@ func TestSubcommandHelp(t *testing.T) {
 		want    []string // flags it must list
 		notWant []string // flags of other commands
 	}{
-		{cmd: "build", want: []string{"--tag", "--push", "--push-jobs", "--cache-to", "--root"}, notWant: []string{"--password-stdin", "--keep-storage"}},
+		{cmd: "build", want: []string{"--tag", "--push", "--push-jobs", "--cache-to", "--report", "--root"}, notWant: []string{"--password-stdin", "--keep-storage"}},
 		{cmd: "push", want: []string{"--digest-file", "--push-jobs", "--insecure-registry"}, notWant: []string{"--tag", "--build-arg", "--password-stdin"}},
 		{cmd: "login", want: []string{"--username", "--password-stdin", "--insecure-registry"}, notWant: []string{"--push-jobs", "--digest-file", "--tag"}},
 		{cmd: "images", want: []string{"--format", "--root"}, notWant: []string{"--tag", "--push-jobs", "--verbose"}},
 		{cmd: "prune", want: []string{"--keep-storage", "--force"}, notWant: []string{"--verbose", "--tag"}},
 		{cmd: "du", want: []string{"--verbose"}, notWant: []string{"--keep-storage", "--tag"}},
+		{cmd: "history", want: []string{"--no-trunc", "--format", "--root"}, notWant: []string{"--size", "--tag"}},
+		{cmd: "inspect", want: []string{"--size", "--format", "--root"}, notWant: []string{"--no-trunc", "--tag"}},
 	}
 	for _, tt := range tests {
 		for _, args := range [][]string{{tt.cmd, "--help"}, {tt.cmd, "-h"}, {"help", tt.cmd}} {
