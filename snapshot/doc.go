@@ -5,6 +5,10 @@
 // overlay is unavailable) and diffs a changed root into a layer tar in the
 // format containerd's archive.WriteDiff produces.
 //
+// Extraction is bounded (WithMaxExtractSize, by default keeping 5% of the
+// disk free, see layer.Budget) and refuses names over PATH_MAX or NAME_MAX
+// before any system call.
+//
 // It never runs processes: callers mount what Active.Mounts returns (see
 // mount.Mount.MountAt) in their own mount namespace.
 //
