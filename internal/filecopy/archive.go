@@ -80,6 +80,16 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 		return fmt.Errorf("%s failed: extract archive: %.64q...: path under the destination is %d bytes long, over the kernel's limit of %d", p.verb(), h.Name, len(target), maxPath)
 	}
 	hdr := layer.Normalize(h)
+	// Extended attributes (file capabilities such as security.capability)
+	// come along, as BuildKit's unpack keeps them.
+	for k, v := range h.PAXRecords {
+		if strings.HasPrefix(k, "SCHILY.xattr.") {
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = map[string]string{}
+			}
+			hdr.PAXRecords[k] = v
+		}
+	}
 	if c := p.req.Chown; c != nil {
 		hdr.Uid, hdr.Gid = int(c.UID), int(c.GID)
 	}
