@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO      ?= go
 BIN     := bin/builder
 
-.PHONY: all build test test-go deps lint fmt-check vet demo bench clean image
+.PHONY: all build test test-go fuzz deps lint fmt-check vet demo bench clean image
 
 all: build
 
@@ -34,7 +34,21 @@ lint: vet fmt-check
 # Tests start and stop their own registries and containers. They run with a
 # private TMPDIR so that anything left behind (mounts, processes) is found
 # afterwards; the dir is removed only when nothing was left.
-test: deps lint test-go
+test: deps lint test-go fuzz
+
+# Each fuzzer runs for FUZZTIME on top of its seed corpus (and the
+# regression cases in its package's testdata/fuzz/FuzzX/). A crasher is
+# written there by go test: commit it as a regression case.
+FUZZTIME ?= 20s
+FUZZERS := ./parser:FuzzParse ./parser/shell:FuzzProcessWord ./snapshot:FuzzApply \
+	./internal/filecopy:FuzzSelect ./internal/filecopy:FuzzDockerignore ./check:FuzzRun
+
+fuzz:
+	@set -e; for f in $(FUZZERS); do \
+		pkg=$${f%%:*}; name=$${f##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME); \
+	done
 
 test-go:
 	@tmp=$$(mktemp -d /tmp/builder-test.XXXXXX); rc=0; \

@@ -29,6 +29,7 @@ type config struct {
 	tags      []string
 	exporters []exporter.Exporter
 	before    func()
+	unpackMax int64 // WithMaxExtractSize
 }
 
 // Option configures Run.
@@ -84,6 +85,10 @@ func WithExporters(e ...exporter.Exporter) Option {
 // it wrote).
 func WithBeforeSolve(fn func()) Option { return func(c *config) { c.before = fn } }
 
+// WithMaxExtractSize bounds each layer extraction and ADD archive
+// (solver.WithMaxExtractSize): 0 keeps 5% of the disk free, < 0 no bound.
+func WithMaxExtractSize(n int64) Option { return func(c *config) { c.unpackMax = n } }
+
 // Result is a finished build.
 type Result struct {
 	*solver.Result
@@ -130,6 +135,7 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 		solver.WithJobs(c.jobs),
 		solver.WithRemoteOptions(ropts...),
 		solver.WithCacheMountDir(st.CacheMountsDir()),
+		solver.WithMaxExtractSize(c.unpackMax),
 	}
 	out := &Result{}
 	r, err := newRunner(ctx, st, c.isolation)

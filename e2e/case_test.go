@@ -64,7 +64,7 @@ type Case struct {
 // TarSpec is one entry of a generated context tar.
 type TarSpec struct {
 	Name    string `json:"name"`
-	Type    string `json:"type"` // file (default), dir, symlink
+	Type    string `json:"type"` // file (default), dir, symlink, hardlink, whiteout
 	Mode    string `json:"mode"`
 	UID     int    `json:"uid"`
 	GID     int    `json:"gid"`
@@ -238,6 +238,10 @@ func writeContextTar(t testing.TB, file string, specs []TarSpec) {
 			h.Typeflag = tar.TypeDir
 		case "symlink":
 			h.Typeflag = tar.TypeSymlink
+		case "hardlink":
+			h.Typeflag = tar.TypeLink
+		case "whiteout": // an empty file named as given (.wh.* or .wh..wh..opq)
+			h.Typeflag = tar.TypeReg
 		default:
 			t.Fatalf("context tar %s: unknown type %q", file, s.Type)
 		}

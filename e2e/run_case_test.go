@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/builderdev/builder/internal/testenv"
+	"github.com/builderdev/builder/snapshot"
 )
 
 // runUnsupported matches how builder says it cannot run RUN steps here.
@@ -191,6 +193,11 @@ func checkInvariants(t *testing.T, img *testenv.Image) {
 		t.Errorf("rootfs %+v for %d layers", img.Config.RootFS, len(img.LayerFiles))
 	}
 	for i, lf := range img.LayerFiles {
+		// builder never writes a layer it cannot extract itself: each layer
+		// extracts alone (its hard links name files of the same layer)
+		if err := snapshot.Apply(context.Background(), t.TempDir(), bytes.NewReader(uncompressed(t, lf))); err != nil {
+			t.Errorf("layer %d does not extract: %v", i, err)
+		}
 		if i < len(img.Config.RootFS.DiffIDs) {
 			if got := fmt.Sprintf("sha256:%x", sha256.Sum256(uncompressed(t, lf))); got != img.Config.RootFS.DiffIDs[i] {
 				t.Errorf("layer %d diffID %s, config says %s", i, got, img.Config.RootFS.DiffIDs[i])

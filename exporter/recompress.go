@@ -153,11 +153,14 @@ func writeConversion(ctx context.Context, st *store.Store, l v1.Layer, key strin
 	}()
 	h, n, err := st.WriteBlob(ctx, string(mt), pr)
 	pr.CloseWithError(errors.New("blob write ended"))
-	if cerr := <-done; cerr != nil {
-		return store.Conversion{}, cerr
-	}
+	cerr := <-done
+	// The blob's error first: when the write fails (a full disk), the
+	// compressor only sees the pipe closed.
 	if err != nil {
 		return store.Conversion{}, err
+	}
+	if cerr != nil {
+		return store.Conversion{}, cerr
 	}
 	conv := store.Conversion{Key: key, DiffID: diffID, Digest: h, Size: n, MediaType: string(mt)}
 	if err := st.RecordConversion(ctx, conv); err != nil {

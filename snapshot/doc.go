@@ -8,6 +8,10 @@
 // BindMount) and the persistent type=cache directories with their locks
 // (CacheDirs).
 //
+// Extraction is bounded (WithMaxExtractSize, by default keeping 5% of the
+// disk free, see layer.Budget) and refuses names over PATH_MAX or NAME_MAX
+// before any system call.
+//
 // It never runs processes: callers mount what Active.Mounts returns (see
 // mount.Mount.MountAt) in their own mount namespace.
 //

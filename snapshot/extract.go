@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/internal/userns"
 )
 
@@ -29,8 +30,49 @@ const (
 // Apply applies one uncompressed layer tar onto the plain directory root:
 // whiteouts delete what they name (an opaque marker deletes what the
 // directory held before this layer). No entry can land outside root.
-func Apply(ctx context.Context, root string, r io.Reader) error {
-	return extract(ctx, root, r, whiteoutsDelete)
+// What it writes is bounded (see WithMaxExtractSize).
+func Apply(ctx context.Context, root string, r io.Reader, opts ...ExtractOption) error {
+	return extract(ctx, root, r, whiteoutsDelete, extractConfig(opts))
+}
+
+// ExtractOption configures an extraction.
+type ExtractOption func(*extractOptions)
+
+type extractOptions struct{ maxSize int64 }
+
+// WithMaxExtractSize bounds the bytes of file content one extraction
+// writes (counted by the sizes entries declare, before they are written):
+// n > 0 bytes at most; 0 (the default) so much that the disk keeps
+// layer.MinFreePercent free; n < 0 no bound.
+func WithMaxExtractSize(n int64) ExtractOption {
+	return func(o *extractOptions) { o.maxSize = n }
+}
+
+func extractConfig(opts []ExtractOption) extractOptions {
+	var o extractOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// Kernel limits (PATH_MAX, NAME_MAX): an entry over them fails clearly
+// before any system call.
+const (
+	maxPath = 4095
+	maxName = 255
+)
+
+func checkName(name string) error {
+	if len(name) > maxPath {
+		return fmt.Errorf("name is %d bytes long, over the kernel's limit of %d", len(name), maxPath)
+	}
+	for _, c := range strings.Split(name, "/") {
+		if len(c) > maxName {
+			return fmt.Errorf("path component is %d bytes long, over the kernel's limit of %d", len(c), maxName)
+		}
+	}
+	return nil
 }
 
 type dirTime struct {
@@ -44,16 +86,18 @@ type extractor struct {
 	created  map[string]bool
 	dirTimes []dirTime
 	euid     int
+	budget   *layer.Budget
 	userns   bool // root of a user namespace: no devices, unmapped ids
 }
 
-func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode) error {
+func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o extractOptions) error {
 	root, err := openRoot(dir)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	x := &extractor{root: root, mode: mode, created: map[string]bool{}, euid: os.Geteuid(), userns: userns.Inside()}
+	x := &extractor{root: root, mode: mode, created: map[string]bool{}, euid: os.Geteuid(), userns: userns.Inside(),
+		budget: layer.NewBudget(dir, o.maxSize)}
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -65,6 +109,9 @@ func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode) er
 		}
 		if err != nil {
 			return fmt.Errorf("read layer tar: %w", err)
+		}
+		if err := checkName(hdr.Name); err != nil {
+			return fmt.Errorf("extract %.64q...: %w", hdr.Name, err)
 		}
 		if err := x.entry(ctx, hdr, tr); err != nil {
 			return fmt.Errorf("extract %q: %w", hdr.Name, err)
@@ -118,6 +165,9 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 			}
 		}
 	case tar.TypeReg, tar.TypeRegA:
+		if err := x.budget.Add(hdr.Size); err != nil {
+			return fmt.Errorf("write file: %w", err)
+		}
 		if err := writeFile(ctx, pfd, base, tr); err != nil {
 			return err
 		}

@@ -20,14 +20,16 @@ import (
 // diffID hex, shared by every build and process using that directory.
 type Layers struct {
 	dir   string
+	opts  extractOptions
 	group singleflight.Group
 	clean sync.Once
 }
 
 // NewLayers returns the layer set kept in dir (created on first use). The
-// first Ensure removes extraction directories left by dead processes.
-func NewLayers(dir string) *Layers {
-	return &Layers{dir: dir}
+// first Ensure removes extraction directories left by dead processes. The
+// options bound each extraction.
+func NewLayers(dir string, opts ...ExtractOption) *Layers {
+	return &Layers{dir: dir, opts: extractConfig(opts)}
 }
 
 // Dir returns where layer diffID is (or would be) extracted.
@@ -98,7 +100,7 @@ func (l *Layers) extract(ctx context.Context, diffID v1.Hash, target string, ope
 	defer rc.Close()
 	h := sha256.New()
 	r := io.TeeReader(rc, h)
-	if err := extract(ctx, tmp, r, whiteoutsAsOverlay); err != nil {
+	if err := extract(ctx, tmp, r, whiteoutsAsOverlay, l.opts); err != nil {
 		return fmt.Errorf("extract layer %s: %w", diffID, err)
 	}
 	if _, err := io.Copy(io.Discard, r); err != nil { // tar padding after the end marker

@@ -25,6 +25,8 @@ import (
 // build is the state of one Build call.
 type build struct {
 	s          *Solver
+	rep        Reporter  // s's reporter, masking the build's secrets
+	scrub      *scrubber // nil without secrets
 	req        *Request
 	df         *parser.Dockerfile
 	platform   v1.Platform

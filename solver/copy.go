@@ -69,7 +69,7 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 		IsAdd: c.Add, Unpack: c.Unpack, Checksum: c.Checksum,
 		Excludes: c.Excludes, Parents: c.Parents,
 		Client: b.s.http, TmpDir: b.s.store.TmpDir(), ModTime: b.created,
-		StatCache: b.s.stats,
+		StatCache: b.s.stats, MaxExtractSize: b.s.maxExtract,
 	}
 	if c.Link {
 		req.Dest = nil // --link: the layer does not depend on what is below it

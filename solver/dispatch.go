@@ -94,7 +94,7 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 			st, err := b.fromRecord(ctx, s.st, rec, key, s.createdBy)
 			if err == nil {
 				b.hit.Add(1)
-				b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusCached})
+				b.reporter().Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusCached})
 				return st, nil
 			}
 		} else if !errors.Is(err, cache.ErrNotFound) {
@@ -112,7 +112,7 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 	}
 	defer release()
 	started := time.Now()
-	b.s.reporter.Report(Event{Time: started, Vertex: v.num, Name: v.name, Status: StatusStarted, Reason: reason})
+	b.reporter().Report(Event{Time: started, Vertex: v.num, Name: v.name, Status: StatusStarted, Reason: reason})
 	res, err, _ := b.s.steps.Do(key.String(), func() (any, error) {
 		l, err := s.exec(ctx, v)
 		if err != nil {
@@ -159,7 +159,7 @@ func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusDone, Duration: time.Since(started)})
+	b.reporter().Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusDone, Duration: time.Since(started)})
 	return st, nil
 }
 
@@ -172,7 +172,7 @@ func (b *build) jobSlot(ctx context.Context, v *vertex) (release func(), err err
 		return func() {}, nil
 	}
 	if !b.sem.TryAcquire(1) {
-		b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusWaiting})
+		b.reporter().Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusWaiting})
 		if err := b.sem.Acquire(ctx, 1); err != nil {
 			return nil, err
 		}
@@ -298,7 +298,7 @@ func (b *build) fromRecord(ctx context.Context, st *state, rec *cache.Record, ke
 }
 
 func (b *build) start(v *vertex) {
-	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusStarted})
+	b.reporter().Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: StatusStarted})
 }
 
 func (b *build) doneVertex(v *vertex, cached bool) {
@@ -306,7 +306,7 @@ func (b *build) doneVertex(v *vertex, cached bool) {
 	if cached {
 		st = StatusCached
 	}
-	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: st})
+	b.reporter().Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: st})
 }
 
 // fail reports v as failed, or as cancelled when it stopped because the
@@ -318,7 +318,7 @@ func (b *build) fail(v *vertex, err error) {
 	if errors.Is(err, context.Canceled) || errors.As(err, &sf) {
 		st = StatusCanceled
 	}
-	b.s.reporter.Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: st, Data: err.Error()})
+	b.reporter().Report(Event{Time: time.Now(), Vertex: v.num, Name: v.name, Status: st, Data: err.Error()})
 }
 
 // failedStep shows a step that failed before it could start (a COPY

@@ -12,4 +12,8 @@
 // --from and the build context name (one FS per local source, for COPY,
 // bind mounts and keys); image_source.go resolves images; mounts.go is RUN
 // --mount; keys.go the key encoding; state.go a stage's state.
+//
+// A build's --secret values are masked in every event it reports and in its
+// error; ARG and ENV keys that name sensitive data get a
+// SecretsUsedInArgOrEnv warning.
 package solver

@@ -158,7 +158,7 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	tail := newTail(8)
 	// stdout and stderr are one pipe, as with docker build: the output and
 	// its last lines keep the order the step wrote them in.
-	output := &logWriter{r: b.s.reporter, vertex: v.num, name: v.name, stream: 1, tail: tail}
+	output := &logWriter{r: b.reporter(), vertex: v.num, name: v.name, stream: 1, tail: tail}
 	network := r.Network
 	if network == "" || network == "default" {
 		network = "host"

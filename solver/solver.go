@@ -41,6 +41,7 @@ type Solver struct {
 	stats       *filecopy.StatCache // content digests by stat, for context hashing
 	images      *imagesource.Source
 	cacheDirs   *snapshot.CacheDirs // RUN --mount=type=cache directories
+	maxExtract  int64               // see WithMaxExtractSize
 
 	// steps shares identical vertices (same cache key) across builds.
 	steps singleflight.Group
@@ -75,6 +76,16 @@ func WithRunner(snap snapshot.Snapshotter, exec executor.Executor) Option {
 
 // WithCacheMountDir is where RUN --mount=type=cache directories persist.
 func WithCacheMountDir(dir string) Option { return func(s *Solver) { s.cacheMounts = dir } }
+
+// WithMaxExtractSize bounds the bytes one layer extraction or one ADD
+// archive writes: n > 0 bytes; 0 (the default) keeps 5% of the disk free;
+// n < 0 no bound.
+func WithMaxExtractSize(n int64) Option {
+	return func(s *Solver) {
+		s.maxExtract = n
+		s.layers = snapshot.NewLayers(s.store.LayersDir(), snapshot.WithMaxExtractSize(n))
+	}
+}
 
 // New returns a Solver over a store and its cache.
 func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
@@ -179,6 +190,19 @@ func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	res, err := b.buildImage(ctx, start)
+	if sr, ok := b.rep.(*scrubReporter); ok {
+		sr.flushAll()
+	}
+	return res, b.scrub.scrubError(err)
+}
+
+// buildImage solves the build and assembles its image.
+func (b *build) buildImage(ctx context.Context, start time.Time) (*Result, error) {
+	s := b.s
+	for _, w := range secretsUsedInArgOrEnv(b.df) {
+		b.warn(w)
+	}
 	lease, err := s.store.Lease(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("take store lease: %w", err)
@@ -202,6 +226,8 @@ func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
 
 func (s *Solver) newBuild(req *Request) (*build, error) {
 	b := &build{s: s, req: req, df: req.Dockerfile, contextDir: req.ContextDir}
+	b.scrub = newScrubber(req.Secrets)
+	b.rep = newScrubReporter(s.reporter, b.scrub)
 	if s.jobs > 0 {
 		b.sem = semaphore.NewWeighted(int64(s.jobs))
 	}
@@ -228,6 +254,9 @@ func (s *Solver) newBuild(req *Request) (*build, error) {
 	return b, nil
 }
 
+// warn reports a build check's warning, as BuildKit's "WARN: ..." lines.
+func (b *build) warn(msg string) { b.info("WARN: " + msg) }
+
 func (b *build) info(msg string) {
-	b.s.reporter.Report(Event{Time: time.Now(), Status: StatusInfo, Data: msg})
+	b.reporter().Report(Event{Time: time.Now(), Status: StatusInfo, Data: msg})
 }

@@ -15,5 +15,7 @@
 // builds keep (TaggedBlobs, ActiveLeases) and removes blobs, extracted
 // layers and cache mounts safely against concurrent builds (RemoveBlob,
 // RemoveLayer, RemoveCacheMount, under LockGC). What to remove is the
-// caller's choice (cache.Prune).
+// caller's choice (cache.Prune). Fsck checks blob digests, tag closures
+// and the extracted layers directory and, with repair, drops only what is
+// broken (cache.Fsck adds the cache records).
 package store

@@ -102,13 +102,33 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*index) error) error {
 // previous image of that name. Blobs are complete before index.json is
 // updated, so the index never references a missing blob.
 func (s *Store) Tag(ctx context.Context, name string, img v1.Image) error {
+	return s.tag(ctx, name, img, nil)
+}
+
+// tag is Tag; beforeIndex, when set, runs between writing the blobs and
+// updating index.json (tests race a prune there).
+func (s *Store) tag(ctx context.Context, name string, img v1.Image, beforeIndex func()) error {
 	ref, err := NormalizeName(name)
 	if err != nil {
 		return fmt.Errorf("tag image: %w", err)
 	}
+	// Until index.json names them, the image's blobs are only this call's:
+	// a lease keeps a concurrent prune from removing one that is written
+	// (or found) here but not tagged yet.
+	lease, err := s.Lease(ctx)
+	if err != nil {
+		return fmt.Errorf("tag image %s: %w", ref, err)
+	}
+	defer lease.Release()
+	if err := lease.Add(ctx, imageBlobs(img)...); err != nil {
+		return fmt.Errorf("tag image %s: %w", ref, err)
+	}
 	desc, err := s.WriteImage(ctx, img)
 	if err != nil {
 		return fmt.Errorf("tag image %s: %w", ref, err)
+	}
+	if beforeIndex != nil {
+		beforeIndex()
 	}
 	desc.Annotations = map[string]string{RefNameAnnotation: ref}
 	err = s.updateIndex(ctx, func(idx *index) error {
@@ -125,6 +145,24 @@ func (s *Store) Tag(ctx context.Context, name string, img v1.Image) error {
 		return fmt.Errorf("tag image %s: %w", ref, err)
 	}
 	return nil
+}
+
+// imageBlobs lists the digests of img's manifest, config and layers (those
+// it can tell).
+func imageBlobs(img v1.Image) []v1.Hash {
+	var out []v1.Hash
+	if h, err := img.Digest(); err == nil {
+		out = append(out, h)
+	}
+	if h, err := img.ConfigName(); err == nil {
+		out = append(out, h)
+	}
+	if m, err := img.Manifest(); err == nil {
+		for _, l := range m.Layers {
+			out = append(out, l.Digest)
+		}
+	}
+	return out
 }
 
 // WriteImage stores every blob of img without tagging it and returns the

@@ -51,6 +51,7 @@ type buildOptions struct {
 	push          bool
 	digestFile    string
 	check         bool
+	maxExtract    string
 	reg           registryOptions
 	cache         cacheOptions
 }
@@ -84,6 +85,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
 	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
 	fs.BoolVar(&o.check, "check", false, "run builder check first; do not build if a rule is an error")
+	fs.StringVar(&o.maxExtract, "max-extract-size", "", "most bytes one layer extraction or ADD archive may write (e.g. 10g; default: keep 5% of the disk free; -1: no limit)")
 	o.reg.AddFlags(fs)
 	o.cache.AddFlags(fs)
 }
@@ -146,6 +148,10 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err != nil {
 		return err
 	}
+	maxExtract, err := parseMaxExtract(o.maxExtract)
+	if err != nil {
+		return usageError(err)
+	}
 	exps = append(exps, pushExporters(o.reg.pusher(pushReport(render)), st, targets)...)
 	var before map[string]bool
 	res, err := build.Run(ctx, req,
@@ -153,7 +159,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		build.WithIsolation(executor.Isolation(o.isolation)), build.WithRegistryOptions(o.reg.exporterOptions()...),
 		build.WithCacheFrom(cacheFrom...), build.WithCacheTo(cacheTo...),
 		build.WithTags(o.tags...), build.WithExporters(exps...),
-		build.WithBeforeSolve(func() { before = knownBlobs(st) }))
+		build.WithBeforeSolve(func() { before = knownBlobs(st) }), build.WithMaxExtractSize(maxExtract))
 	if err != nil {
 		closeRep()
 		if ctx.Err() != nil {
@@ -424,4 +430,20 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return int64(n * float64(mult)), nil
+}
+
+// parseMaxExtract reads --max-extract-size: "" is 0 (the free-space rule),
+// "-1" no limit.
+func parseMaxExtract(s string) (int64, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "-1":
+		return -1, nil
+	}
+	n, err := parseBytes(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid --max-extract-size %q: want a size such as 512m or 10g, or -1", s)
+	}
+	return n, nil
 }

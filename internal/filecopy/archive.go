@@ -63,12 +63,21 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	if escapes(h.Name) {
 		return fmt.Errorf("%s failed: extract archive: %q: path escapes the extraction root", p.verb(), h.Name)
 	}
+	if err := checkName(h.Name); err != nil {
+		return fmt.Errorf("%s failed: extract archive: %.64q...: %w", p.verb(), h.Name, err)
+	}
+	if base := path.Base(path.Clean("/" + h.Name)); strings.HasPrefix(base, whiteoutPrefix) {
+		return p.whiteout(h.Name, base)
+	}
 	if h.Typeflag == tar.TypeLink && escapes(h.Linkname) {
 		return fmt.Errorf("%s failed: extract archive: hard link %q to %q: path escapes the extraction root", p.verb(), h.Name, h.Linkname)
 	}
 	target, err := p.inDest(path.Join(dest, relName(h.Name)))
 	if err != nil {
 		return fmt.Errorf("%s failed: extract archive: %q: %w", p.verb(), h.Name, err)
+	}
+	if len(target) > maxPath {
+		return fmt.Errorf("%s failed: extract archive: %.64q...: path under the destination is %d bytes long, over the kernel's limit of %d", p.verb(), h.Name, len(target), maxPath)
 	}
 	hdr := layer.Normalize(h)
 	// Extended attributes (file capabilities such as security.capability)
@@ -88,7 +97,7 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	switch h.Typeflag {
 	case tar.TypeReg, tar.TypeRegA:
 		e.hdr.Typeflag = tar.TypeReg
-		off, n, err := p.spoolCopy(r)
+		off, n, err := p.spoolCopy(r, h.Size)
 		if err != nil {
 			return err
 		}
@@ -104,6 +113,17 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	case tar.TypeLink:
 		if e.hdr.Linkname, err = p.inDest(path.Join(dest, relName(h.Linkname))); err != nil {
 			return fmt.Errorf("%s failed: extract archive: hard link %q: %w", p.verb(), h.Name, err)
+		}
+		// A layer can hold a hard link only to a file of the same layer:
+		// the target must be an earlier non-directory entry of this
+		// archive, or the layer could not be extracted. Docker would link
+		// to a file of the base image instead; we refuse here, at the ADD.
+		t, ok := p.entries[e.hdr.Linkname]
+		if !ok || t.hdr.Typeflag == tar.TypeDir {
+			return fmt.Errorf("%s failed: extract archive: hard link %q to %q: the target is not a file written earlier by this archive", p.verb(), h.Name, h.Linkname)
+		}
+		if t.hdr.Typeflag == tar.TypeLink {
+			e.hdr.Linkname = t.hdr.Linkname // a link to a link names the file
 		}
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	default:
@@ -121,7 +141,9 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 }
 
 // spoolCopy appends r to the spool file and returns its offset and length.
-func (p *plan) spoolCopy(r io.Reader) (int64, int64, error) {
+// The size the entry declares is counted against the extraction budget
+// before anything is written.
+func (p *plan) spoolCopy(r io.Reader, size int64) (int64, int64, error) {
 	if p.spool == nil {
 		f, err := os.CreateTemp(p.req.TmpDir, "add-spool-*")
 		if err != nil {
@@ -134,9 +156,99 @@ func (p *plan) spoolCopy(r io.Reader) (int64, int64, error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("seek spool: %w", err)
 	}
+	if p.budget == nil {
+		p.budget = layer.NewBudget(p.req.TmpDir, p.req.MaxExtractSize)
+		if p.budget.Dir == "" {
+			p.budget.Dir = os.TempDir()
+		}
+	}
+	if err := p.budget.Add(size); err != nil {
+		return 0, 0, fmt.Errorf("%s failed: extract archive: %w", p.verb(), err)
+	}
 	n, err := io.Copy(p.spool, r)
 	if err != nil {
-		return 0, 0, fmt.Errorf("spool archive entry: %w", err)
+		return 0, 0, fmt.Errorf("%s failed: extract archive: %w", p.verb(), err)
 	}
 	return off, n, nil
+}
+
+// Limits of the kernel (PATH_MAX, NAME_MAX): a name over them could be
+// planned but not extracted.
+const (
+	maxPath = 4095
+	maxName = 255
+)
+
+// checkName refuses an archive name no file system can hold.
+func checkName(name string) error {
+	if len(name) > maxPath {
+		return fmt.Errorf("name is %d bytes long, over the kernel's limit of %d", len(name), maxPath)
+	}
+	for _, c := range strings.Split(name, "/") {
+		if len(c) > maxName {
+			return fmt.Errorf("path component is %d bytes long, over the kernel's limit of %d", len(c), maxName)
+		}
+	}
+	return nil
+}
+
+// whiteout handles an archive entry named .wh.*. In an image layer such a
+// name deletes a file of the layers below, so the layer cannot hold it as a
+// file. Docker's and BuildKit's ADD extract it as a plain file, and the
+// layer they write then deletes the base image's file of that name by
+// accident; builder leaves whiteout entries out of the layer instead, and
+// the base image's files stay.
+func (p *plan) whiteout(name, base string) error {
+	if base == whiteoutPrefix {
+		return fmt.Errorf("%s failed: extract archive: %q: invalid whiteout entry", p.verb(), name)
+	}
+	return nil
+}
+
+// whiteoutPrefix starts the names of whiteout entries (OCI image layers).
+const whiteoutPrefix = ".wh."
+
+// orderLinks makes every hard link entry of an extracted archive follow the
+// file it links to in out (walk order): when a link sorts before its target,
+// the first of them carries the file and the others link to it. It fails
+// when a later source replaced a link's target.
+func orderLinks(out []*entry) error {
+	byName := make(map[string]*entry, len(out))
+	links := map[string][]*entry{}
+	var targets []string
+	for _, e := range out {
+		byName[e.name] = e
+		if e.hdr.Typeflag == tar.TypeLink {
+			t := e.hdr.Linkname
+			if _, ok := links[t]; !ok {
+				targets = append(targets, t)
+			}
+			links[t] = append(links[t], e)
+		}
+	}
+	for _, name := range targets {
+		t, ok := byName[name]
+		if !ok || t.hdr.Typeflag == tar.TypeDir || t.hdr.Typeflag == tar.TypeLink {
+			return fmt.Errorf("ADD failed: extract archive: hard link %q: its target %q was replaced", links[name][0].name, name)
+		}
+		first := t
+		for _, l := range links[name] {
+			if lessPath(l.name, first.name) < 0 {
+				first = l
+			}
+		}
+		if first == t {
+			continue
+		}
+		fname, linkHdr := first.name, first.hdr
+		*first = *t
+		first.name = fname
+		t.hdr, t.open = linkHdr, nil
+		for _, l := range append(links[name], t) {
+			if l != first {
+				l.hdr.Linkname = fname
+			}
+		}
+	}
+	return nil
 }

@@ -25,7 +25,11 @@ func Copy(ctx context.Context, req Request, w io.Writer) error {
 	}
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 128*1024)
-	for _, e := range p.sorted() {
+	entries := p.sorted()
+	if err := orderLinks(entries); err != nil {
+		return err
+	}
+	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -10,5 +10,10 @@
 // Materialize writes out (hard links where it can) and TreeSum hashes for
 // the step's key, from one walk of that FS.
 //
+// An ADD archive never yields a layer that cannot be extracted: a hard link
+// must name a file written earlier by the same archive (and is ordered
+// after it), whiteout entries are left out, names over the kernel's limits
+// and archives over the extraction budget (Request.MaxExtractSize) fail.
+//
 // It does not write to any root file system: the caller applies the layer.
 package filecopy

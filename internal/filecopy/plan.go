@@ -28,6 +28,7 @@ type plan struct {
 	cleanup []string
 	spool   *os.File
 	group   int // counts selected sources, for entry.group
+	budget  *layer.Budget
 
 	resolved map[string]string // inDest's resolved directories
 }

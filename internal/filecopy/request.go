@@ -64,6 +64,10 @@ type Request struct {
 	// of heredoc files (and downloads without Last-Modified). Zero means
 	// now, as BuildKit without SOURCE_DATE_EPOCH.
 	ModTime time.Time
+	// MaxExtractSize bounds the bytes ADD extracts from local archives:
+	// 0 stops when TmpDir's disk would keep less than 5% free, < 0 has
+	// no bound (see layer.Budget).
+	MaxExtractSize int64
 	// StatCache, when set, lets Checksum skip reading files whose stat
 	// information has not changed.
 	StatCache *StatCache

@@ -17,7 +17,7 @@ var allowed = map[string][]string{
 	"parser":             {"parser/shell"},
 	"internal/user":      {},
 	"store":              {"internal/ctxio", "internal/procowner", "internal/layer"},
-	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
+	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns", "internal/layer"},
 	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
 	"internal/filecopy":  {"internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
 	"registry":           {}, // knows no solver, exporter or cache
