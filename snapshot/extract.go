@@ -56,25 +56,6 @@ func extractConfig(opts []ExtractOption) extractOptions {
 	return o
 }
 
-// Kernel limits (PATH_MAX, NAME_MAX): an entry over them fails clearly
-// before any system call.
-const (
-	maxPath = 4095
-	maxName = 255
-)
-
-func checkName(name string) error {
-	if len(name) > maxPath {
-		return fmt.Errorf("name is %d bytes long, over the kernel's limit of %d", len(name), maxPath)
-	}
-	for _, c := range strings.Split(name, "/") {
-		if len(c) > maxName {
-			return fmt.Errorf("path component is %d bytes long, over the kernel's limit of %d", len(c), maxName)
-		}
-	}
-	return nil
-}
-
 type dirTime struct {
 	name         string
 	atime, mtime time.Time
@@ -110,7 +91,7 @@ func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o 
 		if err != nil {
 			return fmt.Errorf("read layer tar: %w", err)
 		}
-		if err := checkName(hdr.Name); err != nil {
+		if err := layer.CheckName(hdr.Name); err != nil {
 			return fmt.Errorf("extract %.64q...: %w", hdr.Name, err)
 		}
 		if err := x.entry(ctx, hdr, tr); err != nil {

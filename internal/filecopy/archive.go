@@ -63,7 +63,7 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	if escapes(h.Name) {
 		return fmt.Errorf("%s failed: extract archive: %q: path escapes the extraction root", p.verb(), h.Name)
 	}
-	if err := checkName(h.Name); err != nil {
+	if err := layer.CheckName(h.Name); err != nil {
 		return fmt.Errorf("%s failed: extract archive: %.64q...: %w", p.verb(), h.Name, err)
 	}
 	if base := path.Base(path.Clean("/" + h.Name)); strings.HasPrefix(base, whiteoutPrefix) {
@@ -76,8 +76,8 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 	if err != nil {
 		return fmt.Errorf("%s failed: extract archive: %q: %w", p.verb(), h.Name, err)
 	}
-	if len(target) > maxPath {
-		return fmt.Errorf("%s failed: extract archive: %.64q...: path under the destination is %d bytes long, over the kernel's limit of %d", p.verb(), h.Name, len(target), maxPath)
+	if len(target) > layer.MaxPath {
+		return fmt.Errorf("%s failed: extract archive: %.64q...: path under the destination is %d bytes long, over the kernel's limit of %d", p.verb(), h.Name, len(target), layer.MaxPath)
 	}
 	hdr := layer.Normalize(h)
 	// Extended attributes (file capabilities such as security.capability)
@@ -170,26 +170,6 @@ func (p *plan) spoolCopy(r io.Reader, size int64) (int64, int64, error) {
 		return 0, 0, fmt.Errorf("%s failed: extract archive: %w", p.verb(), err)
 	}
 	return off, n, nil
-}
-
-// Limits of the kernel (PATH_MAX, NAME_MAX): a name over them could be
-// planned but not extracted.
-const (
-	maxPath = 4095
-	maxName = 255
-)
-
-// checkName refuses an archive name no file system can hold.
-func checkName(name string) error {
-	if len(name) > maxPath {
-		return fmt.Errorf("name is %d bytes long, over the kernel's limit of %d", len(name), maxPath)
-	}
-	for _, c := range strings.Split(name, "/") {
-		if len(c) > maxName {
-			return fmt.Errorf("path component is %d bytes long, over the kernel's limit of %d", len(c), maxName)
-		}
-	}
-	return nil
 }
 
 // whiteout handles an archive entry named .wh.*. In an image layer such a
