@@ -76,13 +76,20 @@ func (d *dirFS) openIn(name string, flags int) (*os.File, error) {
 	return root.Open(name, flags, 0)
 }
 
-// withParent runs fn with a /proc path naming base inside name's parent.
-func (d *dirFS) withParent(name string, fn func(p string) error) error {
+// openParent opens name's parent directory (O_PATH) inside the root and
+// returns it with name's last component.
+func (d *dirFS) openParent(name string) (*os.File, string, error) {
 	dir, base := path.Split(name)
 	if dir == "" {
 		dir = "."
 	}
 	f, err := d.openIn(dir, unix.O_PATH|unix.O_DIRECTORY)
+	return f, base, err
+}
+
+// withParent runs fn with a /proc path naming base inside name's parent.
+func (d *dirFS) withParent(name string, fn func(p string) error) error {
+	f, base, err := d.openParent(name)
 	if err != nil {
 		return err
 	}
@@ -298,11 +305,7 @@ func (d *dirFS) Link(name, dst string) error {
 	if !fi.Mode().IsRegular() {
 		return &fs.PathError{Op: "link", Path: name, Err: errors.New("not a regular file")}
 	}
-	dir, base := path.Split(name)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := d.openIn(dir, unix.O_PATH|unix.O_DIRECTORY)
+	f, base, err := d.openParent(name)
 	if err != nil {
 		return err
 	}
