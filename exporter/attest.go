@@ -3,9 +3,7 @@ package exporter
 import (
 	"context"
 	"fmt"
-	"net/url"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -88,21 +86,14 @@ func AttestationManifest(subject v1.Image, a Attestations) (mutate.IndexAddendum
 	}}, nil
 }
 
-// subjectName is BuildKit's subject name of an image name:
-// pkg:docker/REPO@TAG?platform=OS%2FARCH.
+// subjectName is BuildKit's subject name of an image name (see
+// attest.DockerPURL).
 func subjectName(n string, p v1.Platform) string {
-	s := n
-	if r, err := name.ParseReference(n); err == nil {
-		s = r.Context().Name()
-		if t, ok := r.(name.Tag); ok {
-			s += "@" + t.TagStr()
-		}
-	}
 	ps := p.OS + "/" + p.Architecture
 	if p.Variant != "" {
 		ps += "/" + p.Variant
 	}
-	return "pkg:docker/" + s + "?platform=" + url.QueryEscape(ps)
+	return attest.DockerPURL(n, ps)
 }
 
 // AttestedIndex is the OCI index of a single-platform image and its
@@ -150,8 +141,11 @@ func pushIndex(ctx context.Context, idx v1.ImageIndex, ref string, opts ...regis
 }
 
 // ExportAttested pushes img and its attestation manifest, as one index,
-// to every ref.
+// to every ref. Without a.Names the subjects are named after the refs.
 func (e *pushExporter) ExportAttested(ctx context.Context, img v1.Image, a Attestations) (Result, error) {
+	if len(a.Names) == 0 {
+		a.Names = e.refs
+	}
 	pushed, err := e.p.exportPushAttested(ctx, img, e.refs, e.conv, &a)
 	return Result{Pushed: pushed}, err
 }

@@ -111,7 +111,7 @@ func TestAttestedIndex(t *testing.T) {
 	}
 	checkAttestedIndex(t, idx, img,
 		"pkg:docker/reg.example:5000/team/app@1.2?platform=linux%2Famd64",
-		"pkg:docker/index.docker.io/library/app@latest?platform=linux%2Famd64")
+		"pkg:docker/app@latest?platform=linux%2Famd64")
 	// Without a name the subject is "_".
 	idx, err = AttestedIndex(img, testAttestations())
 	if err != nil {

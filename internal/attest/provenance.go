@@ -4,9 +4,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // Provenance modes and versions (--provenance=mode=...,version=...).
@@ -73,18 +76,40 @@ type Material struct {
 	Digest map[string]string `json:"digest"`
 }
 
-// ImageMaterial is a base image as BuildKit names it:
-// pkg:docker/REF?platform=OS%2FARCH, with its manifest digest.
+// ImageMaterial is a base image as BuildKit names it (see DockerPURL),
+// with its manifest digest.
 func ImageMaterial(ref, platform, digest string) Material {
 	alg, hex, ok := strings.Cut(digest, ":")
 	if !ok {
 		alg, hex = "sha256", digest
 	}
-	uri := "pkg:docker/" + ref
-	if platform != "" {
-		uri += "?platform=" + strings.ReplaceAll(platform, "/", "%2F")
+	return Material{URI: DockerPURL(ref, platform), Digest: map[string]string{alg: hex}}
+}
+
+// DockerPURL is the package URL of an image reference, as BuildKit
+// writes subjects and materials: pkg:docker/NAME@TAG?platform=OS%2FARCH,
+// NAME in its familiar form (alpine, not docker.io/library/alpine).
+func DockerPURL(ref, platform string) string {
+	s := ref
+	if r, err := name.ParseReference(ref); err == nil {
+		reg, repo := r.Context().RegistryStr(), r.Context().RepositoryStr()
+		if reg == name.DefaultRegistry {
+			s = strings.TrimPrefix(repo, "library/")
+		} else {
+			s = reg + "/" + repo
+		}
+		switch r := r.(type) {
+		case name.Tag:
+			s += "@" + r.TagStr()
+		case name.Digest:
+			s += "@" + r.DigestStr()
+		}
 	}
-	return Material{URI: uri, Digest: map[string]string{alg: hex}}
+	uri := "pkg:docker/" + s
+	if platform != "" {
+		uri += "?platform=" + url.QueryEscape(platform)
+	}
+	return uri
 }
 
 // Step is one Dockerfile instruction of the build (mode=max).

@@ -87,7 +87,7 @@ func TestProvenanceV1Min(t *testing.T) {
 	if len(deps) != 2 {
 		t.Fatalf("resolvedDependencies %v", deps)
 	}
-	if get(deps[0], "uri") != "pkg:docker/127.0.0.1:5000/busybox:latest?platform=linux%2Famd64" || get(deps[0], "digest", "sha256") != strings.Repeat("a", 64) {
+	if get(deps[0], "uri") != "pkg:docker/127.0.0.1:5000/busybox@latest?platform=linux%2Famd64" || get(deps[0], "digest", "sha256") != strings.Repeat("a", 64) {
 		t.Errorf("base image dependency %v", deps[0])
 	}
 	if get(deps[1], "uri") != "https://git.example/app.git" || get(deps[1], "digest", "sha1") != strings.Repeat("b", 40) {
@@ -250,5 +250,19 @@ func TestGitVCS(t *testing.T) {
 	// Not a checkout.
 	if v, err := GitVCS(ctx, t.TempDir()); err != nil || v != nil {
 		t.Errorf("plain dir: %+v %v", v, err)
+	}
+}
+
+func TestDockerPURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"alpine:3.17":                    "pkg:docker/alpine@3.17?platform=linux%2Famd64",
+		"busybox":                        "pkg:docker/busybox@latest?platform=linux%2Famd64",
+		"docker.io/org/app:1":            "pkg:docker/org/app@1?platform=linux%2Famd64",
+		"127.0.0.1:5000/team/busybox:v1": "pkg:docker/127.0.0.1:5000/team/busybox@v1?platform=linux%2Famd64",
+		"ghcr.io/o/a@sha256:" + strings.Repeat("c", 64): "pkg:docker/ghcr.io/o/a@sha256:" + strings.Repeat("c", 64) + "?platform=linux%2Famd64",
+	} {
+		if got := DockerPURL(in, "linux/amd64"); got != want {
+			t.Errorf("DockerPURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
