@@ -41,6 +41,7 @@ func (b *build) resolveImage(ctx context.Context, ref string, p v1.Platform) (*i
 	if err != nil {
 		return nil, err
 	}
+	b.bases.add(ref, p, v.(*image))
 	return v.(*image), nil
 }
 
