@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,8 @@ type buildOptions struct {
 	digestFile    string
 	reg           registryOptions
 	cache         cacheOptions
+	attest        attestOptions
+	dockerfile    []byte // the Dockerfile's text, read by request
 }
 
 func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
@@ -78,6 +81,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
 	o.reg.AddFlags(fs)
 	o.cache.AddFlags(fs)
+	o.attest.AddFlags(fs)
 }
 
 func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
@@ -112,10 +116,15 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err != nil {
 		return err
 	}
+	att, err := o.attest.parse(len(targets) > 0, os.Getenv("BUILDX_NO_DEFAULT_ATTESTATIONS"))
+	if err != nil {
+		return usageError(err)
+	}
 	req, err := o.request(contextDir, s.in)
 	if err != nil {
 		return err
 	}
+	att.DockerfilePath, att.Dockerfile = req.Dockerfile.Name, o.dockerfile
 	req.RewriteTimestamp = rewriteTimestamp(outs)
 	st, c, err := g.openCache()
 	if err != nil {
@@ -134,7 +143,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		build.WithStore(st), build.WithCache(c), build.WithReporter(rep), build.WithJobs(o.jobs),
 		build.WithIsolation(executor.Isolation(o.isolation)), build.WithRegistryOptions(o.reg.exporterOptions()...),
 		build.WithCacheFrom(cacheFrom...), build.WithCacheTo(cacheTo...),
-		build.WithTags(o.tags...), build.WithExporters(exps...),
+		build.WithTags(o.tags...), build.WithExporters(exps...), build.WithAttestations(att),
 		build.WithBeforeSolve(func() { before = knownBlobs(st) }))
 	if err != nil {
 		closeRep()
@@ -223,10 +232,12 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 		r = f
 		name = filepath.Base(file)
 	}
-	df, err := parser.Parse(r, parser.WithName(name))
+	var text bytes.Buffer
+	df, err := parser.Parse(io.TeeReader(r, &text), parser.WithName(name))
 	if err != nil {
 		return nil, err
 	}
+	o.dockerfile = text.Bytes()
 	ignore, err := readIgnore(contextDir, file)
 	if err != nil {
 		return nil, err
