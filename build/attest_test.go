@@ -59,6 +59,14 @@ func TestRunAttestations(t *testing.T) {
 		t.Errorf("no note that the local output has no attestations:\n%s", infos)
 	}
 
+	// Asked for with nowhere to put them, the build says so.
+	rep = &events{}
+	run(t, request(t, ctxDir, "FROM scratch\nCOPY a /a\n"), openStore(t), build.WithReporter(rep),
+		build.WithAttestations(build.Attest{SBOM: true}))
+	if infos := strings.Join(rep.infos(), "\n"); !strings.Contains(infos, "attestations are attached to registry pushes only") {
+		t.Errorf("no note that the build has no attestations:\n%s", infos)
+	}
+
 	// Without attestations the push is the image itself.
 	res = run(t, request(t, ctxDir, "FROM scratch\nCOPY a /a\n"), openStore(t),
 		build.WithExporters(exporter.NewPusher().Exporter([]string{reg.Ref("app:plain")})))

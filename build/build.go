@@ -187,7 +187,7 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 		}
 		skipped = skipped || !attested
 	}
-	if c.attest.any() && skipped {
+	if c.attest.any() && (skipped || len(preds) == 0) {
 		info("attestations are attached to registry pushes only; other outputs have the image alone")
 	}
 	if n := len(out.Pushed); n > 0 {
