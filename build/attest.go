@@ -27,6 +27,8 @@ type Attest struct {
 	// recorded by provenance with mode=max.
 	DockerfilePath string
 	Dockerfile     []byte
+	// Name names the SBOM document; "" takes the first tag, else "image".
+	Name string
 }
 
 func (a Attest) any() bool { return a.Provenance != nil || a.SBOM }
@@ -76,7 +78,7 @@ func attestations(ctx context.Context, a Attest, req *solver.Request, res *solve
 		if req.SourceDateEpoch != nil {
 			created = *req.SourceDateEpoch
 		}
-		p, err := attest.SBOM(pkgs, attest.SBOMOptions{Created: created})
+		p, err := attest.SBOM(pkgs, attest.SBOMOptions{Name: a.Name, Created: created})
 		if err != nil {
 			return nil, err
 		}

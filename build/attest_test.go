@@ -2,9 +2,13 @@ package build_test
 
 import (
 	"encoding/json"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/builderdev/builder/build"
 	"github.com/builderdev/builder/exporter"
@@ -25,7 +29,7 @@ func TestRunAttestations(t *testing.T) {
 	req.Contexts["busybox"] = "oci-layout://" + testenv.BusyboxLayout(t) + ":latest"
 	ref := reg.Ref("app:att")
 	rep := &events{}
-	res := run(t, req, openStore(t), build.WithReporter(rep),
+	res := run(t, req, openStore(t), build.WithReporter(rep), build.WithTags("app:att"),
 		build.WithExporters(exporter.NewPusher().Exporter([]string{ref}), exporter.NewLocalDir(filepath.Join(t.TempDir(), "out"))),
 		build.WithAttestations(build.Attest{Provenance: &attest.ProvenanceOptions{Mode: attest.ModeMax}, SBOM: true, DockerfilePath: "Dockerfile"}))
 	if len(res.BaseImages) != 1 || res.BaseImages[0].Ref != "busybox" || res.BaseImages[0].Digest.Hex == "" {
@@ -57,6 +61,25 @@ func TestRunAttestations(t *testing.T) {
 	}
 	if infos := strings.Join(rep.infos(), "\n"); !strings.Contains(infos, "attestations are attached to registry pushes only") {
 		t.Errorf("no note that the local output has no attestations:\n%s", infos)
+	}
+	// The SBOM is named after the first tag.
+	r, err := name.ParseReference(reg.Ref("app@"+idx.Manifests[1].Digest), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := remote.Image(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := att.Layers()
+	rc, err := layers[1].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbom, _ := io.ReadAll(rc)
+	rc.Close()
+	if !strings.Contains(string(sbom), `"name":"app:att"`) || !strings.Contains(string(sbom), `"spdxVersion":"SPDX-2.3"`) {
+		t.Errorf("SBOM statement %s", sbom)
 	}
 
 	// Asked for with nowhere to put them, the build says so.

@@ -173,7 +173,11 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 	}
 	var preds []attest.Predicate
 	if c.attest.any() && attesting(c.exporters) {
-		if preds, err = attestations(ctx, c.attest, req, res, st.TmpDir(), started, info); err != nil {
+		a := c.attest
+		if a.Name == "" && len(c.tags) > 0 {
+			a.Name = c.tags[0]
+		}
+		if preds, err = attestations(ctx, a, req, res, st.TmpDir(), started, info); err != nil {
 			return nil, fmt.Errorf("make attestations: %w", err)
 		}
 	}
