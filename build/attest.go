@@ -41,8 +41,12 @@ func attestations(ctx context.Context, a Attest, req *solver.Request, res *solve
 	var out []attest.Predicate
 	platform := platformString(res.Config.OS, res.Config.Architecture, res.Config.Variant)
 	if a.Provenance != nil {
+		opts := *a.Provenance
+		if opts.Mode == "" {
+			opts.Mode = attest.ModeMin
+		}
 		in := attest.ProvenanceInput{
-			Options: *a.Provenance, Args: req.BuildArgs, Labels: req.Labels, Target: req.Target,
+			Options: opts, Args: req.BuildArgs, Labels: req.Labels, Target: req.Target,
 			Platform: platform, BuilderPlatform: hostPlatform(),
 			DockerfilePath: a.DockerfilePath, Dockerfile: a.Dockerfile,
 			InvocationID: invocationID(), Started: started, Finished: time.Now(),
@@ -60,7 +64,7 @@ func attestations(ctx context.Context, a Attest, req *solver.Request, res *solve
 			info(fmt.Sprintf("warning: provenance: %v", err))
 		}
 		in.VCS = vcs
-		if a.Provenance.Mode == attest.ModeMax {
+		if opts.Mode == attest.ModeMax {
 			in.Steps = steps(req.Dockerfile)
 		}
 		p, err := attest.Provenance(in)
@@ -68,6 +72,7 @@ func attestations(ctx context.Context, a Attest, req *solver.Request, res *solve
 			return nil, err
 		}
 		out = append(out, p)
+		info(fmt.Sprintf("attestations: SLSA provenance %s, mode=%s", p.Type, in.Options.Mode))
 	}
 	if a.SBOM {
 		pkgs, err := attest.Scan(ctx, res.Image, tmpDir)
@@ -83,6 +88,7 @@ func attestations(ctx context.Context, a Attest, req *solver.Request, res *solve
 			return nil, err
 		}
 		out = append(out, p)
+		info(fmt.Sprintf("attestations: SPDX SBOM of %d packages", len(pkgs)))
 	}
 	return out, nil
 }

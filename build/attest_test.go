@@ -59,8 +59,13 @@ func TestRunAttestations(t *testing.T) {
 			t.Errorf("attestation manifest lacks %s: %s", pt, attManifest)
 		}
 	}
-	if infos := strings.Join(rep.infos(), "\n"); !strings.Contains(infos, "attestations are attached to registry pushes only") {
+	infos := strings.Join(rep.infos(), "\n")
+	if !strings.Contains(infos, "attestations are attached to registry pushes only") {
 		t.Errorf("no note that the local output has no attestations:\n%s", infos)
+	}
+	if !strings.Contains(infos, "attestations: SLSA provenance https://slsa.dev/provenance/v1, mode=max") ||
+		!strings.Contains(infos, "attestations: SPDX SBOM of 0 packages") {
+		t.Errorf("no note of the attestations made:\n%s", infos)
 	}
 	// The SBOM is named after the first tag.
 	r, err := name.ParseReference(reg.Ref("app@"+idx.Manifests[1].Digest), name.Insecure)
