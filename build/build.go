@@ -11,6 +11,7 @@ import (
 	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/exporter"
+	"github.com/builderdev/builder/internal/attest"
 	"github.com/builderdev/builder/registry"
 	"github.com/builderdev/builder/solver"
 	"github.com/builderdev/builder/store"
@@ -30,6 +31,7 @@ type config struct {
 	exporters []exporter.Exporter
 	before    func()
 	unpackMax int64 // WithMaxExtractSize
+	attest    Attest
 }
 
 // Option configures Run.
@@ -151,6 +153,7 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 	if c.before != nil {
 		c.before()
 	}
+	started := time.Now()
 	res, err := solver.New(st, ch, sopts...).Build(ctx, req)
 	if err != nil {
 		return nil, err
@@ -174,12 +177,28 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 			return nil, fmt.Errorf("tag %s: %w", t, err)
 		}
 	}
+	var preds []attest.Predicate
+	if c.attest.any() && attesting(c.exporters) {
+		a := c.attest
+		if a.Name == "" && len(c.tags) > 0 {
+			a.Name = c.tags[0]
+		}
+		if preds, err = attestations(ctx, a, req, res, st.TmpDir(), started, info); err != nil {
+			return nil, fmt.Errorf("make attestations: %w", err)
+		}
+	}
+	platform := v1.Platform{OS: res.Config.OS, Architecture: res.Config.Architecture, Variant: res.Config.Variant}
+	skipped := false
 	for _, e := range c.exporters {
-		er, err := e.Export(ctx, res.Image)
+		er, attested, err := export(ctx, e, res.Image, preds, platform)
 		out.Pushed = append(out.Pushed, er.Pushed...)
 		if err != nil {
 			return nil, err
 		}
+		skipped = skipped || !attested
+	}
+	if c.attest.any() && (skipped || len(preds) == 0) {
+		info("attestations are attached to registry pushes only; other outputs have the image alone")
 	}
 	if n := len(out.Pushed); n > 0 {
 		out.Digest = out.Pushed[n-1].Digest

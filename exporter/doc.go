@@ -17,4 +17,9 @@
 // Push (push.go) uploads an image through package registry, which owns
 // the keychain, transport, login and registry errors; a Pusher (pusher.go)
 // remembers what it pushed so that later pushes mount those blobs.
+//
+// Attestations (attest.go): AttestationManifest stores in-toto statements
+// about an image in BuildKit's attestation layout, one manifest per
+// platform for the index; a push exporter is an AttestingExporter that
+// pushes the image and its attestation manifest as one index.
 package exporter

@@ -62,7 +62,7 @@ func (p *Pusher) Exporter(refs []string, conv ...Option) Exporter {
 // is the same for all. A failure of a push to several refs says which
 // were pushed (each a complete image) and which not (each untouched).
 func (p *Pusher) Push(ctx context.Context, img v1.Image, refs []string, conv ...Option) ([]Pushed, error) {
-	out, err := p.push(ctx, img, refs, conv)
+	out, err := p.push(ctx, img, refs, conv, nil)
 	if err != nil {
 		var done []string
 		for _, x := range out {
@@ -76,7 +76,13 @@ func (p *Pusher) Push(ctx context.Context, img v1.Image, refs []string, conv ...
 // exportPush is Push for an exporter of p: a failure says which refs of
 // the whole plan (every exporter of p) were pushed and which not.
 func (p *Pusher) exportPush(ctx context.Context, img v1.Image, refs []string, conv []Option) ([]Pushed, error) {
-	out, err := p.push(ctx, img, refs, conv)
+	return p.exportPushAttested(ctx, img, refs, conv, nil)
+}
+
+// exportPushAttested is exportPush of img with its attestations (nil:
+// none), pushed as one index.
+func (p *Pusher) exportPushAttested(ctx context.Context, img v1.Image, refs []string, conv []Option, att *Attestations) ([]Pushed, error) {
+	out, err := p.push(ctx, img, refs, conv, att)
 	if err != nil {
 		p.mu.Lock()
 		done, all := append([]string(nil), p.done...), append([]string(nil), p.planned...)
@@ -86,7 +92,7 @@ func (p *Pusher) exportPush(ctx context.Context, img v1.Image, refs []string, co
 	return out, nil
 }
 
-func (p *Pusher) push(ctx context.Context, img v1.Image, refs []string, conv []Option) ([]Pushed, error) {
+func (p *Pusher) push(ctx context.Context, img v1.Image, refs []string, conv []Option, att *Attestations) ([]Pushed, error) {
 	if len(refs) == 0 {
 		return nil, errors.New("push: no image name (use -t NAME or name=NAME)")
 	}
@@ -95,6 +101,12 @@ func (p *Pusher) push(ctx context.Context, img v1.Image, refs []string, conv []O
 		return nil, fmt.Errorf("push: %w", err)
 	}
 	defer release()
+	var idx v1.ImageIndex
+	if att != nil {
+		if idx, err = AttestedIndex(img, *att); err != nil {
+			return nil, fmt.Errorf("push: %w", err)
+		}
+	}
 	var out []Pushed
 	for _, ref := range refs {
 		opts := append([]registry.Option{}, p.opts...)
@@ -103,17 +115,23 @@ func (p *Pusher) push(ctx context.Context, img v1.Image, refs []string, conv []O
 				opts = append(opts, registry.WithMountFrom(r.Context().String()))
 			}
 		}
-		d, err := Push(ctx, img, ref, opts...)
-		if err != nil {
-			return out, err
+		var d v1.Hash
+		var size int64
+		if idx != nil {
+			if d, size, err = pushIndex(ctx, idx, ref, opts...); err != nil {
+				return out, err
+			}
+		} else {
+			if d, err = Push(ctx, img, ref, opts...); err != nil {
+				return out, err
+			}
+			if size, err = img.Size(); err != nil {
+				return out, fmt.Errorf("push %s: manifest size: %w", ref, err)
+			}
 		}
 		p.mu.Lock()
 		p.done = append(p.done, ref)
 		p.mu.Unlock()
-		size, err := img.Size()
-		if err != nil {
-			return out, fmt.Errorf("push %s: manifest size: %w", ref, err)
-		}
 		pu := Pushed{Ref: ref, Digest: d, Size: size}
 		out = append(out, pu)
 		if p.report != nil {

@@ -47,6 +47,7 @@ type build struct {
 
 	keysMu   sync.Mutex
 	stepKeys []v1.Hash // every layer step's key, hit or run
+	bases    baseImages
 }
 
 // stageRun is one stage of the Dockerfile in this build.

@@ -25,6 +25,7 @@ func (b *build) resolveImage(ctx context.Context, ref string, p v1.Platform) (*i
 	if err != nil {
 		return nil, err
 	}
+	b.bases.add(ref, p, v.(*imagesource.Image))
 	return v.(*imagesource.Image), nil
 }
 

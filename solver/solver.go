@@ -153,6 +153,9 @@ type Result struct {
 	Steps         int // vertices executed
 	Cached        int // vertices served from the cache
 	Elapsed       time.Duration
+
+	// BaseImages are the images the build resolved, for provenance.
+	BaseImages []BaseImage
 }
 
 func hostPlatform() v1.Platform {
@@ -220,7 +223,7 @@ func (b *build) buildImage(ctx context.Context, start time.Time) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Image: img, Config: st.cfg, Keys: st.steps, AllKeys: b.stepKeys,
+	return &Result{Image: img, Config: st.cfg, Keys: st.steps, AllKeys: b.stepKeys, BaseImages: b.bases.all(),
 		Steps: int(b.ran.Load()), Cached: int(b.hit.Load()), Elapsed: s.now().Sub(start)}, nil
 }
 

@@ -54,6 +54,7 @@ type buildOptions struct {
 	maxExtract    string
 	reg           registryOptions
 	cache         cacheOptions
+	attest        attestOptions
 }
 
 func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
@@ -88,6 +89,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.maxExtract, "max-extract-size", "", "most bytes one layer extraction or ADD archive may write (e.g. 10g; default: keep 5% of the disk free; -1: no limit)")
 	o.reg.AddFlags(fs)
 	o.cache.AddFlags(fs)
+	o.attest.AddFlags(fs)
 }
 
 func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
@@ -132,10 +134,15 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err != nil {
 		return err
 	}
+	att, err := o.attest.parse(len(targets) > 0, os.Getenv("BUILDX_NO_DEFAULT_ATTESTATIONS"))
+	if err != nil {
+		return usageError(err)
+	}
 	req, err := o.request(contextDir, src, path)
 	if err != nil {
 		return err
 	}
+	att.DockerfilePath, att.Dockerfile = req.Dockerfile.Name, src
 	req.RewriteTimestamp = rewriteTimestamp(outs)
 	st, c, err := g.openCache()
 	if err != nil {
@@ -158,7 +165,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		build.WithStore(st), build.WithCache(c), build.WithReporter(rep), build.WithJobs(o.jobs),
 		build.WithIsolation(executor.Isolation(o.isolation)), build.WithRegistryOptions(o.reg.exporterOptions()...),
 		build.WithCacheFrom(cacheFrom...), build.WithCacheTo(cacheTo...),
-		build.WithTags(o.tags...), build.WithExporters(exps...),
+		build.WithTags(o.tags...), build.WithExporters(exps...), build.WithAttestations(att),
 		build.WithBeforeSolve(func() { before = knownBlobs(st) }), build.WithMaxExtractSize(maxExtract))
 	if err != nil {
 		closeRep()

@@ -21,12 +21,12 @@ var allowed = map[string][]string{
 	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
 	"internal/filecopy":  {"internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
 	"registry":           {}, // knows no solver, exporter or cache
-	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns"},
+	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/attest"},
 	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
-	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns"},
+	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns", "internal/attest"},
 	// The pipeline: everything below it, nothing above (see
 	// TestNothingImportsBuildOrCmd).
-	"build": {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver"},
+	"build": {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver", "internal/attest"},
 	// check lints Dockerfiles: it reads the context through filecopy and
 	// base images through a Resolver the caller gives; never builds or stores.
 	"check": {"parser", "parser/shell", "internal/filecopy", "internal/ctxio", "internal/user", "internal/layer", "internal/fsroot"},
@@ -39,6 +39,8 @@ var allowed = map[string][]string{
 	"internal/userns": {},
 	// Base images from a layout, the store or a registry, into the store.
 	"internal/imagesource": {"internal/ctxio", "internal/procowner", "internal/layer", "store", "registry"},
+	// Provenance and SBOM predicates (exporter stores them).
+	"internal/attest": {},
 	// The size report that cmd/builder prints: it reads images only.
 	"internal/imagesize": {"internal/layer"},
 }
