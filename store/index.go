@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,6 +113,12 @@ func (s *Store) Tag(ctx context.Context, name string, img v1.Image) error {
 		return fmt.Errorf("tag image %s: %w", ref, err)
 	}
 	desc.Annotations = map[string]string{RefNameAnnotation: ref}
+	// A rebuild that changed nothing tags the same manifest again: leave
+	// index.json alone and take no lock (it is replaced atomically, so a
+	// read without the lock sees a whole index).
+	if idx, err := s.readIndex(); err == nil && tagged(idx, ref, desc.Digest) {
+		return nil
+	}
 	err = s.updateIndex(ctx, func(idx *index) error {
 		kept := idx.Manifests[:0]
 		for _, d := range idx.Manifests {
@@ -125,6 +133,19 @@ func (s *Store) Tag(ctx context.Context, name string, img v1.Image) error {
 		return fmt.Errorf("tag image %s: %w", ref, err)
 	}
 	return nil
+}
+
+// tagged reports whether ref names exactly one entry of idx and that entry
+// is the manifest digest.
+func tagged(idx *index, ref string, digest v1.Hash) bool {
+	n, same := 0, false
+	for _, d := range idx.Manifests {
+		if d.Annotations[RefNameAnnotation] == ref {
+			n++
+			same = d.Digest == digest
+		}
+	}
+	return n == 1 && same
 }
 
 // WriteImage stores every blob of img without tagging it and returns the
@@ -150,7 +171,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image) (*v1.Descriptor, e
 	if err != nil {
 		return nil, fmt.Errorf("write image: %w", err)
 	}
-	if _, _, err := s.WriteBlob(ctx, "config", bytes.NewReader(cfg)); err != nil {
+	if _, _, err := s.writeSmallBlob(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("write image: %w", err)
 	}
 	raw, err := img.RawManifest()
@@ -161,7 +182,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image) (*v1.Descriptor, e
 	if err != nil {
 		return nil, fmt.Errorf("write image: %w", err)
 	}
-	digest, size, err := s.WriteBlob(ctx, string(mt), bytes.NewReader(raw))
+	digest, size, err := s.writeSmallBlob(ctx, raw)
 	if err != nil {
 		return nil, fmt.Errorf("write image: %w", err)
 	}
@@ -170,6 +191,21 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image) (*v1.Descriptor, e
 		desc.Platform = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant, OSVersion: cf.OSVersion}
 	}
 	return desc, nil
+}
+
+// writeSmallBlob stores b (a config or manifest) unless a blob with its
+// digest is already there, in which case it only marks that blob used.
+func (s *Store) writeSmallBlob(ctx context.Context, b []byte) (v1.Hash, int64, error) {
+	sum := sha256.Sum256(b)
+	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	ok, err := s.ReuseBlob(ctx, h)
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	if ok {
+		return h, int64(len(b)), nil
+	}
+	return s.writeBlob(ctx, bytes.NewReader(b), &h)
 }
 
 // writeLayerBlob stores the compressed blob of l unless present. Layers
