@@ -14,10 +14,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/builderdev/builder/build"
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/parser"
-	"github.com/builderdev/builder/registry"
-	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/solver"
 	"github.com/builderdev/builder/store"
 )
@@ -95,14 +94,12 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err := checkContextDir(contextDir, args[0]); err != nil {
 		return err
 	}
-	if o.jobs < 0 {
-		return &exitError{code: 2, err: fmt.Errorf("invalid --jobs %d: want 0 (no limit) or more", o.jobs)}
-	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return usageError(err)
 	}
-	if _, _, err := o.cache.parse(); err != nil {
+	cacheTo, cacheFrom, err := o.cache.parse()
+	if err != nil {
 		return usageError(err)
 	}
 	for _, t := range o.tags {
@@ -127,29 +124,18 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	render, closeRep := newRenderer(o.progress, o.quiet, s.err)
 	defer closeRep()
 	rep := newRunningSteps(render)
-	ropts := registry.RemoteOptions(ctx, o.reg.exporterOptions()...)
-	warn := func(m string) { rep.Report(solver.Event{Time: time.Now(), Status: solver.StatusInfo, Data: m}) }
-	if err := o.cache.importCaches(ctx, c, warn, ropts...); err != nil {
+	exps, err := outputExporters(outs, o.tags, s.out, st)
+	if err != nil {
 		return err
 	}
-	sopts := []solver.Option{
-		solver.WithReporter(rep),
-		solver.WithJobs(o.jobs),
-		solver.WithRemoteOptions(ropts...),
-		solver.WithCacheMountDir(st.CacheMountsDir()),
-	}
-	snap, ex, desc, release, err := o.runner(ctx, st)
-	defer release()
-	switch {
-	case err == nil:
-		rep.Report(solver.Event{Time: time.Now(), Status: solver.StatusInfo, Data: desc})
-		sopts = append(sopts, solver.WithRunner(snap, ex))
-	case usesRun(req.Dockerfile):
-		return err
-	}
-	before := knownBlobs(st)
-	sv := solver.New(st, c, sopts...)
-	res, err := sv.Build(ctx, req)
+	exps = append(exps, pushExporters(o.reg.pusher(pushReport(render)), st, targets)...)
+	var before map[string]bool
+	res, err := build.Run(ctx, req,
+		build.WithStore(st), build.WithCache(c), build.WithReporter(rep), build.WithJobs(o.jobs),
+		build.WithIsolation(executor.Isolation(o.isolation)), build.WithRegistryOptions(o.reg.exporterOptions()...),
+		build.WithCacheFrom(cacheFrom...), build.WithCacheTo(cacheTo...),
+		build.WithTags(o.tags...), build.WithExporters(exps...),
+		build.WithBeforeSolve(func() { before = knownBlobs(st) }))
 	if err != nil {
 		closeRep()
 		if ctx.Err() != nil {
@@ -157,32 +143,13 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		}
 		return err
 	}
-	if err := o.cache.exportCaches(ctx, c, res.Keys, res.AllKeys, warn, ropts...); err != nil {
-		return err
-	}
-	digest, err := res.Image.Digest()
-	if err != nil {
-		return err
-	}
-	cfgDigest, err := res.Image.ConfigName()
-	if err != nil {
-		return err
-	}
-	for _, t := range o.tags {
-		if err := st.Tag(ctx, tagName(t), res.Image); err != nil {
-			return fmt.Errorf("tag %s: %w", t, err)
-		}
-	}
-	for _, out := range outs {
-		if err := out.write(ctx, res.Image, o.tags, s.out, st.TmpDir(), st); err != nil {
-			return err
-		}
-	}
+	// The digest reported is the one the registry has (the last push's).
+	digest, cfgDigest := res.Digest, res.ConfigDigest
 	names := o.tags
-	if len(targets) > 0 {
-		// The digest reported is the one the registry has (the last push's).
-		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets, pushReport(render)); err != nil {
-			return err
+	if len(res.Pushed) > 0 {
+		names = nil
+		for _, p := range res.Pushed {
+			names = append(names, p.Ref)
 		}
 	}
 	if o.iidFile != "" {
@@ -337,7 +304,7 @@ func (o *buildOptions) checkChoices() error {
 		return fmt.Errorf("invalid --isolation %q: want auto, namespace, rootless or chroot", o.isolation)
 	}
 	if o.jobs < 0 {
-		return fmt.Errorf("invalid --jobs %d: want 0 (the number of CPUs) or more", o.jobs)
+		return fmt.Errorf("invalid --jobs %d: want 0 (no limit) or more", o.jobs)
 	}
 	return nil
 }
@@ -430,54 +397,4 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return int64(n * float64(mult)), nil
-}
-
-// usesRun reports whether any stage has a RUN step (or may get one from
-// ONBUILD triggers, which only base images carry).
-func usesRun(df *parser.Dockerfile) bool {
-	for _, st := range df.Stages {
-		for _, in := range st.Instructions {
-			if _, ok := in.(*parser.Run); ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// runner picks the isolation level and the snapshotter for RUN steps.
-// release removes the snapshotter's work dir; it is safe to call on error.
-func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snap snapshot.Snapshotter, ex executor.Executor, desc string, release func(), err error) {
-	release = func() {}
-	level := executor.Isolation(o.isolation)
-	if o.isolation == "auto" || o.isolation == "" {
-		l, err := executor.Detect()
-		if err != nil {
-			return nil, nil, "", release, fmt.Errorf("no isolation level works here: %w", err)
-		}
-		level = l
-	}
-	ex, err = executor.New(level, executor.WithTmpDir(st.TmpDir()))
-	if err != nil {
-		return nil, nil, "", release, err
-	}
-	// Snapshots live in a store temp dir of this process: removed after the
-	// build, and by the next store.Open if this process is killed.
-	work, err := st.MkdirTemp(ctx, "snapshots-")
-	if err != nil {
-		return nil, nil, "", release, err
-	}
-	release = func() { os.RemoveAll(work) }
-	// The chroot level mounts nothing, so its root is a plain directory
-	// (a copy snapshot) even where this process could mount an overlay.
-	kind := "copy"
-	if level == executor.Chroot {
-		snap, err = snapshot.NewCopy(work)
-	} else {
-		snap, kind, err = snapshot.Detect(ctx, work)
-	}
-	if err != nil {
-		return nil, nil, "", release, err
-	}
-	return snap, ex, fmt.Sprintf("isolation: %s, snapshotter: %s", level, kind), release, nil
 }

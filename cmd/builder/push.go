@@ -81,40 +81,16 @@ type pushed struct {
 	size   int64
 }
 
-// push converts img once and pushes it to refs, mounting blobs from the
-// refs in *done (which it extends); report, if not nil, hears of each push.
-func (o *registryOptions) push(ctx context.Context, img v1.Image, refs []string, conv []exporter.Option, done *[]string, report func(pushed)) (v1.Hash, error) {
-	if len(refs) == 0 {
-		return v1.Hash{}, errors.New("push: no image name (use -t NAME or name=NAME)")
+// pusher returns the Pusher of these flags; report, if not nil, hears of
+// each push as it finishes.
+func (o *registryOptions) pusher(report func(pushed)) *exporter.Pusher {
+	opts := []exporter.PushOption{exporter.WithRegistryOptions(o.exporterOptions()...)}
+	if report != nil {
+		opts = append(opts, exporter.WithPushReport(func(p exporter.Pushed) {
+			report(pushed{ref: p.Ref, digest: p.Digest, size: p.Size})
+		}))
 	}
-	img, release, err := exporter.Convert(ctx, img, conv...)
-	if err != nil {
-		return v1.Hash{}, fmt.Errorf("push: %w", err)
-	}
-	defer release()
-	var digest v1.Hash
-	for _, ref := range refs {
-		opts := o.exporterOptions()
-		for _, p := range *done {
-			if r, err := registry.ParseReference(p, opts...); err == nil {
-				opts = append(opts, registry.WithMountFrom(r.Context().String()))
-			}
-		}
-		d, err := exporter.Push(ctx, img, ref, opts...)
-		if err != nil {
-			return v1.Hash{}, err
-		}
-		digest = d
-		*done = append(*done, ref)
-		if report != nil {
-			size, err := img.Size()
-			if err != nil {
-				return v1.Hash{}, fmt.Errorf("push %s: manifest size: %w", ref, err)
-			}
-			report(pushed{ref: ref, digest: d, size: size})
-		}
-	}
-	return digest, nil
+	return exporter.NewPusher(opts...)
 }
 
 // pushTarget is one push of a build: where to, and the output's
@@ -149,40 +125,20 @@ func pushTargets(push bool, tags []string, outs []output) ([]pushTarget, error) 
 	return ts, nil
 }
 
-// pushAll pushes img for every target, converting layers with st keeping
-// (and reusing) recompressed ones, tells report of each push, and returns
-// the digest of the last push and every ref pushed.
-func (o *registryOptions) pushAll(ctx context.Context, st *store.Store, img v1.Image, targets []pushTarget, report func(pushed)) (v1.Hash, []string, error) {
-	var digest v1.Hash
-	var done, all []string
-	for _, t := range targets {
-		all = append(all, t.refs...)
-	}
+// pushExporters maps the targets to exporters of p, in order: one
+// Pusher for all, so that later pushes mount the blobs of earlier ones and
+// a failed push says which refs of all targets were pushed and which not.
+// A target that converts layers keeps (and reuses) them in st.
+func pushExporters(p *exporter.Pusher, st *store.Store, targets []pushTarget) []exporter.Exporter {
+	var exps []exporter.Exporter
 	for _, t := range targets {
 		conv := t.conv
 		if len(conv) > 0 && st != nil {
 			conv = append(append([]exporter.Option{}, conv...), exporter.WithTempDir(st.TmpDir()), exporter.WithStore(st))
 		}
-		d, err := o.push(ctx, img, t.refs, conv, &done, report)
-		if err != nil {
-			return v1.Hash{}, done, partialPush(err, done, all)
-		}
-		digest = d
+		exps = append(exps, p.Exporter(t.refs, conv...))
 	}
-	return digest, done, nil
-}
-
-// partialPush adds to a failed push of several refs which were pushed
-// (each a complete image) and which were not (each untouched).
-func partialPush(err error, done, all []string) error {
-	if len(all) < 2 {
-		return err
-	}
-	pushed := "none"
-	if len(done) > 0 {
-		pushed = strings.Join(done, ", ")
-	}
-	return fmt.Errorf("%w (pushed: %s; not pushed: %s)", err, pushed, strings.Join(all[len(done):], ", "))
+	return exps
 }
 
 // pushOptions are the flags of `builder push`.
@@ -237,11 +193,11 @@ func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, 
 			fmt.Fprintln(s.out, pushLine(pushEvent{Ref: p.ref, Digest: p.digest.String(), Size: p.size}))
 		}
 	}
-	var done []string
-	digest, err := o.reg.push(ctx, img, []string{ref}, nil, &done, report)
+	ps, err := o.reg.pusher(report).Push(ctx, img, []string{ref})
 	if err != nil {
 		return err
 	}
+	digest := ps[0].Digest
 	if err := writePushFiles(o.digestFile, o.metadataFile, digest, []string{ref}, nil); err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func TestMultiRefPushSaysWhichWerePushed(t *testing.T) {
 	var reported []string
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, done, err := o.pushAll(ctx, nil, img, []pushTarget{{refs: refs[:2]}, {refs: refs[2:]}}, func(p pushed) { reported = append(reported, p.ref) })
+	done, err := runPushes(ctx, o.pusher(func(p pushed) { reported = append(reported, p.ref) }), nil, img, []pushTarget{{refs: refs[:2]}, {refs: refs[2:]}})
 	if err == nil {
 		t.Fatal("push to a read-only repository succeeded")
 	}
