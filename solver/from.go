@@ -172,6 +172,14 @@ func (b *build) load(ctx context.Context, ref string, img v1.Image, p v1.Platfor
 	if err != nil {
 		return nil, fmt.Errorf("image %s: layers: %w", ref, err)
 	}
+	// The config names every layer's diffID: use it rather than let a
+	// layer from a layout compute it by decompressing the blob on every
+	// build (no-op rebuilds read no layer).
+	if ids := cfg.RootFS.DiffIDs; len(ids) == len(remoteLayers) {
+		for i, l := range remoteLayers {
+			remoteLayers[i] = knownDiffID{Layer: l, diffID: ids[i]}
+		}
+	}
 	layers := make([]v1.Layer, len(remoteLayers))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
@@ -210,6 +218,14 @@ func (b *build) load(ctx context.Context, ref string, img v1.Image, p v1.Platfor
 	}
 	return &image{ref: ref, digest: digest, config: cfg.DeepCopy(), layers: layers}, nil
 }
+
+// knownDiffID is a layer whose diffID comes from its image's config.
+type knownDiffID struct {
+	v1.Layer
+	diffID v1.Hash
+}
+
+func (l knownDiffID) DiffID() (v1.Hash, error) { return l.diffID, nil }
 
 // Named build contexts (--build-context NAME=VALUE).
 type contextKind int
