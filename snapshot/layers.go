@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/builderdev/builder/internal/cpulimit"
 	"github.com/builderdev/builder/internal/procowner"
 )
 
@@ -20,14 +21,26 @@ import (
 // diffID hex, shared by every build and process using that directory.
 type Layers struct {
 	dir   string
+	cpu   *cpulimit.Limiter
 	group singleflight.Group
 	clean sync.Once
 }
 
+// LayersOption configures NewLayers.
+type LayersOption func(*Layers)
+
+// WithCPULimiter makes each extraction hold one slot of l while it
+// decompresses and writes files (nil: no bound).
+func WithCPULimiter(l *cpulimit.Limiter) LayersOption { return func(ls *Layers) { ls.cpu = l } }
+
 // NewLayers returns the layer set kept in dir (created on first use). The
 // first Ensure removes extraction directories left by dead processes.
-func NewLayers(dir string) *Layers {
-	return &Layers{dir: dir}
+func NewLayers(dir string, opts ...LayersOption) *Layers {
+	l := &Layers{dir: dir}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
 }
 
 // Dir returns where layer diffID is (or would be) extracted.
@@ -91,6 +104,11 @@ func (l *Layers) extract(ctx context.Context, diffID v1.Hash, target string, ope
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("chmod extraction dir: %w", err)
 	}
+	release, err := l.cpu.Acquire(ctx, 1)
+	if err != nil {
+		return fmt.Errorf("extract layer %s: %w", diffID, err)
+	}
+	defer release()
 	rc, err := open()
 	if err != nil {
 		return fmt.Errorf("open layer %s: %w", diffID, err)

@@ -116,7 +116,7 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 		IsAdd: c.Add, Unpack: c.Unpack, Checksum: c.Checksum,
 		Excludes: c.Excludes, Parents: c.Parents,
 		Client: b.s.http, TmpDir: b.s.store.TmpDir(), ModTime: b.created,
-		StatCache: b.s.stats,
+		StatCache: b.s.stats, CPU: b.s.store.CPU(),
 	}
 	if c.Link {
 		req.Dest = nil // --link: the layer does not depend on what is below it
@@ -238,7 +238,7 @@ func (b *build) mountInput(ctx context.Context, m *parser.Mount) (string, error)
 	if source == "" {
 		source = "."
 	}
-	sum, err := filecopy.Checksum(ctx, filecopy.Request{Src: src, Sources: []string{source}, DestPath: "/mnt/", Workdir: "/", StatCache: b.s.stats})
+	sum, err := filecopy.Checksum(ctx, filecopy.Request{Src: src, Sources: []string{source}, DestPath: "/mnt/", Workdir: "/", StatCache: b.s.stats, CPU: b.s.store.CPU()})
 	if err != nil {
 		return "", fmt.Errorf("bind mount %s: %w", m.Source, err)
 	}

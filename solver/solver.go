@@ -78,7 +78,7 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 	s := &Solver{
 		store:    st,
 		cache:    c,
-		layers:   snapshot.NewLayers(st.LayersDir()),
+		layers:   snapshot.NewLayers(st.LayersDir(), snapshot.WithCPULimiter(st.CPU())),
 		reporter: discard{},
 		http:     http.DefaultClient,
 		now:      time.Now,

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/cpulimit"
 )
 
 // StatCache remembers the sha256 of files by their stat information
@@ -108,8 +110,9 @@ func keyOf(fi fs.FileInfo) (statKey, bool) {
 }
 
 // Sum returns the hex sha256 of the regular file name in fsys, whose Lstat
-// is fi, reading it only when the cache has no entry for its stat.
-func (c *StatCache) Sum(ctx context.Context, fsys FS, name string, fi fs.FileInfo) (string, error) {
+// is fi, reading it only when the cache has no entry for its stat; a read
+// holds a slot of cpu (nil: no bound).
+func (c *StatCache) Sum(ctx context.Context, cpu *cpulimit.Limiter, fsys FS, name string, fi fs.FileInfo) (string, error) {
 	k, ok := keyOf(fi)
 	if ok {
 		c.mu.Lock()
@@ -120,7 +123,7 @@ func (c *StatCache) Sum(ctx context.Context, fsys FS, name string, fi fs.FileInf
 		}
 	}
 	c.reads.Add(1)
-	s, err := hashOpen(ctx, func() (io.ReadCloser, error) { return fsys.Open(name) }, name)
+	s, err := hashOpen(ctx, cpu, func() (io.ReadCloser, error) { return fsys.Open(name) }, name)
 	if err != nil {
 		return "", err
 	}

@@ -15,7 +15,7 @@ func sumOf(t *testing.T, c *StatCache, dir, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := c.Sum(context.Background(), fsys, name, fi)
+	s, err := c.Sum(context.Background(), nil, fsys, name, fi)
 	if err != nil {
 		t.Fatal(err)
 	}
