@@ -274,8 +274,11 @@ func startBuildKit(ctx context.Context, work, root, baseRef string, env []string
 	if _, err := bk.Build(ctx, Build{Dockerfile: df, ContextDir: warm, Tag: "bench-warm"}); err != nil {
 		return nil, "", errors.Join(fmt.Errorf("warm-up build: %w", err), bk.Shutdown())
 	}
-	note := fmt.Sprintf("buildkit: %s, OCI worker, overlayfs snapshotter, runc; warm daemon; `buildctl build --frontend dockerfile.v0`",
-		toolVersion(ctx, kitd, "--version"))
+	version := toolVersion(ctx, kitd, "--version")
+	if strings.Contains(version, "v0.0.0+unknown") { // built from the module: no version stamped in
+		version = "buildkitd " + buildKitVersion + " (built from the Go module)"
+	}
+	note := fmt.Sprintf("buildkit: %s, OCI worker, overlayfs snapshotter, runc; warm daemon; `buildctl build --frontend dockerfile.v0`", version)
 	return bk, note, nil
 }
 
