@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -121,10 +122,12 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 	if c.Link {
 		req.Dest = nil // --link: the layer does not depend on what is below it
 	}
+	hashStart := time.Now()
 	sum, files, err := filecopy.ChecksumFiles(ctx, req)
 	if err != nil {
 		return step{}, err
 	}
+	hashTime := time.Since(hashStart)
 	// Per-file digests let --explain name the file that changed; a huge
 	// COPY keeps only the aggregate, so records stay small.
 	explain := map[string]string{}
@@ -146,7 +149,15 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			"checksum": c.Checksum, "unpack": c.Unpack, "from": c.From,
 		}, Inputs: map[string]string{"files": sum.String(), "source": srcKey}},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
-			return b.writeLayer(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
+			// The key's hashing came before the step started: report it
+			// now that the step has a vertex.
+			b.phase(v, PhaseHash, time.Now().Add(-hashTime))
+			started := time.Now()
+			l, err := b.writeLayer(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
+			if err == nil {
+				b.phase(v, PhaseCopyCompress, started)
+			}
+			return l, err
 		},
 	}, nil
 }

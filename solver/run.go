@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -84,10 +85,12 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	if st.platform.OS != hostPlatform().OS || st.platform.Architecture != hostPlatform().Architecture {
 		return nil, fmt.Errorf("cannot run a step for platform %s on %s (no emulation)", st.platform.String(), hostPlatform().String())
 	}
+	started := time.Now()
 	dirs, err := b.lowerDirs(ctx, st)
 	if err != nil {
 		return nil, err
 	}
+	b.phase(v, PhaseExtract, started)
 	view := snapshot.NewView(dirs)
 	id, err := user.Resolve(view, userOrRoot(st.cfg.Config.User))
 	if err != nil {
@@ -152,16 +155,23 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		Output:     output,
 		Limits:     b.req.Limits,
 	}
+	started = time.Now()
 	if err := b.s.exec.Run(ctx, spec); err != nil {
 		return nil, runError(err, args, tail.Lines())
 	}
+	b.phase(v, PhaseRun, started)
 
-	return b.writeLayer(ctx, func(w io.Writer) error {
+	started = time.Now()
+	l, err := b.writeLayer(ctx, func(w io.Writer) error {
 		if err := active.Diff(ctx, w); err != nil {
 			return fmt.Errorf("diff root: %w", err)
 		}
 		return nil
 	})
+	if err == nil {
+		b.phase(v, PhaseDiffCompress, started)
+	}
+	return l, err
 }
 
 // withPrimary puts the primary gid first in the supplementary groups, as
