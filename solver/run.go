@@ -168,10 +168,20 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		}
 		return nil
 	})
-	if err == nil {
-		b.phase(v, PhaseDiffCompress, started)
+	if err != nil {
+		return nil, err
 	}
-	return l, err
+	b.phase(v, PhaseDiffCompress, started)
+	// The upper directory is the extracted form of the new layer: later
+	// steps use it as a lower directory instead of extracting the tar.
+	if up, ok := active.(snapshot.Upper); ok {
+		if id, err := l.DiffID(); err == nil {
+			if _, err := b.s.layers.Adopt(id, up.UpperDir()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return l, nil
 }
 
 // withPrimary puts the primary gid first in the supplementary groups, as
