@@ -122,6 +122,7 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 	if c.Link {
 		req.Dest = nil // --link: the layer does not depend on what is below it
 	}
+	runAhead := sr.runAhead
 	hashStart := time.Now()
 	sum, files, err := filecopy.ChecksumFiles(ctx, req)
 	if err != nil {
@@ -153,7 +154,13 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			// now that the step has a vertex.
 			b.phase(v, PhaseHash, time.Now().Add(-hashTime))
 			started := time.Now()
-			l, err := b.writeLayer(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
+			write := b.writeLayer
+			if runAhead {
+				// A RUN later in this stage needs the layer as a lower
+				// directory: extract it from the bytes being written.
+				write = b.writeLayerExtracted
+			}
+			l, err := write(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
 			if err == nil {
 				b.phase(v, PhaseCopyCompress, started)
 			}
