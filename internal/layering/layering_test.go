@@ -13,20 +13,21 @@ const module = "github.com/builderdev/builder/"
 var allowed = map[string][]string{
 	"internal/ctxio":     {},
 	"internal/procowner": {},
+	"internal/cpulimit":  {},
 	"parser/shell":       {},
 	"parser":             {"parser/shell"},
 	"internal/user":      {},
-	"store":              {"internal/ctxio", "internal/procowner", "internal/layer"},
-	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot"},
+	"store":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/layer"},
+	"snapshot":           {"internal/cpulimit", "internal/procowner", "internal/mount", "internal/fsroot"},
 	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot"},
-	"internal/filecopy":  {"internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
+	"internal/filecopy":  {"internal/cpulimit", "internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
 	"registry":           {}, // knows no solver, exporter or cache
-	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot"},
-	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
-	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry"},
+	"exporter":           {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot"},
+	"cache":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
+	"solver":             {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry"},
 	// The pipeline: everything below it, nothing above (see
 	// TestNothingImportsBuildOrCmd).
-	"build": {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver"},
+	"build": {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
