@@ -136,7 +136,7 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 	defer r.release()
 	switch {
 	case err == nil:
-		info(fmt.Sprintf("isolation: %s, snapshotter: %s", r.level, r.kind))
+		info(r.describe())
 		sopts = append(sopts, solver.WithRunner(r.snap, r.exec))
 		out.Isolation, out.Snapshotter = r.level, r.kind
 	case usesRun(req.Dockerfile):

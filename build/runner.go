@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/parser"
@@ -78,4 +79,17 @@ func usesRun(df *parser.Dockerfile) bool {
 		}
 	}
 	return false
+}
+
+// describe is what the build says at its start: the level, the
+// snapshotter and what the level lacks compared to namespace.
+func (r *runner) describe() string {
+	d := fmt.Sprintf("isolation: %s, snapshotter: %s", r.level, r.kind)
+	if note := executor.UserNamespaceNote(); r.level == executor.Rootless && note != "" {
+		d += " (" + note + ")"
+	}
+	if lacks := executor.Lacks(r.level); len(lacks) > 0 {
+		d += "; lacks: " + strings.Join(lacks, "; ")
+	}
+	return d
 }

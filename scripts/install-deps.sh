@@ -4,7 +4,9 @@
 # no network) when everything is present.
 set -euo pipefail
 
-packages=(docker-registry skopeo umoci runc busybox-static jq apache2-utils openssl buildah ca-certificates)
+# uidmap (newuidmap, newgidmap) and fuse-overlayfs: the rootless level; libcap2-bin
+# (setcap): the file capabilities of those helpers in `make image`.
+packages=(docker-registry skopeo umoci runc busybox-static jq apache2-utils openssl buildah ca-certificates uidmap fuse-overlayfs libcap2-bin)
 
 missing=()
 for p in "${packages[@]}"; do

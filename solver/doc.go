@@ -3,5 +3,13 @@
 // RUN --mount from=), scheduling (every ready step at once, or at most
 // WithJobs steps), stage pruning for --target, cache-key computation and
 // progress events. How a layer is stored or a command is run belongs to the
-// snapshot, executor, filecopy and store packages it drives.
+// snapshot, executor, filecopy and store packages it drives; where a base
+// image comes from to internal/imagesource.
+//
+// Files: build.go plans stages and runs them; dispatch.go expands an
+// instruction and runs a layer step through the cache; from.go, run.go,
+// copy.go, workdir.go and meta.go are the instructions; sources.go is what
+// --from and the build context name (one FS per local source, for COPY,
+// bind mounts and keys); image_source.go resolves images; mounts.go is RUN
+// --mount; keys.go the key encoding; state.go a stage's state.
 package solver

@@ -79,6 +79,10 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // execRun runs one RUN step over a fresh snapshot of st and returns the
 // layer of what it changed.
 func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run, env []string) (v1.Layer, error) {
+	security, err := b.runSecurity(r)
+	if err != nil {
+		return nil, err
+	}
 	if b.s.exec == nil || b.s.snap == nil {
 		return nil, errors.New("RUN needs an executor and a snapshotter; none is available here")
 	}
@@ -117,7 +121,14 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	}
 	defer os.RemoveAll(tmp)
 
-	mounts, extraEnv, cleanup, err := b.runMounts(ctx, st, r, tmp)
+	// An executor that cannot mount gets the mounts' content placed into
+	// the root instead (see place.go).
+	placing := executor.PlacesMounts(b.s.exec)
+	var caches map[string]bool
+	if placing {
+		caches = map[string]bool{}
+	}
+	mounts, extraEnv, cleanup, err := b.runMounts(ctx, st, r, tmp, caches)
 	defer cleanup()
 	if err != nil {
 		return nil, err
@@ -131,6 +142,20 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		target := "/dev/pipes/" + script.Name
 		mounts = append(mounts, mount.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro"}})
 		args = []string{target}
+	}
+
+	var placed *placement
+	if placing && len(mounts) > 0 {
+		root, err := plainRoot(active.Mounts())
+		if err != nil {
+			return nil, err
+		}
+		placed, err = placeMounts(ctx, root, tmp, mounts, caches)
+		defer placed.undo()
+		if err != nil {
+			return nil, fmt.Errorf("place RUN --mount content: %w", err)
+		}
+		mounts = nil
 	}
 
 	tail := newTail(8)
@@ -154,10 +179,17 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		Mounts:     mounts,
 		Output:     output,
 		Limits:     b.req.Limits,
+		Security:   security,
 	}
 	started = time.Now()
-	if err := b.s.exec.Run(ctx, spec); err != nil {
-		return nil, runError(err, args, tail.Lines())
+	runErr := b.s.exec.Run(ctx, spec)
+	// The step's processes are gone: take the placed content out (also
+	// after a failure or a cancel), before anything reads the root.
+	if err := placed.undo(); err != nil && runErr == nil {
+		return nil, fmt.Errorf("take RUN --mount content out of the root: %w", err)
+	}
+	if runErr != nil {
+		return nil, runError(runErr, args, tail.Lines())
 	}
 	b.phase(v, PhaseRun, started)
 
@@ -182,6 +214,31 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		}
 	}
 	return l, nil
+}
+
+// plainRoot is the directory of a root that is one plain bind (a copy
+// snapshot), the only kind content can be placed into.
+func plainRoot(ms []mount.Mount) (string, error) {
+	if len(ms) != 1 || ms[0].Type != "bind" || (ms[0].Target != "" && ms[0].Target != "/") {
+		return "", errors.New("RUN --mount without mount privileges needs a copy snapshot root")
+	}
+	return ms[0].Source, nil
+}
+
+// runSecurity is the security mode a RUN step runs in: the build's
+// --security=insecure makes every step insecure; RUN --security=insecure
+// needs --allow security.insecure, as BuildKit's entitlement does.
+func (b *build) runSecurity(r *parser.Run) (string, error) {
+	if b.req.Security == executor.SecurityInsecure {
+		return executor.SecurityInsecure, nil
+	}
+	if r.Security == executor.SecurityInsecure && !b.req.AllowSecurityInsecure {
+		return "", errors.New("RUN --security=insecure is not allowed: pass --allow security.insecure to the build")
+	}
+	if r.Security == "" {
+		return executor.SecuritySandbox, nil
+	}
+	return r.Security, nil
 }
 
 // withPrimary puts the primary gid first in the supplementary groups, as
@@ -244,4 +301,78 @@ func hasEnv(env []string, k string) bool {
 		}
 	}
 	return false
+}
+
+// run is RUN.
+func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run, scope varGetter, env, withProxies []string) (*state, error) {
+	env, withProxies = withPath(env), withPath(withProxies)
+	args, _ := runArgs(r, st.cfg.Config.Shell)
+	inputs := map[string]string{}
+	var mounts []string
+	for _, m := range r.Mounts {
+		desc := fmt.Sprintf("type=%s,target=%s,source=%s,from=%s,ro=%t,id=%s,sharing=%s", m.Type, m.Target, m.Source, m.From, m.ReadOnly, m.ID, m.Sharing)
+		if m.Type == parser.MountSecret || m.Type == parser.MountCache || m.Type == parser.MountTmpfs || m.Type == parser.MountSSH {
+			desc = fmt.Sprintf("type=%s,target=%s,id=%s", m.Type, m.Target, m.ID) // contents never in the key
+		}
+		if m.Type == parser.MountCache {
+			desc += cacheOwnerDesc(m)
+		}
+		mounts = append(mounts, desc)
+		if m.Type == parser.MountBind || m.Type == "" || (m.Type == parser.MountCache && m.From != "") {
+			sum, err := b.mountInput(ctx, m)
+			if err != nil {
+				return nil, b.failedStep(sr, "RUN "+strings.Join(r.Cmd, " "), err)
+			}
+			inputs["mount:"+m.Target] = sum
+		}
+	}
+	shown := strings.Join(r.Cmd, " ")
+	security, err := b.runSecurity(r)
+	if err != nil {
+		return nil, b.failedStep(sr, "RUN "+shown, err)
+	}
+	createdBy := "RUN " + runCommandString(args, st.buildArgs, scope)
+	return b.layerStep(ctx, step{
+		sr: sr, st: st,
+		text:      "RUN " + shown,
+		createdBy: createdBy + " # buildkit",
+		key: keyInput{Kind: "run", Args: map[string]any{
+			"args": args, "heredocs": r.Heredocs, "mounts": mounts, "network": r.Network, "security": security,
+			"user": st.cfg.Config.User, "workdir": st.cfg.Config.WorkingDir, "shell": st.cfg.Config.Shell,
+		}, Env: env, Inputs: inputs},
+		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
+			return b.execRun(ctx, v, st, r, withProxies)
+		},
+	})
+}
+
+// varGetter looks a variable up in a stage's scope.
+type varGetter interface {
+	Get(name string) (string, bool)
+}
+
+// runCommandString is a RUN's history text after "RUN ", as BuildKit
+// writes it: the stage's ARGs, in declaration order with a later
+// declaration replacing an earlier one in place, each with its value in
+// the scope (else its declared value, else empty), counted ("|2 A=1 B=2"),
+// then the arguments.
+func runCommandString(args []string, buildArgs []parser.ArgDef, scope varGetter) string {
+	var kvs []string
+	idx := map[string]int{}
+	for _, a := range buildArgs {
+		v, ok := scope.Get(a.Key)
+		if !ok && a.Value != nil {
+			v = *a.Value
+		}
+		if i, ok := idx[a.Key]; ok {
+			kvs[i] = a.Key + "=" + v
+			continue
+		}
+		idx[a.Key] = len(kvs)
+		kvs = append(kvs, a.Key+"="+v)
+	}
+	if len(kvs) > 0 {
+		kvs = append([]string{fmt.Sprintf("|%d", len(kvs))}, kvs...)
+	}
+	return strings.Join(append(kvs, args...), " ")
 }

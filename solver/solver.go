@@ -18,6 +18,7 @@ import (
 	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/internal/filecopy"
+	"github.com/builderdev/builder/internal/imagesource"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/store"
@@ -38,6 +39,8 @@ type Solver struct {
 	cacheMounts string
 	now         func() time.Time
 	stats       *filecopy.StatCache // content digests by stat, for context hashing
+	images      *imagesource.Source
+	cacheDirs   *snapshot.CacheDirs // RUN --mount=type=cache directories
 
 	// steps shares identical vertices (same cache key) across builds.
 	steps singleflight.Group
@@ -86,11 +89,15 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 	for _, o := range opts {
 		o(s)
 	}
+	s.images = imagesource.New(st, imagesource.WithRemoteOptions(s.remote...), imagesource.WithNotify(func(msg string) {
+		s.reporter.Report(Event{Time: time.Now(), Status: StatusInfo, Data: msg})
+	}))
 	// A stat cache that cannot be read only costs reads, never correctness.
 	s.stats, _ = filecopy.OpenStatCache(filepath.Join(st.Root(), "statcache"))
 	if s.cacheMounts == "" {
 		s.cacheMounts = st.CacheMountsDir()
 	}
+	s.cacheDirs = snapshot.NewCacheDirs(s.cacheMounts)
 	return s
 }
 
@@ -108,12 +115,20 @@ type Request struct {
 	Explain       bool              // say why each executed step missed the cache
 	Contexts      map[string]string // --build-context NAME=VALUE
 	Secrets       map[string]Secret
-	Limits        executor.Limits
+	// SSH are the agent sockets for RUN --mount=type=ssh, by id.
+	SSH    map[string]string
+	Limits executor.Limits
 	// SourceDateEpoch, when set, is the created time of the config and
 	// history (reproducible builds).
 	SourceDateEpoch *time.Time
 	// RewriteTimestamp clamps file mtimes in new layers to SourceDateEpoch.
 	RewriteTimestamp bool
+	// Security is the build's --security: "" or "sandbox" (RUN steps get
+	// Docker's default seccomp profile), or "insecure" (every RUN without).
+	Security string
+	// AllowSecurityInsecure is --allow security.insecure: RUN
+	// --security=insecure is refused without it (BuildKit's entitlement).
+	AllowSecurityInsecure bool
 }
 
 // Result is a finished build.

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,15 +38,19 @@ type buildOptions struct {
 	quiet         bool
 	contexts      []string
 	secrets       []string
+	ssh           []string
 	memory        string
 	cpus          float64
 	pidsLimit     int64
 	isolation     string
+	security      string
+	allow         []string
 	jobs          int
 	explain       bool
 	report        bool
 	push          bool
 	digestFile    string
+	check         bool
 	reg           registryOptions
 	cache         cacheOptions
 }
@@ -67,15 +71,19 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image ID")
 	fs.StringArrayVar(&o.contexts, "build-context", nil, "named context NAME=DIR|oci-layout://DIR[:tag]|docker-image://REF")
 	fs.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=X,src=FILE or id=X,env=VAR")
+	fs.StringArrayVar(&o.ssh, "ssh", nil, "ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET")
 	fs.StringVar(&o.memory, "memory", "", "memory limit of each RUN step (e.g. 512m)")
 	fs.Float64Var(&o.cpus, "cpus", 0, "CPU limit of each RUN step (e.g. 1.5)")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit of each RUN step")
 	fs.StringVar(&o.isolation, "isolation", "auto", "isolation of RUN steps: auto, namespace, rootless, chroot")
+	fs.StringVar(&o.security, "security", "sandbox", "security of RUN steps: sandbox (Docker's default seccomp profile) or insecure (none)")
+	fs.StringSliceVar(&o.allow, "allow", nil, "entitlements: security.insecure lets RUN --security=insecure run (network.host is accepted: host is the default network)")
 	fs.IntVar(&o.jobs, "jobs", 0, "run at most N steps at once; others wait for a slot (default 0: every ready step, no limit)")
 	fs.BoolVar(&o.explain, "explain", false, "say for each step run why it missed the cache")
 	fs.BoolVar(&o.report, "report", false, "after the build, report where the image's bytes went (as builder inspect --size)")
 	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
 	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
+	fs.BoolVar(&o.check, "check", false, "run builder check first; do not build if a rule is an error")
 	o.reg.AddFlags(fs)
 	o.cache.AddFlags(fs)
 }
@@ -93,6 +101,16 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	}
 	if err := checkContextDir(contextDir, args[0]); err != nil {
 		return err
+	}
+	// The Dockerfile is read once: for --check, the build and the hints.
+	src, path, err := readDockerfile(o.file, contextDir, s.in)
+	if err != nil {
+		return err
+	}
+	if o.check { // builder check first (check.go)
+		if err := o.checkFirst(ctx, g, contextDir, src, path, s); err != nil {
+			return err
+		}
 	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
@@ -112,7 +130,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err != nil {
 		return err
 	}
-	req, err := o.request(contextDir, s.in)
+	req, err := o.request(contextDir, src, path)
 	if err != nil {
 		return err
 	}
@@ -173,7 +191,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	}
 	sum := buildSummary{digest: digest, config: cfgDigest, size: imageSize(res.Image), ran: res.Steps, cached: res.Cached, elapsed: res.Elapsed}
 	sum.layers, sum.reused = layerReuse(res.Image, before)
-	printSummary(s.err, sum, nil) // builder check's hints go here
+	printSummary(s.err, sum, o.hints(ctx, src, path))
 	for _, t := range o.tags {
 		fmt.Fprintf(s.err, "tagged %s\n", tagName(t))
 	}
@@ -204,30 +222,13 @@ func steps(n int) string {
 }
 
 // request builds the solver request from the flags.
-func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Request, error) {
-	file := o.file
-	var r io.Reader
-	name := "Dockerfile"
-	switch {
-	case file == "-":
-		r = stdin
-	default:
-		if file == "" {
-			file = filepath.Join(contextDir, "Dockerfile")
-		}
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, fmt.Errorf("open Dockerfile: %w", err)
-		}
-		defer f.Close()
-		r = f
-		name = filepath.Base(file)
-	}
-	df, err := parser.Parse(r, parser.WithName(name))
+// src is the Dockerfile read from path ("-" for stdin).
+func (o *buildOptions) request(contextDir string, src []byte, path string) (*solver.Request, error) {
+	df, err := parser.Parse(bytes.NewReader(src), parser.WithName(dockerfileName(path)))
 	if err != nil {
 		return nil, err
 	}
-	ignore, err := readIgnore(contextDir, file)
+	ignore, err := readIgnore(contextDir, path)
 	if err != nil {
 		return nil, err
 	}
@@ -279,6 +280,17 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 		}
 		req.Secrets[id] = src
 	}
+	req.SSH = map[string]string{}
+	for _, v := range o.ssh {
+		id, sock, ok := strings.Cut(v, "=")
+		if !ok {
+			sock = os.Getenv("SSH_AUTH_SOCK")
+		}
+		if id == "" || sock == "" {
+			return nil, usageError(fmt.Errorf("invalid --ssh %q: want default, ID or ID=SOCKET (a bare ID needs $SSH_AUTH_SOCK)", v))
+		}
+		req.SSH[id] = sock
+	}
 	if o.memory != "" {
 		n, err := parseBytes(o.memory)
 		if err != nil {
@@ -288,6 +300,16 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 	}
 	req.Limits.CPUs = o.cpus
 	req.Limits.Pids = o.pidsLimit
+	req.Security = o.security
+	for _, a := range o.allow {
+		switch a {
+		case "security.insecure":
+			req.AllowSecurityInsecure = true
+		case "network.host":
+		default:
+			return nil, usageError(fmt.Errorf("invalid --allow %q: want security.insecure or network.host", a))
+		}
+	}
 	return req, nil
 }
 
@@ -302,6 +324,11 @@ func (o *buildOptions) checkChoices() error {
 	case "", "auto", string(executor.Namespace), string(executor.Rootless), string(executor.Chroot):
 	default:
 		return fmt.Errorf("invalid --isolation %q: want auto, namespace, rootless or chroot", o.isolation)
+	}
+	switch o.security {
+	case "", executor.SecuritySandbox, executor.SecurityInsecure:
+	default:
+		return fmt.Errorf("invalid --security %q: want sandbox or insecure", o.security)
 	}
 	if o.jobs < 0 {
 		return fmt.Errorf("invalid --jobs %d: want 0 (no limit) or more", o.jobs)

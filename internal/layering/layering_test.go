@@ -18,24 +18,30 @@ var allowed = map[string][]string{
 	"parser":             {"parser/shell"},
 	"internal/user":      {},
 	"store":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/layer"},
-	"snapshot":           {"internal/cpulimit", "internal/procowner", "internal/mount", "internal/fsroot"},
-	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot"},
+	"snapshot":           {"internal/cpulimit", "internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
+	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
 	"internal/filecopy":  {"internal/cpulimit", "internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
 	"registry":           {}, // knows no solver, exporter or cache
-	"exporter":           {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot"},
+	"exporter":           {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns"},
 	"cache":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
-	"solver":             {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry"},
+	"solver":             {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns"},
 	// The pipeline: everything below it, nothing above (see
 	// TestNothingImportsBuildOrCmd).
-	"build": {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver"},
+	"build": {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver"},
+	// check lints Dockerfiles: it reads the context through filecopy and
+	// base images through a Resolver the caller gives; never builds or stores.
+	"check": {"internal/cpulimit", "parser", "parser/shell", "internal/filecopy", "internal/ctxio", "internal/user", "internal/layer", "internal/fsroot"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
 	"internal/mount":  {},
 	"internal/layer":  {},
 	"internal/fsroot": {},
+	"internal/userns": {},
+	// Base images from a layout, the store or a registry, into the store.
+	"internal/imagesource": {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/layer", "store", "registry"},
 	// The size report that cmd/builder prints: it reads images only.
-	"internal/imagesize": {},
+	"internal/imagesize": {"internal/layer"},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
