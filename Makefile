@@ -59,7 +59,9 @@ test-go:
 demo: deps build
 	scripts/demo.sh
 
-# builder against Buildah on fixed workloads (docs/bench.md); ~7 minutes.
+# builder against BuildKit and Buildah on fixed workloads (docs/bench.md); BuildKit
+# comes from $BUILDKIT_BIN, PATH, or is built from its Go module into .cache/bench
+# (first run only). About 15 minutes.
 bench: deps build
 	$(GO) test -run XXX -bench . -timeout 30m ./bench/...
 

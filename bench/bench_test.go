@@ -59,7 +59,10 @@ func BenchmarkBuild(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(work, "home", ".docker", "config.json"), []byte(`{"auths":{}}`), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	layout := testenv.BusyboxLayout(b)
+	// Every tool pulls `FROM busybox` from this registry (plain HTTP on
+	// 127.0.0.1); W5 pushes to it.
+	reg := testenv.StartRegistry(b)
+	baseRef := testenv.PushBusybox(b, reg)
 	root := repoRoot(b)
 
 	var tools []Tool
@@ -68,10 +71,21 @@ func BenchmarkBuild(b *testing.B) {
 	if out, err := goBuild(ctx, root, bin); err != nil {
 		builderErr = fmt.Errorf("go build ./cmd/builder: %w: %s", err, lastLines(string(out), 3))
 	}
-	tools = append(tools, &Builder{Bin: bin, Root: filepath.Join(work, "builder-root"), BusyboxLayout: layout, Env: env})
+	tools = append(tools, &Builder{Bin: bin, Root: filepath.Join(work, "builder-root"), BaseRef: baseRef, Env: env})
 	notes := []string{"builder: " + toolVersion(ctx, bin, "version")}
 	if builderErr != nil {
 		notes[0] = "builder: " + builderErr.Error()
+	}
+	if bk, note, err := startBuildKit(ctx, work, root, baseRef, env); err != nil {
+		notes = append(notes, "buildkit: not compared: "+oneLine(err.Error(), 300))
+	} else {
+		defer func() {
+			if err := bk.Shutdown(); err != nil {
+				b.Errorf("stop buildkitd: %v", err)
+			}
+		}()
+		tools = append(tools, bk)
+		notes = append(notes, note)
 	}
 	path, err := exec.LookPath("buildah")
 	skopeo, serr := exec.LookPath("skopeo")
@@ -81,7 +95,7 @@ func BenchmarkBuild(b *testing.B) {
 	case serr != nil:
 		b.Errorf("buildah is installed but skopeo (needed to load its base image) is not: %v", serr)
 	default:
-		bh, err := newBuildah(ctx, path, skopeo, work, layout, env)
+		bh, err := newBuildah(ctx, path, skopeo, work, baseRef, env)
 		if err != nil {
 			b.Errorf("buildah is installed but unusable: %v", err)
 		} else {
@@ -106,6 +120,9 @@ func BenchmarkBuild(b *testing.B) {
 				if wl.OCIExport {
 					build.OCITar = filepath.Join(work, "out", wl.Name+"-"+tool.Name()+".tar")
 				}
+				if wl.Push {
+					build.Push = reg.Ref("bench/" + strings.ToLower(wl.Name) + "-" + tool.Name() + ":latest")
+				}
 				b.Run(wl.Name+"/"+string(phase)+"/"+tool.Name(), func(b *testing.B) {
 					res.Reset(k)
 					if tool.Name() == "builder" && builderErr != nil {
@@ -126,7 +143,7 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 
-	header := fmt.Sprintf("# builder vs buildah — %s, %s/%s, %d CPUs, median of -benchtime=%s per series\n\n%s",
+	header := fmt.Sprintf("# builder vs BuildKit and Buildah — %s, %s/%s, %d CPUs, median of -benchtime=%s per series\n\n%s",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(),
 		flag.Lookup("test.benchtime").Value.String(), "- "+strings.Join(notes, "\n- "))
 	var md bytes.Buffer
@@ -166,7 +183,7 @@ func measure(ctx context.Context, b *testing.B, res *Results, k Key, tool Tool, 
 			if err := tool.Reset(ctx); err != nil {
 				return err
 			}
-		case OneFile:
+		case OneFile, AppChanged:
 			if err := ChangeOneFile(contextDir, int(time.Now().UnixNano())); err != nil {
 				return err
 			}
@@ -209,10 +226,10 @@ func checkExport(file string, min int64) error {
 
 // newBuildah returns buildah with storage under work, overlay if it works
 // here, else vfs.
-func newBuildah(ctx context.Context, path, skopeo, work, layout string, env []string) (*Buildah, error) {
+func newBuildah(ctx context.Context, path, skopeo, work, baseRef string, env []string) (*Buildah, error) {
 	var errs []error
 	for _, driver := range []string{"overlay", "vfs"} {
-		bh := &Buildah{Bin: path, Skopeo: skopeo, Driver: driver, BusyboxLayout: layout, Jobs: runtime.NumCPU(), Env: env,
+		bh := &Buildah{Bin: path, Skopeo: skopeo, Driver: driver, BaseRef: baseRef, Jobs: runtime.NumCPU(), Env: env,
 			Root: filepath.Join(work, "buildah-"+driver), RunRoot: filepath.Join(work, "buildah-run-"+driver)}
 		err := bh.Reset(ctx)
 		if cerr := bh.Close(ctx); err == nil {
@@ -224,6 +241,45 @@ func newBuildah(ctx context.Context, path, skopeo, work, layout string, env []st
 		errs = append(errs, fmt.Errorf("driver %s: %w", driver, err))
 	}
 	return nil, errors.Join(errs...)
+}
+
+// buildKitVersion is the buildkit module go.mod already requires (for the
+// Dockerfile parser); `make bench` builds its daemon and client from it.
+const buildKitVersion = "v0.34.2"
+
+// startBuildKit finds or builds buildkitd and buildctl ($BUILDKIT_BIN, PATH,
+// or the module built into .cache/), starts the daemon under work and warms
+// it with one build.
+func startBuildKit(ctx context.Context, work, root, baseRef string, env []string) (*BuildKit, string, error) {
+	cache := filepath.Join(root, ".cache", "bench")
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, "", fmt.Errorf("create cache dir: %w", err)
+	}
+	kitd, ctl, err := FindBuildKit(ctx, os.Getenv("BUILDKIT_BIN"), cache, buildKitVersion)
+	if err != nil {
+		return nil, "", err
+	}
+	bk := &BuildKit{Buildkitd: kitd, Buildctl: ctl, Dir: filepath.Join(work, "buildkit"), BaseRef: baseRef, Env: env}
+	if err := bk.Start(ctx); err != nil {
+		return nil, "", errors.Join(err, bk.Shutdown())
+	}
+	warm := filepath.Join(work, "buildkit-warm")
+	if err := os.MkdirAll(warm, 0o755); err != nil {
+		return nil, "", errors.Join(err, bk.Shutdown())
+	}
+	df := filepath.Join(warm, "Dockerfile")
+	if err := os.WriteFile(df, []byte("FROM busybox\nRUN echo warm > /warm\n"), 0o644); err != nil {
+		return nil, "", errors.Join(err, bk.Shutdown())
+	}
+	if _, err := bk.Build(ctx, Build{Dockerfile: df, ContextDir: warm, Tag: "bench-warm"}); err != nil {
+		return nil, "", errors.Join(fmt.Errorf("warm-up build: %w", err), bk.Shutdown())
+	}
+	version := toolVersion(ctx, kitd, "--version")
+	if strings.Contains(version, "v0.0.0+unknown") { // built from the module: no version stamped in
+		version = "buildkitd " + buildKitVersion + " (built from the Go module)"
+	}
+	note := fmt.Sprintf("buildkit: %s, OCI worker, overlayfs snapshotter, runc; warm daemon; `buildctl build --frontend dockerfile.v0`", version)
+	return bk, note, nil
 }
 
 func goBuild(ctx context.Context, dir, bin string) ([]byte, error) {

@@ -21,6 +21,9 @@ type Sample struct {
 	// Work is the part of Wall spent in steps that really ran (cache misses),
 	// as the tool reported them; -1 when the tool does not report it.
 	Work time.Duration
+	// Phases is where the wall time went (PhaseTimes), for tools that
+	// report progress events; nil otherwise.
+	Phases map[string]time.Duration
 }
 
 // Command is one child process to run.
@@ -88,7 +91,7 @@ func runErrText(err error, code int) string {
 // times add up, the peak is the larger one, reported work adds up when
 // both report it.
 func (s Sample) Add(o Sample) Sample {
-	r := Sample{Wall: s.Wall + o.Wall, MaxRSS: max(s.MaxRSS, o.MaxRSS), Work: -1}
+	r := Sample{Wall: s.Wall + o.Wall, MaxRSS: max(s.MaxRSS, o.MaxRSS), Work: -1, Phases: s.Phases}
 	if s.Work >= 0 && o.Work >= 0 {
 		r.Work = s.Work + o.Work
 	}

@@ -9,14 +9,30 @@ import (
 	"time"
 )
 
-// Targets of the solver and cache issue, checked on builder's results.
+// Targets on builder's own results (from the solver and cache issue).
 const (
 	NoOpTarget    = 100 * time.Millisecond // W1 no-op rebuild, wall time
 	OneFileTarget = 300 * time.Millisecond // W1 one file changed, wall time minus the work that re-ran
 	// RSSGrowthLimit is how much more W3 (a 300 MB layer) may use than W1
 	// cold at peak for RSS to count as not growing with layer size.
 	RSSGrowthLimit = 64 << 20
+	// RSSContextLimit is the same for W2's 200 MB context.
+	RSSContextLimit = 100 << 20
 )
+
+// RatioTarget is a target on builder's wall time over BuildKit's.
+type RatioTarget struct {
+	Workload string
+	Phase    Phase
+	Max      float64
+}
+
+// BuildKitTargets are the perf issue's targets: builder / BuildKit wall
+// time, medians of the same run.
+var BuildKitTargets = []RatioTarget{
+	{"W1", Cold, 0.6}, {"W1", NoOp, 0.3}, {"W1", OneFile, 0.25},
+	{"W4", Cold, 0.6}, {"W2", Cold, 0.2}, {"W3", Cold, 0.35},
+}
 
 // Key names one measured series.
 type Key struct {
@@ -101,6 +117,8 @@ type Stats struct {
 	MaxRSS int64         // median peak RSS
 	// Overhead is the median of wall minus reported work; -1 if unknown.
 	Overhead time.Duration
+	// Phases are the medians of each phase (nil when not reported).
+	Phases map[string]time.Duration
 }
 
 // Stats returns the medians of k's samples; ok is false when there are
@@ -114,7 +132,11 @@ func (r *Results) Stats(k Key) (Stats, bool) {
 	}
 	var walls, over []time.Duration
 	var rss []int64
+	phases := map[string][]time.Duration{}
 	for _, s := range se.Samples {
+		for k, d := range s.Phases {
+			phases[k] = append(phases[k], d)
+		}
 		walls = append(walls, s.Wall)
 		rss = append(rss, s.MaxRSS)
 		if s.Work >= 0 {
@@ -124,6 +146,12 @@ func (r *Results) Stats(k Key) (Stats, bool) {
 	st := Stats{N: len(se.Samples), Wall: Median(walls), MaxRSS: Median(rss), Overhead: -1}
 	if len(over) == len(se.Samples) {
 		st.Overhead = Median(over)
+	}
+	for k, v := range phases {
+		if st.Phases == nil {
+			st.Phases = map[string]time.Duration{}
+		}
+		st.Phases[k] = Median(v)
 	}
 	return st, true
 }
@@ -187,7 +215,49 @@ func (r *Results) Checks() []Check {
 	} else {
 		c.Detail = "not measured"
 	}
-	return append(out, c)
+	out = append(out, c)
+
+	w2, ok2 := r.Stats(Key{"W2", Cold, tool})
+	c = Check{Name: "peak RSS does not grow with context size (W2 200 MB context vs W1)"}
+	if ok1 && ok2 {
+		c.Met = w2.MaxRSS-w1.MaxRSS <= RSSContextLimit
+		c.Detail = fmt.Sprintf("W2 %s vs W1 %s (limit +%s)", fmtMB(w2.MaxRSS), fmtMB(w1.MaxRSS), fmtMB(RSSContextLimit))
+	} else {
+		c.Detail = "not measured"
+	}
+	out = append(out, c)
+
+	for _, t := range BuildKitTargets {
+		c := Check{Name: fmt.Sprintf("%s %s: builder/BuildKit ≤ %.2f×", t.Workload, t.Phase, t.Max)}
+		b, okb := r.Stats(Key{t.Workload, t.Phase, tool})
+		k, okk := r.Stats(Key{t.Workload, t.Phase, "buildkit"})
+		if !okb || !okk {
+			c.Detail = "not measured"
+			out = append(out, c)
+			continue
+		}
+		ratio := float64(b.Wall) / float64(k.Wall)
+		c.Met = ratio <= t.Max
+		c.Detail = fmt.Sprintf("%.2f×: builder %s, BuildKit %s", ratio, fmtDur(b.Wall), fmtDur(k.Wall))
+		if !c.Met {
+			if name, d := biggestPhase(b.Phases); name != "" {
+				c.Detail += fmt.Sprintf("; builder's largest phase: %s %s", name, fmtDur(d))
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// biggestPhase is the longest wall-time phase (not a step:NAME part).
+func biggestPhase(p map[string]time.Duration) (string, time.Duration) {
+	name, best := "", time.Duration(-1)
+	for _, k := range PhaseNames {
+		if d, ok := p[k]; ok && d > best {
+			name, best = k, d
+		}
+	}
+	return name, best
 }
 
 func (r *Results) errText(k Key) string {
@@ -214,8 +284,14 @@ func (r *Results) WriteMarkdown(w io.Writer, header string) error {
 	for _, t := range tools {
 		cols = append(cols, t+" wall", t+" peak RSS", "n")
 	}
-	if len(tools) == 2 {
-		cols = append(cols, tools[1]+"/"+tools[0])
+	var peers []string
+	if slices.Contains(tools, "builder") {
+		for _, t := range tools {
+			if t != "builder" {
+				peers = append(peers, t)
+				cols = append(cols, "builder/"+t)
+			}
+		}
 	}
 	b.WriteString("| " + strings.Join(cols, " | ") + " |\n|")
 	for range cols {
@@ -224,13 +300,12 @@ func (r *Results) WriteMarkdown(w io.Writer, header string) error {
 	b.WriteString("\n")
 	for _, row := range rows {
 		cells := []string{row.Workload, string(row.Phase)}
-		var walls []time.Duration
+		walls := map[string]time.Duration{}
 		for _, t := range tools {
 			k := Key{row.Workload, row.Phase, t}
 			st, ok := r.Stats(k)
 			if !ok {
 				cells = append(cells, "FAIL: "+mdEscape(r.errText(k)), "", "")
-				walls = append(walls, 0)
 				continue
 			}
 			wall := fmtDur(st.Wall)
@@ -238,20 +313,23 @@ func (r *Results) WriteMarkdown(w io.Writer, header string) error {
 				wall += fmt.Sprintf(" (%s outside steps)", fmtDur(st.Overhead))
 			}
 			cells = append(cells, wall, fmtMB(st.MaxRSS), fmt.Sprint(st.N))
-			walls = append(walls, st.Wall)
+			walls[t] = st.Wall
 		}
-		if len(tools) == 2 {
+		for _, p := range peers {
 			ratio := "–"
-			if walls[0] > 0 && walls[1] > 0 {
-				ratio = fmt.Sprintf("%.2f×", float64(walls[1])/float64(walls[0]))
+			if walls["builder"] > 0 && walls[p] > 0 {
+				ratio = fmt.Sprintf("%.2f×", float64(walls["builder"])/float64(walls[p]))
 			}
 			cells = append(cells, ratio)
 		}
 		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 	}
-	b.WriteString("\nWall: median wall time of the build (plus the `buildah push` to an OCI archive for W3). " +
+	r.writePhases(&b, rows)
+	b.WriteString("\nWall: median wall time of the build (plus `buildah push` to an OCI archive or the registry for W3 and W5). " +
+		"builder/X: builder's median wall time over X's (below 1 is builder faster). " +
 		"Peak RSS: median of ru_maxrss from wait4, i.e. the largest single process of the tool's tree " +
-		"(RUN processes included). \"outside steps\": wall time minus the union of the RUN/COPY/ADD steps " +
+		"(RUN processes included); for BuildKit the larger of buildctl's and the daemon's VmHWM during the build. " +
+		"\"outside steps\": wall time minus the union of the RUN/COPY/ADD steps " +
 		"builder reported as run (not cached) in --progress json.\n")
 	b.WriteString("\nWorkloads:\n\n")
 	seen := map[string]bool{}
@@ -271,6 +349,55 @@ func (r *Results) WriteMarkdown(w io.Writer, header string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writePhases writes the table of where builder's time went.
+func (r *Results) writePhases(b *strings.Builder, rows []Key) {
+	var parts []string
+	stats := map[Key]Stats{}
+	for _, row := range rows {
+		st, ok := r.Stats(Key{row.Workload, row.Phase, "builder"})
+		if !ok || st.Phases == nil {
+			continue
+		}
+		stats[row] = st
+		for k := range st.Phases {
+			if strings.HasPrefix(k, "step:") && !slices.Contains(parts, k) {
+				parts = append(parts, k)
+			}
+		}
+	}
+	if len(stats) == 0 {
+		return
+	}
+	slices.Sort(parts)
+	cols := append(append([]string{"workload", "phase", "wall"}, PhaseNames...), parts...)
+	b.WriteString("\nWhere builder's time goes (medians, from --progress json):\n\n")
+	b.WriteString("| " + strings.Join(cols, " | ") + " |\n|")
+	for range cols {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, row := range rows {
+		st, ok := stats[row]
+		if !ok {
+			continue
+		}
+		cells := []string{row.Workload, string(row.Phase), fmtDur(st.Wall)}
+		for _, k := range append(slices.Clone(PhaseNames), parts...) {
+			cell := "–"
+			if d, ok := st.Phases[k]; ok {
+				cell = fmtDur(d)
+			}
+			cells = append(cells, cell)
+		}
+		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+	b.WriteString("\nPhases split the wall time: " + PhaseStart + " is process start to the first event; " +
+		PhaseFrom + ", " + PhaseCopy + " and " + PhaseRun + " are steps that ran (overlaps counted once, RUN first); " +
+		PhaseLookup + " is the rest until the last step (cache keys of cached steps, context hashing, waiting); " +
+		PhaseExport + " is after the last step (image, store writes, tags, export, push). " +
+		"step:NAME columns add up the timed parts steps report (across parallel steps, so not a slice of wall time).\n")
 }
 
 func fmtDur(d time.Duration) string {

@@ -24,6 +24,9 @@ type Build struct {
 	Tag string
 	// OCITar, when set, is where the image is exported as an OCI archive.
 	OCITar string
+	// Push, when set, is the registry reference the image is pushed to
+	// (plain HTTP on 127.0.0.1).
+	Push string
 }
 
 // Tool is an image builder under test. Each tool keeps its store in its own
@@ -45,9 +48,11 @@ var (
 )
 
 // Builder runs the builder binary with its store in Root and `FROM busybox`
-// served from the busybox OCI layout with --build-context.
+// pulled from the registry (BaseRef) with --build-context.
 type Builder struct {
-	Bin, Root, BusyboxLayout string
+	Bin, Root string
+	// BaseRef is "127.0.0.1:PORT/busybox:latest".
+	BaseRef string
 	// Env is the child's environment (nil: the parent's).
 	Env []string
 }
@@ -55,7 +60,7 @@ type Builder struct {
 // Name returns "builder".
 func (t *Builder) Name() string { return "builder" }
 
-// Reset removes the store; builder reads the base image from the layout.
+// Reset removes the store; the next build pulls the base image again.
 func (t *Builder) Reset(ctx context.Context) error { return removeTree(t.Root) }
 
 // Close removes the store.
@@ -65,13 +70,17 @@ func (t *Builder) Close(ctx context.Context) error { return removeTree(t.Root) }
 // in RUN/COPY/ADD steps that were not cached, from the progress events.
 func (t *Builder) Build(ctx context.Context, b Build) (Sample, error) {
 	args := []string{"--root", t.Root, "build", "--progress", "json", "-f", b.Dockerfile,
-		"--build-context", "busybox=oci-layout://" + t.BusyboxLayout + ":latest"}
-	if b.OCITar != "" {
+		"--build-context", "busybox=docker-image://" + t.BaseRef}
+	switch {
+	case b.OCITar != "":
 		args = append(args, "-o", "type=oci,dest="+b.OCITar)
-	} else {
+	case b.Push != "":
+		args = append(args, "--push", "-t", b.Push)
+	default:
 		args = append(args, "-t", b.Tag)
 	}
 	args = append(args, b.ContextDir)
+	start := time.Now()
 	s, _, stderr, err := Exec(ctx, Command{Path: t.Bin, Args: args, Env: t.Env})
 	if err != nil {
 		return s, err
@@ -81,6 +90,10 @@ func (t *Builder) Build(ctx context.Context, b Build) (Sample, error) {
 		return s, fmt.Errorf("read builder progress: %w", err)
 	}
 	s.Work = work
+	s.Phases, err = PhaseTimes(stderr, start, start.Add(s.Wall))
+	if err != nil {
+		return s, fmt.Errorf("read builder progress: %w", err)
+	}
 	return s, nil
 }
 
@@ -91,6 +104,7 @@ type progressEvent struct {
 	Name     string        `json:"name"`
 	Status   string        `json:"status"`
 	Duration time.Duration `json:"duration"`
+	Data     string        `json:"data"`
 }
 
 // stepName matches the Dockerfile steps that do real work when they miss
@@ -144,10 +158,12 @@ func StepWork(progress []byte) (time.Duration, error) {
 }
 
 // Buildah runs Debian's buildah (`bud --isolation chroot --layers`) with its
-// storage in Root/RunRoot and the busybox layout pulled into it as
-// localhost/busybox (with skopeo), built with --pull=never.
+// storage in Root/RunRoot and the busybox image copied into it from the
+// registry as localhost/busybox (with skopeo), built with --pull=never.
 type Buildah struct {
-	Bin, Root, RunRoot, Driver, BusyboxLayout string
+	Bin, Root, RunRoot, Driver string
+	// BaseRef is "127.0.0.1:PORT/busybox:latest".
+	BaseRef string
 	// Skopeo is the skopeo binary, used to put the base image in place.
 	Skopeo string
 	// Jobs is --jobs, the stages built in parallel (0: 1).
@@ -167,16 +183,16 @@ func (t *Buildah) run(ctx context.Context, args ...string) (Sample, []byte, erro
 	return s, out, err
 }
 
-// Reset removes the storage and copies the busybox layout into a new one
-// as localhost/busybox:latest with skopeo (`buildah pull oci:DIR` names the
-// image after DIR, which fails for upper-case paths).
+// Reset removes the storage and copies the busybox image from the registry
+// into a new one as localhost/busybox:latest with skopeo, so that `FROM
+// busybox` resolves without a pull.
 func (t *Buildah) Reset(ctx context.Context) error {
 	if err := t.Close(ctx); err != nil {
 		return err
 	}
 	dest := fmt.Sprintf("containers-storage:[%s@%s+%s]localhost/busybox:latest", t.Driver, t.Root, t.RunRoot)
 	_, _, _, err := Exec(ctx, Command{Path: t.Skopeo, Env: t.Env,
-		Args: []string{"copy", "--quiet", "oci:" + t.BusyboxLayout + ":latest", dest}})
+		Args: []string{"copy", "--quiet", "--src-tls-verify=false", "docker://" + t.BaseRef, dest}})
 	if err != nil {
 		return fmt.Errorf("copy busybox into buildah storage: %w", err)
 	}
@@ -196,16 +212,20 @@ func (t *Buildah) Close(ctx context.Context) error {
 	return removeTree(t.RunRoot)
 }
 
-// Build runs `buildah bud`, then `buildah push` to an OCI archive when
-// asked; the sample covers both.
+// Build runs `buildah bud`, then `buildah push` to an OCI archive or the
+// registry when asked; the sample covers both.
 func (t *Buildah) Build(ctx context.Context, b Build) (Sample, error) {
 	jobs := max(t.Jobs, 1)
 	s, _, err := t.run(ctx, "bud", "--isolation", "chroot", "--layers", "--pull=never",
 		"--jobs", strconv.Itoa(jobs), "--quiet", "-f", b.Dockerfile, "-t", b.Tag, b.ContextDir)
-	if err != nil || b.OCITar == "" {
+	if err != nil || (b.OCITar == "" && b.Push == "") {
 		return s, err
 	}
-	p, _, err := t.run(ctx, "push", "--quiet", b.Tag, "oci-archive:"+b.OCITar+":latest")
+	dest := "oci-archive:" + b.OCITar + ":latest"
+	if b.Push != "" {
+		dest = "docker://" + b.Push
+	}
+	p, _, err := t.run(ctx, "push", "--quiet", "--tls-verify=false", b.Tag, dest)
 	return s.Add(p), err
 }
 

@@ -19,6 +19,9 @@ const (
 	NoOp Phase = "no-op"
 	// OneFile: one file of the context changed since the last build.
 	OneFile Phase = "one-file"
+	// AppChanged: one file of the application's sources changed (W6); the
+	// dependency install stays cached.
+	AppChanged Phase = "app-changed"
 )
 
 // Workload is a fixed build: a Dockerfile, a generated context and the
@@ -32,15 +35,19 @@ type Workload struct {
 	// compress) are generated in the context, 100 per directory.
 	Files, FileSize int
 	Phases          []Phase
+	// Extra are more context files: slash path → content.
+	Extra map[string]string
 	// OCIExport: the result is exported as an OCI image tar, not just
 	// stored.
 	OCIExport bool
+	// Push: the result is pushed to the harness's registry.
+	Push bool
 	// MinExport is the least size of a correct OCI export (a check that
 	// the tool did the work: W3's random data does not compress).
 	MinExport int64
 }
 
-// Workloads returns the benchmark's workloads, W1 to W4.
+// Workloads returns the benchmark's workloads, W1 to W6.
 func Workloads() []Workload {
 	return []Workload{
 		{
@@ -93,7 +100,44 @@ RUN find /ctx -type f | wc -l > /out/count && wc -c /ctx/d000/f00000 >> /out/cou
 			}(),
 			Phases: []Phase{Cold},
 		},
+		{
+			Name:  "W5",
+			Title: "W3's image (RUN writing 300 MB) pushed to the local registry",
+			Dockerfile: "FROM busybox\n" +
+				"RUN dd if=/dev/urandom of=/big bs=1048576 count=300 2>/dev/null && ls -l /big\n",
+			Phases: []Phase{Cold},
+			Push:   true,
+		},
+		{
+			Name: "W6",
+			Title: "multi-stage app: COPY of the dependency manifest, RUN installing 5,000 small files, " +
+				"COPY of the app (200 files), build RUN, final stage copying the output",
+			Dockerfile: `FROM busybox AS build
+WORKDIR /src
+COPY deps.txt ./
+RUN mkdir -p /deps && while read -r pkg n; do mkdir -p /deps/$pkg && i=0 && while [ $i -lt $n ]; do echo "$pkg file $i" > /deps/$pkg/f$i.js; i=$((i+1)); done; done < deps.txt
+COPY . ./
+RUN mkdir -p /out && cat d000/* d001/* > /out/app.bin && ls /deps | wc -l > /out/deps.count
+
+FROM busybox
+COPY --from=build /deps /app/node_modules
+COPY --from=build /out /app
+`,
+			Files: 200, FileSize: 4096,
+			Extra:  map[string]string{"deps.txt": depsManifest(50, 100)},
+			Phases: []Phase{Cold, AppChanged},
+		},
 	}
+}
+
+// depsManifest lists pkgs packages of files files each, one "name count"
+// line per package: W6's install step writes pkgs*files files.
+func depsManifest(pkgs, files int) string {
+	var b strings.Builder
+	for i := 0; i < pkgs; i++ {
+		fmt.Fprintf(&b, "pkg%02d %d\n", i, files)
+	}
+	return b.String()
 }
 
 // Prepare writes dir/Dockerfile and the context dir/context (the Dockerfile
@@ -118,6 +162,15 @@ func (w Workload) Prepare(dir string) (dockerfile, contextDir string, err error)
 		}
 		_, _ = rng.Read(buf) // never fails
 		if err := os.WriteFile(name, buf, 0o644); err != nil {
+			return "", "", fmt.Errorf("write context file: %w", err)
+		}
+	}
+	for name, content := range w.Extra {
+		p := filepath.Join(contextDir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", "", fmt.Errorf("create context dir: %w", err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			return "", "", fmt.Errorf("write context file: %w", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/singleflight"
+	"golang.org/x/sys/unix"
 
+	"github.com/builderdev/builder/internal/cpulimit"
 	"github.com/builderdev/builder/internal/procowner"
 )
 
@@ -21,15 +24,31 @@ import (
 type Layers struct {
 	dir   string
 	opts  extractOptions
+	cpu   *cpulimit.Limiter
 	group singleflight.Group
 	clean sync.Once
 }
 
+// LayersOption configures NewLayers.
+type LayersOption func(*Layers)
+
+// WithCPULimiter makes each extraction hold one slot of l while it
+// decompresses and writes files (nil: no bound).
+func WithCPULimiter(l *cpulimit.Limiter) LayersOption { return func(ls *Layers) { ls.cpu = l } }
+
+// WithExtractOptions bounds each extraction as opts say (WithMaxExtractSize).
+func WithExtractOptions(opts ...ExtractOption) LayersOption {
+	return func(ls *Layers) { ls.opts = extractConfig(opts) }
+}
+
 // NewLayers returns the layer set kept in dir (created on first use). The
-// first Ensure removes extraction directories left by dead processes. The
-// options bound each extraction.
-func NewLayers(dir string, opts ...ExtractOption) *Layers {
-	return &Layers{dir: dir, opts: extractConfig(opts)}
+// first Ensure removes extraction directories left by dead processes.
+func NewLayers(dir string, opts ...LayersOption) *Layers {
+	l := &Layers{dir: dir}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
 }
 
 // Dir returns where layer diffID is (or would be) extracted.
@@ -74,6 +93,53 @@ func (l *Layers) Ensure(ctx context.Context, diffID v1.Hash, open func() (io.Rea
 	}
 }
 
+// Adopt moves dir (an extracted layer with diffID, such as a RUN's upper
+// directory after its diff) into place as that layer's directory, unless
+// the layer is there already. It reports whether dir was moved; a dir on
+// another file system is left where it is (the layer is extracted from
+// its tar when needed).
+func (l *Layers) Adopt(diffID v1.Hash, dir string) (bool, error) {
+	if diffID.Algorithm != "sha256" || len(diffID.Hex) != 64 {
+		return false, fmt.Errorf("adopt layer: unsupported diffID %q", diffID)
+	}
+	if _, err := hex.DecodeString(diffID.Hex); err != nil {
+		return false, fmt.Errorf("adopt layer: invalid diffID %q", diffID)
+	}
+	target := l.Dir(diffID)
+	if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+		return false, nil
+	}
+	if err := os.MkdirAll(l.dir, 0o700); err != nil {
+		return false, fmt.Errorf("create layers dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return false, fmt.Errorf("adopt layer %s: %w", diffID, err)
+	}
+	// Extraction and adoption of one diffID share the singleflight key,
+	// so that neither sees the other's half-done work in this process;
+	// across processes the rename is atomic and the first wins.
+	v, err, _ := l.group.Do(diffID.Hex, func() (any, error) {
+		if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+			return false, nil
+		}
+		if err := os.Rename(dir, target); err != nil {
+			if fi, serr := os.Lstat(target); serr == nil && fi.IsDir() {
+				return false, nil
+			}
+			if errors.Is(err, unix.EXDEV) {
+				return false, nil
+			}
+			return false, fmt.Errorf("adopt layer %s: %w", diffID, err)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	moved, _ := v.(bool) // an extraction in flight shares the key: not moved
+	return moved, nil
+}
+
 func (l *Layers) extract(ctx context.Context, diffID v1.Hash, target string, open func() (io.ReadCloser, error)) (err error) {
 	if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
 		return nil
@@ -93,6 +159,11 @@ func (l *Layers) extract(ctx context.Context, diffID v1.Hash, target string, ope
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("chmod extraction dir: %w", err)
 	}
+	release, err := l.cpu.Acquire(ctx, 1)
+	if err != nil {
+		return fmt.Errorf("extract layer %s: %w", diffID, err)
+	}
+	defer release()
 	rc, err := open()
 	if err != nil {
 		return fmt.Errorf("open layer %s: %w", diffID, err)

@@ -228,6 +228,9 @@ func (a *overlayActive) walk(d *diffWriter, v *View, upper, rel string, merged b
 	return nil
 }
 
+// UpperDir is the overlay's upper directory.
+func (a *overlayActive) UpperDir() string { return filepath.Join(a.dir, "u") }
+
 func (a *overlayActive) Release(ctx context.Context) error {
 	if err := os.RemoveAll(a.dir); err != nil {
 		return fmt.Errorf("release overlay: %w", err)

@@ -33,6 +33,19 @@ type Active interface {
 	Release(ctx context.Context) error
 }
 
+// Upper is an optional ability of an Active: after Diff, its upper
+// directory holds exactly the changes, in the format extracted layers have
+// (overlay whiteouts and opaque xattrs), so that it can become the
+// extracted layer of its own diff without the tar being read back. (The
+// directory may also hold what the diff leaves out as no change: copied-up
+// directories with unchanged attributes, whiteouts of names no lower has;
+// both are invisible in a merged root.)
+type Upper interface {
+	UpperDir() string
+}
+
+var _ Upper = (*overlayActive)(nil)
+
 const (
 	whiteoutPrefix = ".wh."
 	whiteoutMeta   = whiteoutPrefix + whiteoutPrefix

@@ -67,6 +67,9 @@ type stageRun struct {
 	result   *state
 	err      error
 	total    int // vertices of this stage, for "[label i/total]"
+	// runAhead: a RUN comes later in the stage than the instruction
+	// being dispatched (its layers will be needed extracted).
+	runAhead bool
 	count    int
 	onbuild  bool // a base image's ONBUILD trigger is being run
 }
@@ -360,6 +363,7 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 	sr.scope = b.globals.NewStage(st.cfg.Config.Env)
 	for i, inst := range insts {
 		sr.onbuild = i < nTriggers
+		sr.runAhead = hasRun(insts[i+1:])
 		next, err := b.dispatch(ctx, sr, st, inst)
 		if err != nil {
 			return nil, instErr(inst.Location(), shorten(inst.Original(), 60), err)
@@ -367,6 +371,16 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 		st = next
 	}
 	return st, nil
+}
+
+// hasRun reports whether insts hold a RUN.
+func hasRun(insts []parser.Instruction) bool {
+	for _, in := range insts {
+		if _, ok := in.(*parser.Run); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // locErr attaches the Dockerfile location to an error once.

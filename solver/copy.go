@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -69,15 +70,18 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 		IsAdd: c.Add, Unpack: c.Unpack, Checksum: c.Checksum,
 		Excludes: c.Excludes, Parents: c.Parents,
 		Client: b.s.http, TmpDir: b.s.store.TmpDir(), ModTime: b.created,
-		StatCache: b.s.stats, MaxExtractSize: b.s.maxExtract,
+		StatCache: b.s.stats, MaxExtractSize: b.s.maxExtract, CPU: b.s.store.CPU(),
 	}
 	if c.Link {
 		req.Dest = nil // --link: the layer does not depend on what is below it
 	}
+	runAhead := sr.runAhead
+	hashStart := time.Now()
 	sum, files, err := filecopy.ChecksumFiles(ctx, req)
 	if err != nil {
 		return step{}, err
 	}
+	hashTime := time.Since(hashStart)
 	// Per-file digests let --explain name the file that changed; a huge
 	// COPY keeps only the aggregate, so records stay small.
 	explain := map[string]string{}
@@ -99,7 +103,21 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			"checksum": c.Checksum, "unpack": c.Unpack, "from": c.From,
 		}, Inputs: map[string]string{"files": sum.String(), "source": srcKey}},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
-			return b.writeLayer(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
+			// The key's hashing came before the step started: report it
+			// now that the step has a vertex.
+			b.phase(v, PhaseHash, time.Now().Add(-hashTime))
+			started := time.Now()
+			write := b.writeLayer
+			if runAhead {
+				// A RUN later in this stage needs the layer as a lower
+				// directory: extract it from the bytes being written.
+				write = b.writeLayerExtracted
+			}
+			l, err := write(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
+			if err == nil {
+				b.phase(v, PhaseCopyCompress, started)
+			}
+			return l, err
 		},
 	}, nil
 }

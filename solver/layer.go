@@ -13,18 +13,61 @@ import (
 // writeLayer makes a layer in the store from the tar stream fn writes,
 // with timestamps clamped when the build asks for it.
 func (b *build) writeLayer(ctx context.Context, fn func(w io.Writer) error) (v1.Layer, error) {
+	return b.writeLayerTo(ctx, fn, nil)
+}
+
+// writeLayerExtracted is writeLayer that also extracts the layer, from the
+// same bytes, as the directory later steps use as a lower directory. A
+// failed extraction costs only the extraction (the layer is extracted
+// from its tar when needed).
+func (b *build) writeLayerExtracted(ctx context.Context, fn func(w io.Writer) error) (v1.Layer, error) {
+	ex, err := b.s.layers.NewExtraction(ctx)
+	if err != nil {
+		return b.writeLayer(ctx, fn)
+	}
+	side := &sideWriter{w: ex}
+	l, err := b.writeLayerTo(ctx, fn, side)
+	if err != nil || side.w == nil {
+		ex.Abort()
+		return l, err
+	}
+	if id, err := l.DiffID(); err == nil {
+		_ = ex.Commit(id) // best effort, as above
+	} else {
+		ex.Abort()
+	}
+	return l, nil
+}
+
+// sideWriter passes writes on to w until w fails once, then drops them.
+type sideWriter struct{ w io.Writer }
+
+func (s *sideWriter) Write(p []byte) (int, error) {
+	if s.w != nil {
+		if _, err := s.w.Write(p); err != nil {
+			s.w = nil
+		}
+	}
+	return len(p), nil
+}
+
+func (b *build) writeLayerTo(ctx context.Context, fn func(w io.Writer) error, side io.Writer) (v1.Layer, error) {
 	lw, err := b.s.store.NewLayer(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create layer: %w", err)
 	}
+	var out io.Writer = lw
+	if side != nil {
+		out = io.MultiWriter(lw, side)
+	}
 	if !b.req.RewriteTimestamp || b.req.SourceDateEpoch == nil {
-		if err := fn(lw); err != nil {
+		if err := fn(out); err != nil {
 			lw.Abort()
 			return nil, err
 		}
 		return lw.Commit(ctx)
 	}
-	cw := layer.NewClampWriter(lw, b.req.SourceDateEpoch.UTC())
+	cw := layer.NewClampWriter(out, b.req.SourceDateEpoch.UTC())
 	if err := fn(cw); err != nil {
 		cw.Abort(err)
 		lw.Abort()

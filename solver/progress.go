@@ -24,6 +24,21 @@ const (
 	// StatusCanceled is a step stopped because the build was cancelled
 	// (Ctrl-C) or because another step failed: not a failure of its own.
 	StatusCanceled Status = "canceled"
+
+	// StatusPhase reports a timed part of a step (Data names it: "extract",
+	// "hash", "run", "diff+compress", "copy+compress"; Duration is how long
+	// it took, Time when it ended), for performance work. Renderers may
+	// ignore it; it comes before the step's own end.
+	StatusPhase Status = "phase"
+)
+
+// Names of StatusPhase events.
+const (
+	PhaseExtract      = "extract"       // base layers extracted for a RUN's root
+	PhaseHash         = "hash"          // content hashed for a COPY's key
+	PhaseRun          = "run"           // the RUN process
+	PhaseDiffCompress = "diff+compress" // a RUN's changes tarred, compressed, stored
+	PhaseCopyCompress = "copy+compress" // a COPY's files tarred, compressed, stored
 )
 
 // Event is one typed progress report. Libraries never print; the caller
@@ -50,6 +65,16 @@ type ReporterFunc func(Event)
 
 // Report calls f(e).
 func (f ReporterFunc) Report(e Event) { f(e) }
+
+// phase reports that part name of vertex v ran from start until now.
+func (b *build) phase(v *vertex, name string, start time.Time) {
+	ev := Event{Time: time.Now(), Status: StatusPhase, Data: name}
+	ev.Duration = ev.Time.Sub(start)
+	if v != nil {
+		ev.Vertex, ev.Name = v.num, v.name
+	}
+	b.s.reporter.Report(ev)
+}
 
 type discard struct{}
 

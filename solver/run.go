@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -88,10 +89,12 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	if st.platform.OS != hostPlatform().OS || st.platform.Architecture != hostPlatform().Architecture {
 		return nil, fmt.Errorf("cannot run a step for platform %s on %s (no emulation)", st.platform.String(), hostPlatform().String())
 	}
+	started := time.Now()
 	dirs, err := b.lowerDirs(ctx, st)
 	if err != nil {
 		return nil, err
 	}
+	b.phase(v, PhaseExtract, started)
 	view := snapshot.NewView(dirs)
 	id, err := user.Resolve(view, userOrRoot(st.cfg.Config.User))
 	if err != nil {
@@ -178,6 +181,7 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		Limits:     b.req.Limits,
 		Security:   security,
 	}
+	started = time.Now()
 	runErr := b.s.exec.Run(ctx, spec)
 	// The step's processes are gone: take the placed content out (also
 	// after a failure or a cancel), before anything reads the root.
@@ -187,13 +191,29 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	if runErr != nil {
 		return nil, runError(runErr, args, tail.Lines())
 	}
+	b.phase(v, PhaseRun, started)
 
-	return b.writeLayer(ctx, func(w io.Writer) error {
+	started = time.Now()
+	l, err := b.writeLayer(ctx, func(w io.Writer) error {
 		if err := active.Diff(ctx, w); err != nil {
 			return fmt.Errorf("diff root: %w", err)
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	b.phase(v, PhaseDiffCompress, started)
+	// The upper directory is the extracted form of the new layer: later
+	// steps use it as a lower directory instead of extracting the tar.
+	if up, ok := active.(snapshot.Upper); ok {
+		if id, err := l.DiffID(); err == nil {
+			if _, err := b.s.layers.Adopt(id, up.UpperDir()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return l, nil
 }
 
 // plainRoot is the directory of a root that is one plain bind (a copy

@@ -83,7 +83,8 @@ func WithCacheMountDir(dir string) Option { return func(s *Solver) { s.cacheMoun
 func WithMaxExtractSize(n int64) Option {
 	return func(s *Solver) {
 		s.maxExtract = n
-		s.layers = snapshot.NewLayers(s.store.LayersDir(), snapshot.WithMaxExtractSize(n))
+		s.layers = snapshot.NewLayers(s.store.LayersDir(), snapshot.WithCPULimiter(s.store.CPU()),
+			snapshot.WithExtractOptions(snapshot.WithMaxExtractSize(n)))
 	}
 }
 
@@ -92,7 +93,7 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 	s := &Solver{
 		store:    st,
 		cache:    c,
-		layers:   snapshot.NewLayers(st.LayersDir()),
+		layers:   snapshot.NewLayers(st.LayersDir(), snapshot.WithCPULimiter(st.CPU())),
 		reporter: discard{},
 		http:     http.DefaultClient,
 		now:      time.Now,

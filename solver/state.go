@@ -7,6 +7,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/builderdev/builder/parser"
 )
@@ -72,21 +73,30 @@ func (b *build) lowerDirs(ctx context.Context, st *state) ([]string, error) {
 		return st.dirs, nil
 	}
 	dirs := make([]string, len(st.layers))
+	// Layers extract in parallel (each takes a CPU slot); one extraction
+	// per layer is shared by every stage and build that needs it.
+	g, gctx := errgroup.WithContext(ctx)
 	for i, l := range st.layers {
-		diffID, err := l.DiffID()
-		if err != nil {
-			return nil, fmt.Errorf("layer diffID: %w", err)
-		}
-		if d, err := l.Digest(); err == nil {
-			if err := b.lease.Add(ctx, d, diffID); err != nil {
-				return nil, err
+		g.Go(func() error {
+			diffID, err := l.DiffID()
+			if err != nil {
+				return fmt.Errorf("layer diffID: %w", err)
 			}
-		}
-		dir, err := b.s.layers.Ensure(ctx, diffID, l.Uncompressed)
-		if err != nil {
-			return nil, fmt.Errorf("extract layer %s: %w", diffID, err)
-		}
-		dirs[i] = dir
+			if d, err := l.Digest(); err == nil {
+				if err := b.lease.Add(gctx, d, diffID); err != nil {
+					return err
+				}
+			}
+			dir, err := b.s.layers.Ensure(gctx, diffID, l.Uncompressed)
+			if err != nil {
+				return fmt.Errorf("extract layer %s: %w", diffID, err)
+			}
+			dirs[i] = dir
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	st.dirs = dirs
 	return dirs, nil

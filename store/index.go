@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,6 +114,15 @@ func (s *Store) tag(ctx context.Context, name string, img v1.Image, beforeIndex 
 	if err != nil {
 		return fmt.Errorf("tag image: %w", err)
 	}
+	// A rebuild that changed nothing tags the same manifest again: a tag
+	// names only complete images, so there is nothing to write, lease or
+	// lock (index.json is replaced atomically, so a read without the lock
+	// sees a whole index).
+	if d, err := img.Digest(); err == nil {
+		if idx, err := s.readIndex(); err == nil && tagged(idx, ref, d) {
+			return nil
+		}
+	}
 	// Until index.json names them, the image's blobs are only this call's:
 	// a lease keeps a concurrent prune from removing one that is written
 	// (or found) here but not tagged yet.
@@ -165,6 +176,19 @@ func imageBlobs(img v1.Image) []v1.Hash {
 	return out
 }
 
+// tagged reports whether ref names exactly one entry of idx and that entry
+// is the manifest digest.
+func tagged(idx *index, ref string, digest v1.Hash) bool {
+	n, same := 0, false
+	for _, d := range idx.Manifests {
+		if d.Annotations[RefNameAnnotation] == ref {
+			n++
+			same = d.Digest == digest
+		}
+	}
+	return n == 1 && same
+}
+
 // WriteImage stores every blob of img without tagging it and returns the
 // descriptor of its manifest (with the platform from its config).
 func (s *Store) WriteImage(ctx context.Context, img v1.Image) (*v1.Descriptor, error) {
@@ -188,7 +212,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image) (*v1.Descriptor, e
 	if err != nil {
 		return nil, fmt.Errorf("write image: %w", err)
 	}
-	if _, _, err := s.WriteBlob(ctx, "config", bytes.NewReader(cfg)); err != nil {
+	if _, _, err := s.writeSmallBlob(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("write image: %w", err)
 	}
 	raw, err := img.RawManifest()
@@ -199,7 +223,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image) (*v1.Descriptor, e
 	if err != nil {
 		return nil, fmt.Errorf("write image: %w", err)
 	}
-	digest, size, err := s.WriteBlob(ctx, string(mt), bytes.NewReader(raw))
+	digest, size, err := s.writeSmallBlob(ctx, raw)
 	if err != nil {
 		return nil, fmt.Errorf("write image: %w", err)
 	}
@@ -208,6 +232,21 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image) (*v1.Descriptor, e
 		desc.Platform = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant, OSVersion: cf.OSVersion}
 	}
 	return desc, nil
+}
+
+// writeSmallBlob stores b (a config or manifest) unless a blob with its
+// digest is already there, in which case it only marks that blob used.
+func (s *Store) writeSmallBlob(ctx context.Context, b []byte) (v1.Hash, int64, error) {
+	sum := sha256.Sum256(b)
+	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	ok, err := s.ReuseBlob(ctx, h)
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	if ok {
+		return h, int64(len(b)), nil
+	}
+	return s.writeBlob(ctx, bytes.NewReader(b), &h)
 }
 
 // writeLayerBlob stores the compressed blob of l unless present. Layers

@@ -14,24 +14,35 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/klauspost/pgzip"
+
 	"github.com/builderdev/builder/internal/layer"
 )
 
 // LayerWriter takes the UNCOMPRESSED tar of a new layer. It gzips the bytes
 // as they come, hashing both sides in the same pass (diffID and digest),
-// into a temp file; Commit renames it into the blob store. Memory use does
-// not depend on the size of the layer.
+// into a temp file; Commit renames it into the blob store. Compression is
+// parallel (pgzip, 1 MiB blocks, as many at once as the store's CPU
+// limiter has slots); the writer holds one slot of that limiter from its
+// first Write to Commit or Abort. Memory use does not depend on the size of
+// the layer.
 type LayerWriter struct {
-	ctx    context.Context
-	s      *Store
-	blob   *blobFile
-	buf    *bufio.Writer
-	zw     io.WriteCloser // gzip
-	diff   hash.Hash
-	size   int64 // compressed bytes
-	closed bool
-	err    error
+	ctx     context.Context
+	s       *Store
+	blob    *blobFile
+	buf     *bufio.Writer
+	zw      io.WriteCloser // gzip
+	diff    hash.Hash
+	size    int64 // compressed bytes
+	closed  bool
+	err     error
+	release func() // the CPU slot, once taken
 }
+
+// gzipBlock is pgzip's block size: each block is compressed on its own
+// goroutine (with the previous block as dictionary, so the output does not
+// depend on timing).
+const gzipBlock = 1 << 20
 
 // NewLayer starts writing a new layer. Call Commit or Abort.
 func (s *Store) NewLayer(ctx context.Context) (*LayerWriter, error) {
@@ -41,10 +52,15 @@ func (s *Store) NewLayer(ctx context.Context) (*LayerWriter, error) {
 	}
 	lw := &LayerWriter{ctx: ctx, s: s, blob: &blobFile{f: f, h: sha256.New()}, diff: sha256.New()}
 	lw.buf = bufio.NewWriterSize(countWriter{lw.blob, &lw.size}, 1<<20)
-	if lw.zw, err = layer.NewWriter(lw.buf, layer.Gzip, 0); err != nil {
+	zw, err := pgzip.NewWriterLevel(lw.buf, pgzip.DefaultCompression)
+	if err == nil {
+		err = zw.SetConcurrency(gzipBlock, max(s.cpu.Size(), 1))
+	}
+	if err != nil {
 		lw.Abort()
 		return nil, fmt.Errorf("new layer: %w", err)
 	}
+	lw.zw = zw
 	return lw, nil
 }
 
@@ -70,6 +86,14 @@ func (w *LayerWriter) Write(p []byte) (int, error) {
 	if err := w.ctx.Err(); err != nil {
 		w.err = fmt.Errorf("write layer: %w", err)
 		return 0, w.err
+	}
+	if w.release == nil {
+		release, err := w.s.cpu.Acquire(w.ctx, 1)
+		if err != nil {
+			w.err = fmt.Errorf("write layer: %w", err)
+			return 0, w.err
+		}
+		w.release = release
 	}
 	n, err := w.zw.Write(p)
 	w.diff.Write(p[:n])
@@ -110,6 +134,12 @@ func (w *LayerWriter) Abort() {
 		return
 	}
 	w.closed = true
+	if w.release != nil {
+		w.release()
+	}
+	if z, ok := w.zw.(*pgzip.Writer); ok && z != nil {
+		z.Close() // stops its goroutines; the temp file goes anyway
+	}
 	w.blob.abort()
 }
 

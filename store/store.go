@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/builderdev/builder/internal/cpulimit"
 )
 
 // ErrNotFound is returned when a tag, digest or blob is not in the store.
@@ -14,16 +16,34 @@ var ErrNotFound = errors.New("not found")
 // use by several goroutines and several processes.
 type Store struct {
 	root string
+	cpu  *cpulimit.Limiter
 }
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithCPULimiter shares l for the store's CPU-bound work (layer
+// compression) instead of a limiter of its own.
+func WithCPULimiter(l *cpulimit.Limiter) Option { return func(s *Store) { s.cpu = l } }
+
+// CPU is the limiter of CPU-bound work (hashing, compression, extraction)
+// that users of this store share: one per store, NumCPU slots by default.
+func (s *Store) CPU() *cpulimit.Limiter { return s.cpu }
 
 // Open opens (creating if needed) the store at root and removes temp
 // entries left behind by processes that no longer run.
-func Open(root string) (*Store, error) {
+func Open(root string, opts ...Option) (*Store, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Store{root: abs}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.cpu == nil {
+		s.cpu = cpulimit.New(0)
+	}
 	for _, d := range []string{
 		s.ociDir(), s.blobDir(), s.LayersDir(), s.CacheDir(), s.TmpDir(), s.locksDir(),
 	} {

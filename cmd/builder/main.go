@@ -40,12 +40,16 @@ func main() {
 // globalOptions are the flags every subcommand takes.
 type globalOptions struct {
 	root string
+	// profile is --debug-profile: a CPU profile of the command is written there.
+	profile string
 }
 
 func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
 	// The current value is the default: the flag may come before the
 	// subcommand too.
 	fs.StringVar(&o.root, "root", o.root, "store directory (env BUILDER_ROOT; default /var/lib/builder as root)")
+	fs.StringVar(&o.profile, "debug-profile", o.profile, "write a Go CPU profile of the command to `FILE` (for performance work)")
+	_ = fs.MarkHidden("debug-profile")
 }
 
 func (o *globalOptions) openStore() (*store.Store, error) {
@@ -148,7 +152,16 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 		fmt.Fprintf(errw, "builder %s: %v\nRun 'builder %s --help' for its flags.\n", c.name, err, c.name)
 		return 2
 	}
-	if err := c.run(ctx, g, fs.Args(), stdio{in: in, out: out, err: errw}); err != nil {
+	stopProfile, err := startProfile(g.profile)
+	if err != nil {
+		fmt.Fprintf(errw, "builder: --debug-profile: %v\n", err)
+		return 2
+	}
+	err = c.run(ctx, g, fs.Args(), stdio{in: in, out: out, err: errw})
+	if perr := stopProfile(); perr != nil && err == nil {
+		err = fmt.Errorf("write --debug-profile: %w", perr)
+	}
+	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) && ctx.Err() != nil {
 			// A signal: not whatever "context canceled" it caused inside.

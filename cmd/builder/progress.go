@@ -126,6 +126,9 @@ func (t *ttyRenderer) Report(e solver.Event) {
 		t.info = append(t.info, e.Data)
 		return
 	}
+	if e.Status == solver.StatusPhase {
+		return // timings for --progress json readers only
+	}
 	v := t.vertices[e.Vertex]
 	if v == nil {
 		v = &ttyVertex{name: e.Name, started: e.Time}

@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/builderdev/builder/internal/cpulimit"
 	"github.com/builderdev/builder/internal/ctxio"
 )
 
@@ -95,12 +96,18 @@ func checksumOf(ctx context.Context, req Request, files map[string]string) (v1.H
 // fileSum returns the hex sha256 of a regular entry's bytes.
 func (p *plan) fileSum(ctx context.Context, e *entry) (string, error) {
 	if p.req.StatCache != nil && e.fsys != nil {
-		return p.req.StatCache.Sum(ctx, e.fsys, e.srcName, e.fi)
+		return p.req.StatCache.Sum(ctx, p.req.CPU, e.fsys, e.srcName, e.fi)
 	}
-	return hashOpen(ctx, e.open, e.name)
+	return hashOpen(ctx, p.req.CPU, e.open, e.name)
 }
 
-func hashOpen(ctx context.Context, open func() (io.ReadCloser, error), name string) (string, error) {
+// hashOpen hashes what open returns, holding a slot of cpu meanwhile.
+func hashOpen(ctx context.Context, cpu *cpulimit.Limiter, open func() (io.ReadCloser, error), name string) (string, error) {
+	release, err := cpu.Acquire(ctx, 1)
+	if err != nil {
+		return "", fmt.Errorf("hash %s: %w", name, err)
+	}
+	defer release()
 	rc, err := open()
 	if err != nil {
 		return "", fmt.Errorf("open %s: %w", name, err)

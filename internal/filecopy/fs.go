@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +36,7 @@ type FS interface {
 // re-included files). Every name is resolved inside root with openat2
 // RESOLVE_IN_ROOT, so neither ".." nor symlinks can reach outside it.
 func DirFS(root string, ignore []string) FS {
-	d := &dirFS{root: root}
+	d := &dirFS{dir: root}
 	if len(ignore) > 0 {
 		pm, err := patternmatcher.New(ignore)
 		if err != nil {
@@ -48,12 +49,17 @@ func DirFS(root string, ignore []string) FS {
 }
 
 type dirFS struct {
-	root   string
+	dir    string
 	pm     *patternmatcher.PatternMatcher
 	patErr error
 
 	mu      sync.Mutex
 	keepDir map[string]bool // excluded dirs: does it hold re-included files?
+
+	// root is opened once, on first use, and closed when d is collected.
+	rootOnce sync.Once
+	root     *fsroot.Root
+	rootErr  error
 }
 
 var _ FS = (*dirFS)(nil)
@@ -66,35 +72,61 @@ func cleanName(name string) string {
 	return c
 }
 
-// openIn opens name (resolved inside the root) with flags.
-func (d *dirFS) openIn(name string, flags int) (*os.File, error) {
-	root, err := fsroot.Open(d.root)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: d.root, Err: errors.Unwrap(err)}
-	}
-	defer root.Close()
-	return root.Open(name, flags, 0)
+// openRoot opens the context directory as a root, once.
+func (d *dirFS) openRoot() (*fsroot.Root, error) {
+	d.rootOnce.Do(func() {
+		root, err := fsroot.Open(d.dir)
+		if err != nil {
+			d.rootErr = &fs.PathError{Op: "open", Path: d.dir, Err: errors.Unwrap(err)}
+			return
+		}
+		d.root = root
+		runtime.AddCleanup(d, func(r *fsroot.Root) { r.Close() }, root)
+	})
+	return d.root, d.rootErr
 }
 
-// openParent opens name's parent directory (O_PATH) inside the root and
-// returns it with name's last component.
-func (d *dirFS) openParent(name string) (*os.File, string, error) {
+// openIn opens name (resolved inside the root) with flags.
+func (d *dirFS) openIn(name string, flags int) (*os.File, error) {
+	root, err := d.openRoot()
+	if err != nil {
+		return nil, err
+	}
+	f, err := root.Open(name, flags, 0)
+	runtime.KeepAlive(d)
+	return f, err
+}
+
+// withParent runs fn with a /proc path naming base inside name's parent.
+func (d *dirFS) withParent(name string, fn func(p string) error) error {
+	return d.inParent(name, func(fd int, base string) error {
+		return fn("/proc/self/fd/" + strconv.Itoa(fd) + "/" + base)
+	})
+}
+
+// inParent runs fn with a descriptor of name's parent directory (resolved
+// inside the root) and name's last component.
+func (d *dirFS) inParent(name string, fn func(dirfd int, base string) error) error {
 	dir, base := path.Split(name)
 	if dir == "" {
 		dir = "."
 	}
 	f, err := d.openIn(dir, unix.O_PATH|unix.O_DIRECTORY)
-	return f, base, err
-}
-
-// withParent runs fn with a /proc path naming base inside name's parent.
-func (d *dirFS) withParent(name string, fn func(p string) error) error {
-	f, base, err := d.openParent(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return fn("/proc/self/fd/" + strconv.Itoa(int(f.Fd())) + "/" + base)
+	return fn(int(f.Fd()), base)
+}
+
+// lstatAt is an lstat of base (one name, no slash) in the directory dirfd:
+// it never follows base itself, so it cannot leave the directory.
+func lstatAt(dirfd int, base string) (fs.FileInfo, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, &fs.PathError{Op: "lstat", Path: base, Err: err}
+	}
+	return newStatInfo(base, &st), nil
 }
 
 func (d *dirFS) rawLstat(name string) (fs.FileInfo, error) {
@@ -111,9 +143,9 @@ func (d *dirFS) rawLstat(name string) (fs.FileInfo, error) {
 		return renamed{fi, "."}, nil
 	}
 	var fi fs.FileInfo
-	err := d.withParent(name, func(p string) error {
+	err := d.inParent(name, func(dirfd int, base string) error {
 		var err error
-		fi, err = os.Lstat(p)
+		fi, err = lstatAt(dirfd, base)
 		return err
 	})
 	if err != nil {
@@ -162,14 +194,21 @@ func (d *dirFS) ReadDir(name string) ([]fs.DirEntry, error) {
 		}
 		return nil, err
 	}
-	names, err := d.rawNames(name)
+	dirf, err := d.openIn(name, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}
+	defer dirf.Close()
+	names, err := dirf.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read dir %s: %w", name, err)
+	}
+	slices.Sort(names)
 	out := make([]fs.DirEntry, 0, len(names))
 	for _, n := range names {
 		child := path.Join(name, n)
-		fi, err := d.rawLstat(child)
+		// One fstatat in the open directory per entry.
+		fi, err := lstatAt(int(dirf.Fd()), n)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
@@ -185,20 +224,6 @@ func (d *dirFS) ReadDir(name string) ([]fs.DirEntry, error) {
 		}
 	}
 	return out, nil
-}
-
-func (d *dirFS) rawNames(name string) ([]string, error) {
-	f, err := d.openIn(name, unix.O_RDONLY|unix.O_DIRECTORY)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("read dir %s: %w", name, err)
-	}
-	slices.Sort(names)
-	return names, nil
 }
 
 func (d *dirFS) Open(name string) (io.ReadCloser, error) {
@@ -292,6 +317,20 @@ func (d *dirFS) holdsIncluded(name string) (bool, error) {
 	return found, nil
 }
 
+func (d *dirFS) rawNames(name string) ([]string, error) {
+	f, err := d.openIn(name, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read dir %s: %w", name, err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
 var _ Linker = (*dirFS)(nil)
 
 // Link hard-links the regular file name (as the FS shows it: an ignored
@@ -305,13 +344,10 @@ func (d *dirFS) Link(name, dst string) error {
 	if !fi.Mode().IsRegular() {
 		return &fs.PathError{Op: "link", Path: name, Err: errors.New("not a regular file")}
 	}
-	f, base, err := d.openParent(name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Linkat(int(f.Fd()), base, unix.AT_FDCWD, dst, 0); err != nil {
-		return &fs.PathError{Op: "link", Path: name, Err: err}
-	}
-	return nil
+	return d.inParent(name, func(dirfd int, base string) error {
+		if err := unix.Linkat(dirfd, base, unix.AT_FDCWD, dst, 0); err != nil {
+			return &fs.PathError{Op: "link", Path: name, Err: err}
+		}
+		return nil
+	})
 }

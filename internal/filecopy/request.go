@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/builderdev/builder/internal/cpulimit"
 	"github.com/builderdev/builder/internal/user"
 )
 
@@ -71,4 +72,6 @@ type Request struct {
 	// StatCache, when set, lets Checksum skip reading files whose stat
 	// information has not changed.
 	StatCache *StatCache
+	// CPU bounds file hashing (one slot per file read); nil: no bound.
+	CPU *cpulimit.Limiter
 }

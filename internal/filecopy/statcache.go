@@ -10,15 +10,29 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/cpulimit"
 )
 
 // StatCache remembers the sha256 of files by their stat information
 // (device, inode, size, mtime, ctime, mode), so that hashing an unchanged
 // file costs a stat, not a read. It is persisted as one JSON file in a
 // directory; Save writes it atomically. Safe for concurrent use.
+//
+// A file modified within the same timestamp tick as the stat that was
+// cached would keep its key: so a file whose mtime or ctime is less than
+// two ticks of the kernel's coarse clock older than the end of its read is
+// hashed but not remembered (git's "racy" entries), and the next lookup
+// reads it again.
 type StatCache struct {
-	file string
+	file  string
+	racy  time.Duration
+	reads atomic.Int64
 
 	mu    sync.Mutex
 	sums  map[statKey]string
@@ -47,7 +61,7 @@ func OpenStatCache(dir string) (*StatCache, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create stat cache dir: %w", err)
 	}
-	c := &StatCache{file: filepath.Join(dir, statCacheFile), sums: map[statKey]string{}}
+	c := &StatCache{file: filepath.Join(dir, statCacheFile), sums: map[statKey]string{}, racy: racyWindow()}
 	data, err := os.ReadFile(c.file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -64,6 +78,26 @@ func OpenStatCache(dir string) (*StatCache, error) {
 	return c, nil
 }
 
+// racyWindow is two ticks of the clock file timestamps come from.
+func racyWindow() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGetres(unix.CLOCK_REALTIME_COARSE, &ts); err != nil || ts.Nano() <= 0 {
+		return 20 * time.Millisecond
+	}
+	return 2 * time.Duration(ts.Nano())
+}
+
+// Reads is the number of files Sum has read (not answered from the cache)
+// since the cache was opened.
+func (c *StatCache) Reads() int64 { return c.reads.Load() }
+
+// isRacy reports whether a file with stat k, read until now, may change
+// again within the timestamps k has.
+func (c *StatCache) isRacy(k statKey, now time.Time) bool {
+	newest := max(k.Mtime, k.Ctime)
+	return now.UnixNano()-newest < int64(c.racy)
+}
+
 func keyOf(fi fs.FileInfo) (statKey, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
@@ -76,8 +110,9 @@ func keyOf(fi fs.FileInfo) (statKey, bool) {
 }
 
 // Sum returns the hex sha256 of the regular file name in fsys, whose Lstat
-// is fi, reading it only when the cache has no entry for its stat.
-func (c *StatCache) Sum(ctx context.Context, fsys FS, name string, fi fs.FileInfo) (string, error) {
+// is fi, reading it only when the cache has no entry for its stat; a read
+// holds a slot of cpu (nil: no bound).
+func (c *StatCache) Sum(ctx context.Context, cpu *cpulimit.Limiter, fsys FS, name string, fi fs.FileInfo) (string, error) {
 	k, ok := keyOf(fi)
 	if ok {
 		c.mu.Lock()
@@ -87,11 +122,12 @@ func (c *StatCache) Sum(ctx context.Context, fsys FS, name string, fi fs.FileInf
 			return s, nil
 		}
 	}
-	s, err := hashOpen(ctx, func() (io.ReadCloser, error) { return fsys.Open(name) }, name)
+	c.reads.Add(1)
+	s, err := hashOpen(ctx, cpu, func() (io.ReadCloser, error) { return fsys.Open(name) }, name)
 	if err != nil {
 		return "", err
 	}
-	if ok {
+	if ok && !c.isRacy(k, time.Now()) {
 		c.mu.Lock()
 		c.sums[k] = s
 		c.dirty = true

@@ -86,9 +86,9 @@ func TreeSum(ctx context.Context, fsys FS, name string, stats *StatCache) (v1.Ha
 			var sum string
 			var err error
 			if stats != nil {
-				sum, err = stats.Sum(ctx, fsys, src, fi)
+				sum, err = stats.Sum(ctx, nil, fsys, src, fi)
 			} else {
-				sum, err = hashOpen(ctx, func() (io.ReadCloser, error) { return fsys.Open(src) }, src)
+				sum, err = hashOpen(ctx, nil, func() (io.ReadCloser, error) { return fsys.Open(src) }, src)
 			}
 			if err != nil {
 				return err

@@ -187,6 +187,14 @@ func (s *Source) Load(ctx context.Context, ref string, img v1.Image, p v1.Platfo
 	if err != nil {
 		return nil, fmt.Errorf("image %s: layers: %w", ref, err)
 	}
+	// The config names every layer's diffID: use it rather than let a
+	// layer from a layout compute it by decompressing the blob on every
+	// build (no-op rebuilds read no layer; extraction checks the diffID).
+	if ids := cfg.RootFS.DiffIDs; len(ids) == len(remoteLayers) {
+		for i, l := range remoteLayers {
+			remoteLayers[i] = knownDiffID{Layer: l, diffID: ids[i]}
+		}
+	}
 	layers := make([]v1.Layer, len(remoteLayers))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
@@ -225,3 +233,11 @@ func (s *Source) Load(ctx context.Context, ref string, img v1.Image, p v1.Platfo
 	}
 	return &Image{Ref: ref, Digest: digest, Config: cfg.DeepCopy(), Layers: layers}, nil
 }
+
+// knownDiffID is a layer whose diffID comes from its image's config.
+type knownDiffID struct {
+	v1.Layer
+	diffID v1.Hash
+}
+
+func (l knownDiffID) DiffID() (v1.Hash, error) { return l.diffID, nil }

@@ -13,23 +13,24 @@ const module = "github.com/builderdev/builder/"
 var allowed = map[string][]string{
 	"internal/ctxio":     {},
 	"internal/procowner": {},
+	"internal/cpulimit":  {},
 	"parser/shell":       {},
 	"parser":             {"parser/shell"},
 	"internal/user":      {},
-	"store":              {"internal/ctxio", "internal/procowner", "internal/layer"},
-	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns", "internal/layer"},
+	"store":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/layer"},
+	"snapshot":           {"internal/cpulimit", "internal/procowner", "internal/mount", "internal/fsroot", "internal/userns", "internal/layer"},
 	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
-	"internal/filecopy":  {"internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
+	"internal/filecopy":  {"internal/cpulimit", "internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
 	"registry":           {}, // knows no solver, exporter or cache
-	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/attest"},
-	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
-	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns", "internal/attest"},
+	"exporter":           {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/attest"},
+	"cache":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
+	"solver":             {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns", "internal/attest"},
 	// The pipeline: everything below it, nothing above (see
 	// TestNothingImportsBuildOrCmd).
-	"build": {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver", "internal/attest"},
+	"build": {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver", "internal/attest"},
 	// check lints Dockerfiles: it reads the context through filecopy and
 	// base images through a Resolver the caller gives; never builds or stores.
-	"check": {"parser", "parser/shell", "internal/filecopy", "internal/ctxio", "internal/user", "internal/layer", "internal/fsroot"},
+	"check": {"internal/cpulimit", "parser", "parser/shell", "internal/filecopy", "internal/ctxio", "internal/user", "internal/layer", "internal/fsroot"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).

@@ -1,0 +1,94 @@
+package filecopy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func sumOf(t *testing.T, c *StatCache, dir, name string) string {
+	t.Helper()
+	fsys := DirFS(dir, nil)
+	fi, err := fsys.Lstat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Sum(context.Background(), nil, fsys, name, fi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestStatCacheSameSecond: a file rewritten with the same size and its
+// mtime put back to the same instant (same second, same nanosecond) is
+// read again: the key has the ctime in nanoseconds, which the rewrite
+// moved. A key of seconds, or of size and mtime only, would serve the old
+// digest.
+func TestStatCacheSameSecond(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	when := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	write := func(data string) {
+		if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(file, when, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := OpenStatCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.racy = 0 // remember every read: this test is about the key
+	write("aaaa")
+	first := sumOf(t, c, dir, "f")
+	if again := sumOf(t, c, dir, "f"); again != first || c.Reads() != 1 {
+		t.Fatalf("unchanged file: %d reads (want 1), same sum %v", c.Reads(), again == first)
+	}
+	write("bbbb")
+	second := sumOf(t, c, dir, "f")
+	if second == first {
+		t.Fatalf("file rewritten within the same second: stale digest %s served", first)
+	}
+	if c.Reads() != 2 {
+		t.Errorf("reads = %d, want 2", c.Reads())
+	}
+}
+
+// TestStatCacheRacy: a file modified less than the racy window before its
+// read ended is hashed but not remembered; an older one is remembered.
+func TestStatCacheRacy(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		window    time.Duration
+		wantReads int64
+	}{
+		{"modified within the window", time.Hour, 3},
+		{"older than the window", 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := OpenStatCache(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.racy = tc.window
+			for i := 0; i < 3; i++ {
+				sumOf(t, c, dir, "f")
+			}
+			if c.Reads() != tc.wantReads {
+				t.Errorf("reads = %d, want %d", c.Reads(), tc.wantReads)
+			}
+		})
+	}
+	if w := racyWindow(); w <= 0 || w > time.Second {
+		t.Errorf("racyWindow() = %v, want two coarse clock ticks", w)
+	}
+}
