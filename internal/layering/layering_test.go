@@ -23,13 +23,15 @@ var allowed = map[string][]string{
 	"registry":           {}, // knows no solver, exporter or cache
 	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
 	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
-	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry"},
+	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/platform"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
 	"internal/mount":  {},
 	"internal/layer":  {},
 	"internal/fsroot": {},
+	// Platform names, index selection and binfmt_misc detection.
+	"internal/platform": {},
 	// The size report that cmd/builder prints: it reads images only.
 	"internal/imagesize": {},
 }
