@@ -171,6 +171,7 @@ func commands() []command {
 		logoutCommand(),
 		pruneCommand(),
 		duCommand(),
+		infoCommand(),
 		{name: "version", usage: "", summary: "Print the version.", run: func(_ context.Context, _ *globalOptions, _ []string, s stdio) error {
 			fmt.Fprintf(s.out, "builder %s\n", version)
 			return nil
