@@ -16,13 +16,13 @@ var allowed = map[string][]string{
 	"parser/shell":       {},
 	"parser":             {"parser/shell"},
 	"internal/user":      {},
-	"store":              {"internal/ctxio", "internal/procowner", "internal/layer"},
+	"store":              {"internal/ctxio", "internal/procowner", "internal/layer", "internal/platform"},
 	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot"},
 	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot"},
 	"internal/filecopy":  {"internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
 	"registry":           {}, // knows no solver, exporter or cache
-	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
-	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
+	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer", "internal/platform"},
+	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer", "internal/platform"},
 	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/platform"},
 
 	// Building blocks under internal/ that the packages above share (not
