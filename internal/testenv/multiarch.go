@@ -83,3 +83,7 @@ func PushBusyboxMulti(t testing.TB, reg *Registry) string {
 		"oci:"+BusyboxMultiLayout(t)+":latest", "docker://"+ref)...)
 	return ref
 }
+
+// DigestOf is the "sha256:…" digest of data (a manifest read with skopeo
+// inspect --raw).
+func DigestOf(data []byte) string { return digestOf(data) }
