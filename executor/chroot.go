@@ -39,19 +39,51 @@ const (
 //     (with Docker it does not);
 //   - the hostname is the host's (no UTS namespace); the hosts file still
 //     names Spec.Hostname;
-//   - no network "none"; of the extra mounts (RUN --mount) only read-only
-//     binds of single files (heredoc scripts, secrets) work: they are
-//     copied into the root for the step and removed afterwards; anything
-//     else is refused;
+//   - no network "none" (it needs a network namespace);
+//   - no mounts: callers place RUN --mount content into the root
+//     themselves (PlacesMounts); of Spec.Mounts only read-only binds of
+//     single files work here: they are copied into the root for the step
+//     and removed afterwards; anything else is refused;
 //   - no pid namespace: the step's processes are tracked as descendants of
-//     a small init (a child subreaper where allowed) and by process group,
-//     and all are killed when the command exits or ctx is cancelled;
+//     a small init (a child subreaper where allowed), by process group and
+//     by their root directory (a sweep of every pid this process can see:
+//     in a pod, the pod's own), and all are killed when the command exits
+//     or ctx is cancelled;
 //   - limits only where the cgroup file system is writable;
 //   - a root process may break out of a chroot: this level isolates a
 //     build from mistakes, not from hostile code (the pod is the boundary).
 type chrootExecutor struct{}
 
 var _ Executor = (*chrootExecutor)(nil)
+
+// placer is implemented by executors that cannot mount: RUN --mount content
+// must be put into the root by the caller before Run, and Spec.Mounts left
+// empty (a root that is one plain bind directory).
+type placer interface{ placesMounts() }
+
+func (e *chrootExecutor) placesMounts() {}
+
+// PlacesMounts reports whether e cannot mount, so that the caller places
+// the content of RUN --mount at its target inside the root itself.
+func PlacesMounts(e Executor) bool {
+	_, ok := e.(placer)
+	return ok
+}
+
+// Lacks lists what RUN steps cannot do at level compared to the namespace
+// level, for the build to say at its start; nil when nothing is missing.
+func Lacks(level Isolation) []string {
+	if level != Chroot {
+		return nil
+	}
+	return []string{
+		"RUN --network=none (needs the namespace or rootless level)",
+		"RUN --mount: content is placed in the root, not mounted (read-only binds are writable copies, tmpfs has no size limit)",
+		"a private /proc, /dev and /sys",
+		"a private hostname",
+		"a seccomp filter of its own (the pod's applies)",
+	}
+}
 
 func newChroot(o options) (*chrootExecutor, error) {
 	return &chrootExecutor{}, nil
@@ -112,11 +144,21 @@ func chrootInitSpec(spec Spec) (*initSpec, error) {
 	switch spec.Network {
 	case "", "default", NetworkHost:
 	case NetworkNone:
-		return nil, errors.New("run: RUN --network=none needs the namespace isolation level")
+		return nil, errors.New("run: RUN --network=none is not available at the chroot isolation level: it needs a network namespace, which the namespace and rootless levels have")
 	default:
 		return nil, fmt.Errorf("run: network %q is not supported", spec.Network)
 	}
-	return newInitSpec(spec, []mount.Mount{{Type: "bind", Source: root}}, NetworkHost), nil
+	switch spec.Security {
+	case "", SecuritySandbox, SecurityInsecure:
+	default:
+		return nil, fmt.Errorf("run: security mode %q is not supported", spec.Security)
+	}
+	is := newInitSpec(spec, []mount.Mount{{Type: "bind", Source: root}}, NetworkHost)
+	// No filter of our own: without CAP_SYS_ADMIN (a pod) one could only
+	// be installed with no_new_privs, which Docker does not set; the pod's
+	// runtime applies its profile to everything in the pod.
+	is.Seccomp = false
+	return is, nil
 }
 
 // chrootMountOK accepts the extra mounts the chroot level can emulate:

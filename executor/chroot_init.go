@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,7 +43,7 @@ func runChrootInit(is *initSpec, sigs <-chan os.Signal) (int, error) {
 	}
 	code := -1
 	if setupErr == nil {
-		code, setupErr = chrootStage2Runner().run(newStage2Spec(is, r.root), sigs)
+		code, setupErr = chrootStage2Runner(r.root).run(newStage2Spec(is, r.root), sigs)
 	}
 	if err := removeStubs(r); err != nil && setupErr == nil {
 		setupErr = err
@@ -166,19 +167,23 @@ func provideFiles(r *rootfs, mounts []mount.Mount) error {
 
 // chrootStage2Runner starts stage 2 and reaps every child until none is
 // left. When the command exits, or a signal arrives, every remaining
-// descendant and member of our process group is killed.
-func chrootStage2Runner() stage2Runner {
+// descendant, member of our process group and process whose root is the
+// step's root is killed.
+func chrootStage2Runner(root string) stage2Runner {
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real // as /proc/PID/root shows it
+	}
 	return stage2Runner{
 		argv0: chrootStage2Name,
 		attr:  &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-		kill:  func(*exec.Cmd) { killStep() },
-		wait:  reapStep,
+		kill:  func(*exec.Cmd) { killStep(root) },
+		wait:  func(cmd *exec.Cmd) (int, error) { return reapStep(cmd, root) },
 	}
 }
 
 // reapStep reaps every child until none is left, killing the rest of the
 // step once the command (cmd) has exited, and returns its exit code.
-func reapStep(cmd *exec.Cmd) (int, error) {
+func reapStep(cmd *exec.Cmd, root string) (int, error) {
 	mainPid := cmd.Process.Pid
 	var status unix.WaitStatus
 	mainDone := false
@@ -196,26 +201,26 @@ func reapStep(cmd *exec.Cmd) (int, error) {
 		}
 		if mainDone {
 			// As when the pid 1 of a container exits: the rest goes.
-			killStep()
+			killStep(root)
 		}
 	}
 	// No descendant of ours can be left now; group members that were
 	// reparented elsewhere (no subreaper) get a last kill.
-	killStep()
+	killStep(root)
 	if !mainDone {
 		return -1, errors.New("stage 2 vanished")
 	}
 	return exitCode(syscall.WaitStatus(status)), nil
 }
 
-// killStep SIGKILLs every process that descends from this one or belongs
-// to its process group (except this process), until none is found. It
-// does not wait: the reaper loop does.
-func killStep() {
+// killStep SIGKILLs every process that descends from this one, belongs
+// to its process group or runs inside root (except this process), until
+// none is found. It does not wait: the reaper loop does.
+func killStep(root string) {
 	self := os.Getpid()
 	pgid := unix.Getpgrp()
 	for try := 0; try < 100; try++ {
-		victims := stepProcesses(self, pgid)
+		victims := stepProcesses(self, pgid, root)
 		if len(victims) == 0 {
 			return
 		}
@@ -225,9 +230,13 @@ func killStep() {
 	}
 }
 
-// stepProcesses lists the live processes descending from self or in
-// process group pgid, self excluded. Zombies are skipped (already dead).
-func stepProcesses(self, pgid int) []int {
+// stepProcesses lists the live processes descending from self, in process
+// group pgid or whose root directory is root (or below it), self excluded:
+// a step that daemonizes (setsid, double fork) and whose orphans were not
+// reparented to us is still found by its root, in a sweep of every pid
+// visible here (in a pod: the pod's own). Zombies are skipped (already
+// dead).
+func stepProcesses(self, pgid int, root string) []int {
 	type proc struct{ ppid, pgid int }
 	procs := map[int]proc{}
 	entries, err := os.ReadDir("/proc")
@@ -260,7 +269,7 @@ func stepProcesses(self, pgid int) []int {
 		if pid == self {
 			continue
 		}
-		if p.pgid == pgid {
+		if p.pgid == pgid || insideRoot(pid, root) {
 			out = append(out, pid)
 			continue
 		}
@@ -278,4 +287,17 @@ func stepProcesses(self, pgid int) []int {
 		}
 	}
 	return out
+}
+
+// insideRoot reports whether the root directory of process pid is root or
+// a directory below it.
+func insideRoot(pid int, root string) bool {
+	if root == "" || root == "/" {
+		return false
+	}
+	l, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/root")
+	if err != nil {
+		return false
+	}
+	return l == root || strings.HasPrefix(l, root+"/")
 }

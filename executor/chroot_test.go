@@ -208,7 +208,7 @@ func TestChrootRefuses(t *testing.T) {
 		{"file over an existing one", func(s *executor.Spec) {
 			s.Mounts = []mount.Mount{{Type: "bind", Source: filepath.Join(root, "etc/passwd"), Target: "/etc/group", Options: []string{"ro"}}}
 		}, "cannot cover it"},
-		{"network none", func(s *executor.Spec) { s.Network = executor.NetworkNone }, "--network=none needs the namespace isolation level"},
+		{"network none", func(s *executor.Spec) { s.Network = executor.NetworkNone }, "--network=none is not available at the chroot isolation level: it needs a network namespace, which the namespace and rootless levels have"},
 		{"no command", func(s *executor.Spec) { s.Args = nil }, "no command"},
 	}
 	for _, tt := range tests {

@@ -8,18 +8,25 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/userns"
 )
 
 // Detect returns the strongest isolation level that works here. It
 // starts a short-lived probe process (this binary, see Reexec) in the
 // namespaces Namespace needs; if that fails (an unprivileged pod), a probe
-// that chroots into an empty directory, for Chroot.
+// that chroots into an empty directory, for Chroot. Root of a user
+// namespace other than the host's (RunInUserNamespace, `unshare -r`, a pod
+// with hostUsers: false) gets Rootless where the same namespaces work.
 func Detect() (Isolation, error) {
 	nsErr := errors.New("not root")
 	if os.Geteuid() == 0 {
 		nsErr = probeNamespaces()
 	}
 	if nsErr == nil {
+		if userns.Inside() {
+			return Rootless, nil
+		}
 		return Namespace, nil
 	}
 	if err := chrootWorks(); err != nil {

@@ -5,17 +5,31 @@
 // UTS, IPC (and, for network "none", network) namespaces, mounts the root,
 // a minimal /dev, /sys, /etc/hosts, /etc/resolv.conf and the extra mounts,
 // and starts stage 2 in a new PID namespace; stage 2 mounts /proc,
-// pivot_roots into the root, drops to the step's user and execs the command
-// as PID 1. Stage 1 then removes every mount-point stub it created so the
+// pivot_roots into the root, installs Docker's default seccomp profile
+// (seccomp.go; not with Spec.Security "insecure"), drops to the step's user
+// and execs the command as PID 1. Stage 1 then removes every mount-point stub it created so the
 // snapshot diff sees only what the command changed.
 //
 // At the "chroot" level (an unprivileged pod: no namespaces, no mounts, only
 // CAP_SYS_CHROOT and Docker's default capabilities) the init chroots into a
 // copied root, writes /etc/hosts and /etc/resolv.conf and a few /dev nodes
 // only where missing and removes them afterwards, and kills the step's
-// process tree as a child subreaper. It protects a build from mistakes, not
-// from hostile code: the pod is the boundary. "rootless" (user namespaces)
-// is not implemented yet.
+// process tree as a child subreaper, by process group and by a sweep of the
+// pids whose root is the step's. It mounts nothing: the caller places RUN
+// --mount content into the root (PlacesMounts). It installs no seccomp
+// filter of its own (the pod's applies). It protects a build from mistakes,
+// not from hostile code: the pod is the boundary.
+//
+// At the "rootless" level the same two stages run as root of a user
+// namespace. A non-root user gets one from RunInUserNamespace, which main
+// calls first: the whole builder process re-executes in new user and mount
+// namespaces mapping the user to 0 and its /etc/subuid and /etc/subgid
+// ranges to 1... (newuidmap, newgidmap; without a range the user alone),
+// so extraction, snapshots and diffs all see container ids. Root of a user
+// namespace made elsewhere (`unshare -r`, hostUsers: false) is detected
+// and gets a mount namespace of its own. What a user namespace cannot do
+// is replaced: the host's /sys is bound where sysfs may not be mounted,
+// and limits need a delegated cgroup v2 subtree.
 //
 // At both levels the init leads its own session, so a step has no
 // controlling terminal, and Spec.Output gets the step's stdout and stderr

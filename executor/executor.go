@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/builderdev/builder/internal/mount"
+	"github.com/builderdev/builder/internal/userns"
 )
 
 // Isolation names how strongly a RUN step is separated from the host.
@@ -25,6 +26,15 @@ const (
 const (
 	NetworkHost = "host"
 	NetworkNone = "none"
+)
+
+// Security modes for Spec.Security (BuildKit's RUN --security values).
+const (
+	// SecuritySandbox (the default) runs the step with Docker's default
+	// seccomp profile.
+	SecuritySandbox = "sandbox"
+	// SecurityInsecure runs the step without a seccomp filter.
+	SecurityInsecure = "insecure"
 )
 
 // DefaultHostname is the hostname a step sees when Spec.Hostname is empty
@@ -67,6 +77,11 @@ type Spec struct {
 	Output io.Writer
 	// Limits are applied through cgroups (v1 or v2, per controller).
 	Limits Limits
+	// Security is SecuritySandbox ("" too) or SecurityInsecure. In the
+	// sandbox the namespace and rootless levels install Docker's default
+	// seccomp profile; the chroot level installs none (a pod's runtime
+	// applies its own).
+	Security string
 }
 
 // Executor runs one process per call.
@@ -111,11 +126,14 @@ func New(level Isolation, opts ...Option) (Executor, error) {
 	}
 	switch level {
 	case Namespace:
+		if userns.Inside() {
+			return nil, fmt.Errorf("isolation %q needs root of the host's user namespace; this process runs in a user namespace: use %q", level, Rootless)
+		}
 		return newNamespace(o)
 	case Chroot:
 		return newChroot(o)
 	case Rootless:
-		return nil, fmt.Errorf("isolation %q is not implemented yet", level)
+		return newRootless(o)
 	default:
 		return nil, fmt.Errorf("unknown isolation %q", level)
 	}

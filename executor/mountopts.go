@@ -21,6 +21,12 @@ func mountOne(m mount.Mount, target string) error {
 	if m.Type == "bind" || flags&unix.MS_BIND != 0 {
 		return bindMount(m, target, flags, data)
 	}
+	if m.Type == mount.FuseOverlay {
+		if err := m.MountAt(target); err != nil {
+			return fmt.Errorf("mount %s: %w", nameOf(m), err)
+		}
+		return nil
+	}
 	source := m.Source
 	if source == "" {
 		source = m.Type

@@ -20,7 +20,8 @@ const killGrace = 5 * time.Second
 
 // namespaceExecutor runs steps in Linux namespaces as root.
 type namespaceExecutor struct {
-	tmpDir string
+	tmpDir   string
+	rootless bool // root of a user namespace (the rootless level)
 }
 
 var _ Executor = (*namespaceExecutor)(nil)
@@ -60,6 +61,9 @@ type stepProcess struct {
 	// execs the command (so the Go runtime of the init stages is not
 	// counted against the pids limit).
 	CgroupProcs []string `json:"cgroupProcs,omitempty"`
+	// Seccomp installs Docker's default seccomp profile right before the
+	// command's credentials are set and it is exec'd.
+	Seccomp bool `json:"seccomp,omitempty"`
 }
 
 // initReport is what stage 1 sends back when it is done.
@@ -82,7 +86,11 @@ func (e *namespaceExecutor) Run(ctx context.Context, spec Spec) error {
 	defer os.RemoveAll(runDir)
 	is.RunDir = runDir
 
-	cg, err := newCgroup(spec.Limits)
+	newCg := newCgroup
+	if e.rootless {
+		newCg = rootlessCgroup
+	}
+	cg, err := newCg(spec.Limits)
 	if err != nil {
 		return err
 	}
@@ -108,6 +116,11 @@ func (e *namespaceExecutor) initSpec(spec Spec) (*initSpec, error) {
 	default:
 		return nil, fmt.Errorf("run: network %q is not supported", network)
 	}
+	switch spec.Security {
+	case "", SecuritySandbox, SecurityInsecure:
+	default:
+		return nil, fmt.Errorf("run: security mode %q is not supported", spec.Security)
+	}
 	return newInitSpec(spec, spec.RootMounts, network), nil
 }
 
@@ -130,7 +143,8 @@ func newInitSpec(spec Spec, roots []mount.Mount, network string) *initSpec {
 		RootMounts: roots, Mounts: spec.Mounts,
 		Hostname: hostname, Network: network,
 		stepProcess: stepProcess{Args: spec.Args, Env: env, Cwd: cwd,
-			UID: spec.UID, GID: spec.GID, Groups: spec.Groups},
+			UID: spec.UID, GID: spec.GID, Groups: spec.Groups,
+			Seccomp: spec.Security != SecurityInsecure},
 	}
 }
 

@@ -33,6 +33,8 @@ func Reexec() bool {
 		os.Exit(stage2())
 	case probeName:
 		os.Exit(0)
+	case userNSName:
+		os.Exit(userNSInit())
 	case chrootInitName:
 		os.Exit(chrootInit())
 	case chrootStage2Name:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/builderdev/builder/internal/fsroot"
 	"github.com/builderdev/builder/internal/mount"
+	"github.com/builderdev/builder/internal/userns"
 )
 
 // rootfs is the root stage 1 assembles, and what it must undo.
@@ -140,8 +141,13 @@ func (r *rootfs) setupDev() error {
 	if err := os.Mkdir(pts, 0o755); err != nil {
 		return fmt.Errorf("create /dev/pts: %w", err)
 	}
-	if err := unix.Mount("devpts", pts, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC,
-		"newinstance,ptmxmode=0666,mode=0620,gid=5"); err != nil {
+	ptsOpts := "newinstance,ptmxmode=0666,mode=0620"
+	err = unix.Mount("devpts", pts, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, ptsOpts+",gid=5")
+	if errors.Is(err, unix.EINVAL) {
+		// A user namespace that maps only one gid has no gid 5 (tty).
+		err = unix.Mount("devpts", pts, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, ptsOpts)
+	}
+	if err != nil {
 		return fmt.Errorf("mount /dev/pts: %w", err)
 	}
 	r.mounts = append(r.mounts, pts)
@@ -188,7 +194,16 @@ func (r *rootfs) setupSys() error {
 	}
 	flags := uintptr(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 	if err := unix.Mount("sysfs", sys, "sysfs", flags, ""); err != nil {
-		return fmt.Errorf("mount /sys: %w", err)
+		if !errors.Is(err, unix.EPERM) || !userns.Inside() {
+			return fmt.Errorf("mount /sys: %w", err)
+		}
+		// Root of a user namespace may mount sysfs only in a network
+		// namespace of its own: with the host network, bind the host's
+		// (read-only, as rootless Docker does).
+		if err := mountOne(mount.Mount{Type: "bind", Source: "/sys", Target: "/sys",
+			Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}}, sys); err != nil {
+			return fmt.Errorf("mount /sys: %w", err)
+		}
 	}
 	r.mounts = append(r.mounts, sys)
 	firmware := filepath.Join(sys, "firmware")

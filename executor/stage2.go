@@ -116,14 +116,26 @@ func execStep(s *stage2Spec, cgroups []*os.File) error {
 	for i, g := range s.Groups {
 		groups[i] = int(g)
 	}
+	// As Docker without no_new_privs: the filter goes on while we still
+	// have CAP_SYS_ADMIN, before the credentials change; what follows up
+	// to exec is allowed by it.
+	if s.Seccomp {
+		if err := loadDefaultSeccomp(); err != nil {
+			return err
+		}
+	}
 	if err := syscall.Setgroups(groups); err != nil {
-		return fmt.Errorf("set groups: %w", err)
+		// A user namespace that maps one gid denies setgroups; it has
+		// no other gid the groups could be anyway.
+		if !errors.Is(err, syscall.EPERM) || !setgroupsDenied() {
+			return fmt.Errorf("set groups: %w", err)
+		}
 	}
 	if err := syscall.Setresgid(int(s.GID), int(s.GID), int(s.GID)); err != nil {
-		return fmt.Errorf("set gid %d: %w", s.GID, err)
+		return fmt.Errorf("set gid %d: %w%s", s.GID, err, unmappedHint(err))
 	}
 	if err := syscall.Setresuid(int(s.UID), int(s.UID), int(s.UID)); err != nil {
-		return fmt.Errorf("set uid %d: %w", s.UID, err)
+		return fmt.Errorf("set uid %d: %w%s", s.UID, err, unmappedHint(err))
 	}
 	// A credential change clears the parent-death signal: set it again.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
@@ -207,4 +219,19 @@ func isExecutable(file string) error {
 		return os.ErrPermission
 	}
 	return nil
+}
+
+// setgroupsDenied reports whether this user namespace denies setgroups.
+func setgroupsDenied() bool {
+	data, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(data)) == "deny"
+}
+
+// unmappedHint explains EINVAL from a credential change: the id is not
+// mapped in this user namespace.
+func unmappedHint(err error) string {
+	if !errors.Is(err, syscall.EINVAL) {
+		return ""
+	}
+	return " (the id is not mapped in this user namespace: give the user a range in /etc/subuid and /etc/subgid)"
 }

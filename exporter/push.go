@@ -15,9 +15,12 @@ import (
 // Push uploads img to ref (a tag or digest reference) and returns the
 // manifest digest the registry now has for it. Blobs go first, in parallel,
 // skipped when the registry has them (HEAD) and mounted across
-// repositories where possible; the manifest is put last, so a failed push
-// never leaves the tag pointing at a partial image. After the put the
-// manifest is HEADed and its digest compared with the image's.
+// repositories where possible; then the manifest is put by its digest and
+// HEADed, and only then is the tag written (the manifest put again by
+// tag) and HEADed, so a failed push never leaves the tag pointing at a
+// partial image, and a tag either names the new image or is untouched.
+// Every request is retried on resets, timeouts, 429 and 5xx (see
+// registry.WithRetry); a failed blob upload is started over.
 //
 // opts say how to reach the registry (keychain, transport, retries,
 // WithJobs, WithProgress, WithMountFrom). Errors are registry.Error: one
@@ -37,18 +40,38 @@ func Push(ctx context.Context, img v1.Image, ref string, opts ...registry.Option
 	if m := c.MountSource(r); m != nil {
 		img = &mountableImage{Image: img, from: m}
 	}
-	if err := remote.Write(r, img, c.WriteOptions(ctx)...); err != nil {
+	byDigest := r.Context().Digest(want.String())
+	if err := remote.Write(byDigest, img, c.WriteOptions(ctx)...); err != nil {
 		return v1.Hash{}, c.Wrap(ctx, registry.OpPush, ref, err)
 	}
+	if err := confirm(ctx, c, byDigest, want, ref); err != nil {
+		return v1.Hash{}, err
+	}
+	tag, ok := r.(name.Tag)
+	if !ok {
+		return want, nil
+	}
+	// Every blob and the manifest are in: now the tag.
+	if err := remote.Tag(tag, img, c.RemoteOptions(ctx)...); err != nil {
+		return v1.Hash{}, c.Wrap(ctx, registry.OpPush, ref, fmt.Errorf("write tag: %w", err))
+	}
+	if err := confirm(ctx, c, tag, want, ref); err != nil {
+		return v1.Hash{}, err
+	}
+	return want, nil
+}
+
+// confirm HEADs r and checks that the registry has manifest want there.
+func confirm(ctx context.Context, c *registry.Client, r name.Reference, want v1.Hash, ref string) error {
 	desc, err := remote.Head(r, c.RemoteOptions(ctx)...)
 	if err != nil {
-		return v1.Hash{}, c.Wrap(ctx, registry.OpPush, ref, fmt.Errorf("check pushed manifest: %w", err))
+		return c.Wrap(ctx, registry.OpPush, ref, fmt.Errorf("check pushed manifest: %w", err))
 	}
 	if desc.Digest != want {
-		return v1.Hash{}, fmt.Errorf("push to %s: registry %s has manifest %s, pushed %s",
-			ref, r.Context().RegistryStr(), desc.Digest, want)
+		return fmt.Errorf("push to %s: registry %s has manifest %s at %s, pushed %s",
+			ref, r.Context().RegistryStr(), desc.Digest, r.Identifier(), want)
 	}
-	return desc.Digest, nil
+	return nil
 }
 
 // mountableImage presents img's layers as remote.MountableLayer from one

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/builderdev/builder/snapshot"
 )
 
 const (
@@ -85,6 +88,25 @@ func writeRootfs(ctx context.Context, tw *tar.Writer, img v1.Image, prefix strin
 		if err := fw.emitLayer(ctx, i, l); err != nil {
 			return fmt.Errorf("layer %d: %w", i, err)
 		}
+	}
+	return nil
+}
+
+// WriteLocal writes the image's root file system into dir (BuildKit's
+// type=local), creating dir if needed: the tar of WriteRootfsTar is
+// streamed into snapshot.Apply, which keeps every path inside dir.
+func WriteLocal(ctx context.Context, img v1.Image, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(WriteRootfsTar(ctx, pw, img))
+	}()
+	err := snapshot.Apply(ctx, dir, pr)
+	pr.CloseWithError(err)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
 	}
 	return nil
 }

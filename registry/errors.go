@@ -102,6 +102,17 @@ func (cl *Client) Wrap(ctx context.Context, op Op, ref string, err error) error 
 		}
 	}
 	sentinels, text := cl.explain(ctx, e, te, err)
+	var re *RetryError
+	switch {
+	case errors.As(err, &re):
+		if !strings.Contains(text, re.Summary()) {
+			text += " (" + re.Summary() + ")"
+		}
+	case shouldRestart(err) && ctx.Err() == nil:
+		// go-containerregistry started the upload or put over until
+		// its tries were spent.
+		text += fmt.Sprintf(" (gave up after %d tries)", cl.c.retry.tries)
+	}
 	e.msg = fmt.Sprintf("%s %s: %s", op, ref, text)
 	e.errs = append(sentinels, err)
 	return e

@@ -25,7 +25,7 @@ type config struct {
 	certsDir    string
 	transport   http.RoundTripper
 	jobs        int
-	backoff     remote.Backoff
+	retry       retryPolicy
 	progress    chan<- v1.Update
 	mountFrom   []string
 	userAgent   string
@@ -36,8 +36,9 @@ func makeConfig(opts []Option) *config {
 		getenv:   os.Getenv,
 		certsDir: DefaultCertsDir,
 		jobs:     4,
-		// Resets and 5xx are retried: 1s, 2s, 4s, 8s (with jitter).
-		backoff:   remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 5},
+		// Resets, timeouts, 408, 429 and 5xx are retried: 1s, 2s, 4s, 8s
+		// (with jitter), within MaxRetryTime.
+		retry:     retryPolicy{tries: DefaultTries, first: DefaultRetryWait, maxElapsed: MaxRetryTime},
 		userAgent: "builder",
 	}
 	for _, o := range opts {
@@ -79,7 +80,8 @@ func WithInsecureRegistries(hosts ...string) Option {
 func WithCertsDir(dir string) Option { return func(c *config) { c.certsDir = dir } }
 
 // WithTransport replaces the registry transport (insecure hosts and the
-// certificates dir are then the transport's business).
+// certificates dir are then the transport's business; retries are still
+// added around it).
 func WithTransport(t http.RoundTripper) Option {
 	return func(c *config) { c.transport = t }
 }
@@ -94,15 +96,22 @@ func WithJobs(n int) Option {
 }
 
 // WithRetry sets how often a request that failed with a connection reset
-// or a 408/429/5xx status is tried (steps, at least 1) and the first wait,
-// which doubles each time.
+// or refusal, a timeout, a cut body or a 408/429/5xx status is tried
+// (steps, at least 1; default DefaultTries) and the first wait, which
+// doubles each time (default DefaultRetryWait; a longer Retry-After wins).
+// One request with its retries never takes longer than MaxRetryTime.
 func WithRetry(steps int, first time.Duration) Option {
 	return func(c *config) {
 		if steps < 1 {
 			steps = 1
 		}
-		c.backoff = remote.Backoff{Duration: first, Factor: 2, Jitter: 0.1, Steps: steps}
+		c.retry.tries, c.retry.first = steps, max(first, 0)
 	}
+}
+
+// withRetryTime sets the time bound of one request (tests).
+func withRetryTime(d time.Duration) Option {
+	return func(c *config) { c.retry.maxElapsed = d }
 }
 
 // WithProgress sends upload progress to ch (see Client.WriteOptions; the
@@ -137,6 +146,7 @@ func New(opts ...Option) *Client {
 	if c.transport == nil {
 		c.transport = newRegistryTransport(c.certsDir, c.insecure)
 	}
+	c.transport = &retryTransport{inner: c.transport, p: c.retry}
 	return &Client{c: c}
 }
 
@@ -180,10 +190,13 @@ func (cl *Client) RemoteOptions(ctx context.Context) []remote.Option {
 		remote.WithAuthFromKeychain(c.keychain),
 		remote.WithTransport(c.transport),
 		remote.WithJobs(c.jobs),
-		remote.WithRetryBackoff(c.backoff),
-		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
-			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable,
-			http.StatusGatewayTimeout),
+		// The transport retries each request (and resumes cut bodies);
+		// go-containerregistry only starts blob uploads and manifest puts
+		// over, at most as often, when a request of theirs that cannot be
+		// sent again (a PATCH of the blob) failed.
+		remote.WithRetryBackoff(remote.Backoff{Duration: c.retry.first, Factor: 2, Jitter: 0.1, Steps: c.retry.tries}),
+		remote.WithRetryPredicate(shouldRestart),
+		remote.WithRetryStatusCodes(),
 		remote.WithUserAgent(c.userAgent),
 	}
 }

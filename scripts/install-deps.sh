@@ -4,7 +4,8 @@
 # no network) when everything is present.
 set -euo pipefail
 
-packages=(docker-registry skopeo umoci runc busybox-static jq apache2-utils openssl buildah ca-certificates qemu-user-static)
+# uidmap (newuidmap, newgidmap) and fuse-overlayfs: the rootless level.
+packages=(docker-registry skopeo umoci runc busybox-static jq apache2-utils openssl buildah ca-certificates uidmap fuse-overlayfs qemu-user-static)
 
 missing=()
 for p in "${packages[@]}"; do

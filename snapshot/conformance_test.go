@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -116,7 +117,7 @@ func expectedDiff(kind string) []hdrInfo {
 		{Name: "fifo", Type: tar.TypeFifo, Mode: 0o644, ModTime: ts},
 		d("file2dir/", 0o755),
 	}
-	if kind == "overlay" {
+	if kind != "copy" {
 		out = append(out, opqMarker("file2dir/.wh..wh..opq"))
 	}
 	out = append(out, reg("file2dir/y", "y", 0o644),
@@ -124,7 +125,7 @@ func expectedDiff(kind string) []hdrInfo {
 		hdrInfo{Name: "links/b", Type: tar.TypeLink, Mode: 0o644, Linkname: "links/a", ModTime: ts},
 		d("new/", 0o750), reg("new/file", "new", 0o640),
 		d("opq/", 0o755))
-	if kind == "overlay" {
+	if kind != "copy" {
 		out = append(out, opqMarker("opq/.wh..wh..opq"))
 	} else {
 		out = append(out, wh("opq/.wh.a"), wh("opq/.wh.b"))
@@ -136,15 +137,21 @@ func expectedDiff(kind string) []hdrInfo {
 // TestConformance runs the same checks against every snapshotter.
 func TestConformance(t *testing.T) {
 	requireRoot(t)
-	for _, kind := range []string{"overlay", "copy"} {
+	for _, kind := range []string{"overlay", "fuse-overlayfs", "copy"} {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
 			work := t.TempDir()
 			var s Snapshotter
 			var err error
-			if kind == "overlay" {
+			switch kind {
+			case "overlay":
 				s, err = NewOverlay(filepath.Join(work, "snap"))
-			} else {
+			case "fuse-overlayfs":
+				if _, lerr := exec.LookPath("fuse-overlayfs"); lerr != nil {
+					t.Skip("no fuse-overlayfs (Debian package fuse-overlayfs)")
+				}
+				s, err = NewFuseOverlay(filepath.Join(work, "snap"))
+			default:
 				s, err = NewCopy(filepath.Join(work, "snap"))
 			}
 			if err != nil {

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/builderdev/builder/internal/mount"
+	"github.com/builderdev/builder/internal/userns"
 )
 
 // copySnapshotter prepares roots as plain directory copies of the merged
@@ -185,7 +187,11 @@ func copyNonDir(ctx context.Context, s, t string, fi fs.FileInfo, links map[uint
 func copyMeta(s, t string, fi fs.FileInfo) error {
 	st := fi.Sys().(*syscall.Stat_t)
 	if err := os.Lchown(t, int(st.Uid), int(st.Gid)); err != nil {
-		return err
+		// An id this user namespace does not map (no subordinate
+		// range) cannot be given: the copy stays root's.
+		if !errors.Is(err, unix.EINVAL) || !userns.Inside() {
+			return err
+		}
 	}
 	xs, err := listXattrs(s)
 	if err != nil {

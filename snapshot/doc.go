@@ -11,9 +11,18 @@
 // On-disk form of an extracted layer (Layers.Ensure): a whiteout ".wh.x" is a
 // character device 0:0 named x and an opaque marker ".wh..wh..opq" is the
 // xattr trusted.overlay.opaque=y on its directory, so the directory is usable
-// as an overlay lowerdir as is. Levels without mknod (rootless, chroot) will
-// need another representation; View and the copy snapshotter read whiteouts
-// only through isWhiteout/isOpaque so that one can be added there.
+// as an overlay lowerdir as is. Root of a user namespace (the rootless
+// level) may make 0:0 whiteouts too but not trusted.* xattrs: there the mark
+// is user.overlay.opaque=y, which an overlay mounted with "userxattr" (what
+// overlayOptions gives in a user namespace) and fuse-overlayfs both read.
+// Other devices and ids the namespace does not map are skipped on
+// extraction. The chroot level cannot mknod; View and the copy snapshotter
+// read whiteouts only through isWhiteout/isOpaque so that another form can
+// be added there.
+//
+// Prepared roots are, in order of preference (Detect): the kernel's
+// overlay, fuse-overlayfs (mount.FuseOverlay; its ".wh." files and
+// user.fuseoverlayfs.opaque are read by the diff too), a copy.
 //
 // Symlinks in a layer's paths are resolved inside the root being written
 // (openat2 RESOLVE_IN_ROOT): an entry below a symlink lands where the link

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/userns"
 )
 
 // whiteoutMode says what a whiteout in a layer becomes.
@@ -42,6 +44,7 @@ type extractor struct {
 	created  map[string]bool
 	dirTimes []dirTime
 	euid     int
+	userns   bool // root of a user namespace: no devices, unmapped ids
 }
 
 func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode) error {
@@ -50,7 +53,7 @@ func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode) er
 		return err
 	}
 	defer root.Close()
-	x := &extractor{root: root, mode: mode, created: map[string]bool{}, euid: os.Geteuid()}
+	x := &extractor{root: root, mode: mode, created: map[string]bool{}, euid: os.Geteuid(), userns: userns.Inside()}
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -138,7 +141,7 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 		typ := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
 		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 		if err := unix.Mknodat(pfd, base, typ|perm, int(dev)); err != nil {
-			if x.euid != 0 && errors.Is(err, unix.EPERM) {
+			if (x.euid != 0 || x.userns) && errors.Is(err, unix.EPERM) {
 				return nil // devices need privileges; skipped like Docker in a user namespace
 			}
 			return fmt.Errorf("mknod: %w", err)
@@ -194,7 +197,11 @@ func (x *extractor) link(pfd int, base, target string) (unix.Stat_t, error) {
 func (x *extractor) metadata(pfd int, base, name string, hdr *tar.Header, symlink bool) error {
 	if hdr.Uid >= 0 {
 		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			if x.euid == 0 || !errors.Is(err, unix.EPERM) {
+			// Not root: the files stay the user's. Root of a user
+			// namespace that does not map the id (no subordinate range):
+			// the file stays owned by root of the namespace.
+			unmapped := x.userns && errors.Is(err, unix.EINVAL)
+			if !unmapped && (x.euid == 0 || !errors.Is(err, unix.EPERM)) {
 				return fmt.Errorf("chown: %w", err)
 			}
 		}
@@ -290,7 +297,13 @@ func (x *extractor) opaque(dir string) error {
 	d := os.NewFile(uintptr(dfd), dir)
 	defer d.Close()
 	if x.mode == whiteoutsAsOverlay {
-		if err := unix.Fsetxattr(dfd, opaqueXattr, []byte("y"), 0); err != nil {
+		name := opaqueXattr
+		if x.userns {
+			// trusted.* is the host root's; an overlay mounted in a user
+			// namespace (userxattr) reads user.overlay.opaque.
+			name = userOpaqueXattr
+		}
+		if err := unix.Fsetxattr(dfd, name, []byte("y"), 0); err != nil {
 			return fmt.Errorf("mark opaque: %w", err)
 		}
 		return nil

@@ -14,12 +14,14 @@ import (
 	"strings"
 
 	"github.com/builderdev/builder/internal/mount"
+	"github.com/builderdev/builder/internal/userns"
 )
 
 // overlay prepares roots as overlay mounts over the extracted layers.
 type overlay struct {
 	workDir string
 	options []string
+	fuse    string // the fuse-overlayfs program, "" for the kernel's overlay
 }
 
 var _ Snapshotter = (*overlay)(nil)
@@ -36,9 +38,18 @@ func NewOverlay(workDir string) (Snapshotter, error) {
 // overlayOptions turns off what would make the upper dir undiffable
 // (metacopy, redirect_dir) and the inode index, for the options this kernel
 // knows (a module parameter exists for each).
+//
+// In a user namespace (kernel 5.11 and later) overlay keeps whiteouts and
+// opaque marks in user.overlay.* xattrs ("userxattr"), which also turns
+// redirect_dir off and refuses to be told so.
 func overlayOptions() []string {
 	var opts []string
-	for _, o := range []string{"index", "metacopy", "redirect_dir"} {
+	params := []string{"index", "metacopy", "redirect_dir"}
+	if userns.Inside() {
+		opts = append(opts, "userxattr")
+		params = params[:2]
+	}
+	for _, o := range params {
 		if _, err := os.Stat("/sys/module/overlay/parameters/" + o); err == nil {
 			opts = append(opts, o+"=off")
 		}
@@ -51,7 +62,7 @@ func (o *overlay) Prepare(ctx context.Context, lowers []string) (Active, error) 
 	if err != nil {
 		return nil, fmt.Errorf("prepare overlay: %w", err)
 	}
-	a := &overlayActive{dir: dir, lowers: append([]string(nil), lowers...)}
+	a := &overlayActive{dir: dir, lowers: append([]string(nil), lowers...), fuse: o.fuse}
 	if err := a.setup(lowers, o.options); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("prepare overlay: %w", err)
@@ -63,6 +74,7 @@ type overlayActive struct {
 	dir    string
 	lowers []string
 	mounts []mount.Mount
+	fuse   string // see overlay.fuse
 }
 
 var _ Active = (*overlayActive)(nil)
@@ -96,6 +108,9 @@ func (a *overlayActive) setup(lowers []string, options []string) error {
 	opts := append(append([]string(nil), options...),
 		"lowerdir="+strings.Join(names, ":"), "upperdir=u", "workdir=w")
 	a.mounts = []mount.Mount{{Type: "overlay", Source: "overlay", Options: opts, Dir: a.dir}}
+	if a.fuse != "" {
+		a.mounts[0].Type, a.mounts[0].Source = mount.FuseOverlay, a.fuse
+	}
 	return nil
 }
 
@@ -144,6 +159,25 @@ func (a *overlayActive) walk(d *diffWriter, v *View, upper, rel string, merged b
 				return err
 			}
 		}
+		if e.Name() == whiteoutOpaque {
+			continue // fuse-overlayfs's opaque marker: isOpaque read it
+		}
+		if hidden, ok := strings.CutPrefix(e.Name(), whiteoutPrefix); ok && fi.Mode().IsRegular() {
+			// fuse-overlayfs's whiteout where it cannot make a device.
+			name = path.Join(rel, hidden)
+			if merged {
+				lfi, err = v.Lstat(name)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+			}
+			if lfi != nil {
+				if err := d.whiteout(name); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if isWhiteout(fi) {
 			if lfi == nil {
 				continue // hides nothing
@@ -154,7 +188,9 @@ func (a *overlayActive) walk(d *diffWriter, v *View, upper, rel string, merged b
 			continue
 		}
 		up := filepath.Join(upper, name)
-		opaque := fi.IsDir() && isOpaque(up)
+		// Only what hides something lower is opaque (fuse-overlayfs
+		// marks every directory it makes).
+		opaque := fi.IsDir() && lfi != nil && isOpaque(up)
 		kind := changeAdd
 		if lfi != nil {
 			kind = changeModify

@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -36,7 +38,13 @@ const (
 	whiteoutMeta   = whiteoutPrefix + whiteoutPrefix
 	whiteoutOpaque = whiteoutMeta + ".opq"
 	opaqueXattr    = "trusted.overlay.opaque"
-	paxXattr       = "SCHILY.xattr."
+	// userOpaqueXattr marks an opaque directory of an overlay mounted
+	// with userxattr (in a user namespace).
+	userOpaqueXattr = "user.overlay.opaque"
+	// fuseOpaqueXattr is how fuse-overlayfs marks an opaque directory it
+	// made without privileges.
+	fuseOpaqueXattr = "user.fuseoverlayfs.opaque"
+	paxXattr        = "SCHILY.xattr."
 )
 
 // isWhiteout reports whether fi is an overlay whiteout (char device 0:0).
@@ -50,14 +58,22 @@ func isWhiteout(fi fs.FileInfo) bool {
 
 // isOpaque reports whether the directory at p carries the opaque xattr.
 func isOpaque(p string) bool {
-	buf := make([]byte, 4)
-	n, err := unix.Lgetxattr(p, opaqueXattr, buf)
-	return err == nil && n == 1 && buf[0] == 'y'
+	for _, name := range []string{opaqueXattr, userOpaqueXattr, fuseOpaqueXattr} {
+		buf := make([]byte, 4)
+		n, err := unix.Lgetxattr(p, name, buf)
+		if err == nil && n == 1 && buf[0] == 'y' {
+			return true
+		}
+	}
+	// fuse-overlayfs on a file system without user xattrs.
+	_, err := os.Lstat(filepath.Join(p, whiteoutOpaque))
+	return err == nil
 }
 
 // skipXattr reports xattrs never carried in or out of layers.
 func skipXattr(name string) bool {
 	return strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") ||
+		strings.HasPrefix(name, "user.fuseoverlayfs.") ||
 		name == "security.selinux"
 }
 

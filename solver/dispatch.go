@@ -339,7 +339,7 @@ func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run,
 	var mounts []string
 	for _, m := range r.Mounts {
 		desc := fmt.Sprintf("type=%s,target=%s,source=%s,from=%s,ro=%t,id=%s,sharing=%s", m.Type, m.Target, m.Source, m.From, m.ReadOnly, m.ID, m.Sharing)
-		if m.Type == parser.MountSecret || m.Type == parser.MountCache || m.Type == parser.MountTmpfs {
+		if m.Type == parser.MountSecret || m.Type == parser.MountCache || m.Type == parser.MountTmpfs || m.Type == parser.MountSSH {
 			desc = fmt.Sprintf("type=%s,target=%s,id=%s", m.Type, m.Target, m.ID) // contents never in the key
 		}
 		if m.Type == parser.MountCache {
@@ -355,13 +355,17 @@ func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run,
 		}
 	}
 	shown := strings.Join(r.Cmd, " ")
+	security, err := b.runSecurity(r)
+	if err != nil {
+		return nil, b.failedStep(sr, "RUN "+shown, err)
+	}
 	createdBy := "RUN " + runCommandString(args, st.buildArgs, scope)
 	return b.layerStep(ctx, step{
 		sr: sr, st: st,
 		text:      "RUN " + shown,
 		createdBy: createdBy + " # buildkit",
 		key: keyInput{Kind: "run", Args: map[string]any{
-			"args": args, "heredocs": r.Heredocs, "mounts": mounts, "network": r.Network, "security": r.Security,
+			"args": args, "heredocs": r.Heredocs, "mounts": mounts, "network": r.Network, "security": security,
 			"user": st.cfg.Config.User, "workdir": st.cfg.Config.WorkingDir, "shell": st.cfg.Config.Shell,
 		}, Env: env, Inputs: inputs},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {

@@ -80,7 +80,18 @@ func (b *build) fromRegistry(ctx context.Context, ref string, p v1.Platform) (*i
 	}
 	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithPlatform(p)}, b.s.remote...)
 	b.info("resolve image " + r.Name())
-	img, err := remote.Image(r, opts...)
+	// A config blob read with the wrong digest is fetched again, through
+	// a new image: go-containerregistry keeps what it read even when the
+	// read failed.
+	var img v1.Image
+	err = registry.RetryFetch(ctx, func() error {
+		var err error
+		if img, err = remote.Image(r, opts...); err != nil {
+			return err
+		}
+		_, err = img.RawConfigFile()
+		return err
+	})
 	if err != nil {
 		return nil, registry.Wrap(ctx, registry.OpPull, ref, err)
 	}
@@ -166,7 +177,14 @@ func (b *build) load(ctx context.Context, ref string, img v1.Image, p v1.Platfor
 	g.SetLimit(4)
 	for i, l := range remoteLayers {
 		g.Go(func() error {
-			sl, err := b.s.store.ImportLayer(gctx, l)
+			// A blob read with the wrong digest is never stored (the
+			// store checks it) and is fetched again.
+			var sl v1.Layer
+			err := registry.RetryFetch(gctx, func() error {
+				var err error
+				sl, err = b.s.store.ImportLayer(gctx, l)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("image %s: fetch layer: %w", ref, err)
 			}

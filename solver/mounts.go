@@ -42,13 +42,16 @@ func (s Secret) read() ([]byte, error) {
 
 // runMounts turns RUN --mount flags into executor mounts. cleanup releases
 // locks and temporary files; it is safe to call even when err != nil.
-func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp string) (mounts []mount.Mount, env []string, cleanup func(), err error) {
+// caches, when not nil, gets the source of every cache mount; with it a
+// shared cache is taken exclusively (it is moved into one step's root).
+func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp string, caches map[string]bool) (mounts []mount.Mount, env []string, cleanup func(), err error) {
 	var undo []func()
 	cleanup = func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
 	}
+	nSSH := 0
 	for i, m := range r.Mounts {
 		target := m.Target
 		if target != "" && !path.IsAbs(target) {
@@ -62,11 +65,14 @@ func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp str
 			}
 			mounts = append(mounts, mount.Mount{Type: "tmpfs", Source: "tmpfs", Target: target, Options: opts})
 		case "cache":
-			dir, release, err := b.cacheMount(ctx, m, target, tmp, i)
+			dir, release, err := b.cacheMount(ctx, m, target, tmp, i, caches != nil)
 			if err != nil {
 				return mounts, env, cleanup, err
 			}
 			undo = append(undo, release)
+			if caches != nil {
+				caches[dir] = true
+			}
 			opts := []string{"rbind"}
 			if m.ReadOnly {
 				opts = append(opts, "ro")
@@ -111,11 +117,54 @@ func (b *build) runMounts(ctx context.Context, st *state, r *parser.Run, tmp str
 				return mounts, env, cleanup, fmt.Errorf("secret %s: %w", m.ID, err)
 			}
 			mounts = append(mounts, mount.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
+		case "ssh":
+			mm, proxy, err := b.sshMount(ctx, m, target, filepath.Join(tmp, fmt.Sprintf("ssh%d", i)), nSSH)
+			if err != nil {
+				return mounts, env, cleanup, err
+			}
+			if proxy == nil {
+				continue
+			}
+			undo = append(undo, func() { _ = proxy.close() })
+			if nSSH == 0 {
+				env = append(env, "SSH_AUTH_SOCK="+mm.Target)
+			}
+			nSSH++
+			mounts = append(mounts, mm)
 		default:
 			return mounts, env, cleanup, fmt.Errorf("mount type %q is not supported", m.Type)
 		}
 	}
 	return mounts, env, cleanup, nil
+}
+
+// sshMount serves the --ssh agent of m's id (default "default") at a new
+// socket for the step, at target (default /run/buildkit/ssh_agent.N, as
+// BuildKit). A missing agent is skipped unless the mount is required.
+func (b *build) sshMount(ctx context.Context, m *parser.Mount, target, sock string, n int) (mount.Mount, *sshProxy, error) {
+	id := m.ID
+	if id == "" {
+		id = "default"
+	}
+	agent, ok := b.req.SSH[id]
+	if !ok {
+		if m.Required {
+			return mount.Mount{}, nil, fmt.Errorf("ssh %s: required but not provided (use --ssh %s=SOCKET, or --ssh default for $SSH_AUTH_SOCK)", id, id)
+		}
+		return mount.Mount{}, nil, nil
+	}
+	if target == "" {
+		target = fmt.Sprintf("/run/buildkit/ssh_agent.%d", n)
+	}
+	mode := os.FileMode(0o600)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode)
+	}
+	p, err := newSSHProxy(ctx, sock, agent, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0)), mode)
+	if err != nil {
+		return mount.Mount{}, nil, fmt.Errorf("ssh %s: %w", id, err)
+	}
+	return mount.Mount{Type: "bind", Source: sock, Target: target, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}}, p, nil
 }
 
 func valueOr[T any](p *T, d T) T {
@@ -179,8 +228,10 @@ func cacheOwnerDesc(m *parser.Mount) string {
 }
 
 // cacheMount returns the persistent directory of a type=cache mount,
-// honouring sharing=shared|private|locked.
-func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp string, i int) (string, func(), error) {
+// honouring sharing=shared|private|locked. exclusive makes shared act as
+// locked: at the chroot level the directory itself is moved into the
+// step's root, so two steps cannot have it at once.
+func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp string, i int, exclusive bool) (string, func(), error) {
 	id := m.ID
 	if id == "" {
 		id = target
@@ -202,56 +253,74 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 	if err := os.MkdirAll(b.s.cacheMounts, 0o700); err != nil {
 		return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 	}
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		mode := os.FileMode(0o755)
-		if m.Mode != nil {
-			mode = os.FileMode(*m.Mode)
-		}
-		staging, err := os.MkdirTemp(b.s.cacheMounts, ".new-")
-		if err != nil {
-			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
-		}
-		if err := os.Chmod(staging, mode); err != nil {
-			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
-		}
-		if err := os.Chown(staging, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0))); err != nil {
-			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
-		}
-		if m.From != "" {
-			if err := b.seedCache(ctx, m, staging); err != nil {
-				os.RemoveAll(staging)
-				return "", nop, err
-			}
-		}
-		if err := os.Rename(staging, dir); err != nil {
-			os.RemoveAll(staging) // another build created it first
-		}
+	sharing := m.Sharing
+	if exclusive && (sharing == "" || sharing == "shared") {
+		sharing = "locked"
 	}
-	switch m.Sharing {
+	switch sharing {
 	case "", "shared":
-		return dir, nop, nil
+		return dir, nop, b.ensureCacheDir(ctx, m, id, dir)
 	case "locked", "private":
+		// The lock comes first: at the chroot level the directory is away
+		// (in a step's root) while its lock is held, and must not be
+		// recreated meanwhile.
 		f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {
 			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 		}
 		how := unix.LOCK_EX
-		if m.Sharing == "private" {
+		if sharing == "private" {
 			how |= unix.LOCK_NB
 		}
 		if err := flockCtx(ctx, f, how); err != nil {
 			f.Close()
-			if m.Sharing == "private" && errors.Is(err, unix.EWOULDBLOCK) {
+			if sharing == "private" && errors.Is(err, unix.EWOULDBLOCK) {
 				// In use elsewhere: a private mount gets a fresh directory.
 				p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
 				return p, nop, os.MkdirAll(p, 0o755)
 			}
 			return "", nop, fmt.Errorf("cache mount %s: lock: %w", id, err)
 		}
+		if err := b.ensureCacheDir(ctx, m, id, dir); err != nil {
+			f.Close()
+			return "", nop, err
+		}
 		return dir, func() { f.Close() }, nil
 	default:
 		return "", nop, fmt.Errorf("cache mount %s: unknown sharing mode %q", id, m.Sharing)
 	}
+}
+
+// ensureCacheDir creates the cache directory dir of m if it is missing,
+// with its owner and mode and seeded from its from= source.
+func (b *build) ensureCacheDir(ctx context.Context, m *parser.Mount, id, dir string) error {
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	mode := os.FileMode(0o755)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode)
+	}
+	staging, err := os.MkdirTemp(b.s.cacheMounts, ".new-")
+	if err != nil {
+		return fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	if err := os.Chmod(staging, mode); err != nil {
+		return fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	if err := os.Chown(staging, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0))); err != nil {
+		return fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	if m.From != "" {
+		if err := b.seedCache(ctx, m, staging); err != nil {
+			os.RemoveAll(staging)
+			return err
+		}
+	}
+	if err := os.Rename(staging, dir); err != nil {
+		os.RemoveAll(staging) // another build created it first
+	}
+	return nil
 }
 
 // flockCtx takes a flock, giving up when ctx is cancelled.

@@ -78,6 +78,10 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // execRun runs one RUN step over a fresh snapshot of st and returns the
 // layer of what it changed.
 func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run, env []string) (v1.Layer, error) {
+	security, err := b.runSecurity(r)
+	if err != nil {
+		return nil, err
+	}
 	if b.s.exec == nil || b.s.snap == nil {
 		return nil, errors.New("RUN needs an executor and a snapshotter; none is available here")
 	}
@@ -114,7 +118,14 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	}
 	defer os.RemoveAll(tmp)
 
-	mounts, extraEnv, cleanup, err := b.runMounts(ctx, st, r, tmp)
+	// An executor that cannot mount gets the mounts' content placed into
+	// the root instead (see place.go).
+	placing := executor.PlacesMounts(b.s.exec)
+	var caches map[string]bool
+	if placing {
+		caches = map[string]bool{}
+	}
+	mounts, extraEnv, cleanup, err := b.runMounts(ctx, st, r, tmp, caches)
 	defer cleanup()
 	if err != nil {
 		return nil, err
@@ -128,6 +139,20 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		target := "/dev/pipes/" + script.Name
 		mounts = append(mounts, mount.Mount{Type: "bind", Source: p, Target: target, Options: []string{"bind", "ro"}})
 		args = []string{target}
+	}
+
+	var placed *placement
+	if placing && len(mounts) > 0 {
+		root, err := plainRoot(active.Mounts())
+		if err != nil {
+			return nil, err
+		}
+		placed, err = placeMounts(ctx, root, tmp, mounts, caches)
+		defer placed.undo()
+		if err != nil {
+			return nil, fmt.Errorf("place RUN --mount content: %w", err)
+		}
+		mounts = nil
 	}
 
 	tail := newTail(8)
@@ -151,9 +176,16 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		Mounts:     mounts,
 		Output:     output,
 		Limits:     b.req.Limits,
+		Security:   security,
 	}
-	if err := b.s.exec.Run(ctx, spec); err != nil {
-		return nil, runError(err, args, tail.Lines())
+	runErr := b.s.exec.Run(ctx, spec)
+	// The step's processes are gone: take the placed content out (also
+	// after a failure or a cancel), before anything reads the root.
+	if err := placed.undo(); err != nil && runErr == nil {
+		return nil, fmt.Errorf("take RUN --mount content out of the root: %w", err)
+	}
+	if runErr != nil {
+		return nil, runError(runErr, args, tail.Lines())
 	}
 
 	return b.writeLayer(ctx, func(w io.Writer) error {
@@ -162,6 +194,31 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 		}
 		return nil
 	})
+}
+
+// plainRoot is the directory of a root that is one plain bind (a copy
+// snapshot), the only kind content can be placed into.
+func plainRoot(ms []mount.Mount) (string, error) {
+	if len(ms) != 1 || ms[0].Type != "bind" || (ms[0].Target != "" && ms[0].Target != "/") {
+		return "", errors.New("RUN --mount without mount privileges needs a copy snapshot root")
+	}
+	return ms[0].Source, nil
+}
+
+// runSecurity is the security mode a RUN step runs in: the build's
+// --security=insecure makes every step insecure; RUN --security=insecure
+// needs --allow security.insecure, as BuildKit's entitlement does.
+func (b *build) runSecurity(r *parser.Run) (string, error) {
+	if b.req.Security == executor.SecurityInsecure {
+		return executor.SecurityInsecure, nil
+	}
+	if r.Security == executor.SecurityInsecure && !b.req.AllowSecurityInsecure {
+		return "", errors.New("RUN --security=insecure is not allowed: pass --allow security.insecure to the build")
+	}
+	if r.Security == "" {
+		return executor.SecuritySandbox, nil
+	}
+	return r.Security, nil
 }
 
 // withPrimary puts the primary gid first in the supplementary groups, as

@@ -108,12 +108,20 @@ type Request struct {
 	Explain       bool              // say why each executed step missed the cache
 	Contexts      map[string]string // --build-context NAME=VALUE
 	Secrets       map[string]Secret
-	Limits        executor.Limits
+	// SSH are the agent sockets for RUN --mount=type=ssh, by id.
+	SSH    map[string]string
+	Limits executor.Limits
 	// SourceDateEpoch, when set, is the created time of the config and
 	// history (reproducible builds).
 	SourceDateEpoch *time.Time
 	// RewriteTimestamp clamps file mtimes in new layers to SourceDateEpoch.
 	RewriteTimestamp bool
+	// Security is the build's --security: "" or "sandbox" (RUN steps get
+	// Docker's default seccomp profile), or "insecure" (every RUN without).
+	Security string
+	// AllowSecurityInsecure is --allow security.insecure: RUN
+	// --security=insecure is refused without it (BuildKit's entitlement).
+	AllowSecurityInsecure bool
 }
 
 // Result is a finished build.

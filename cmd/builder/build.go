@@ -14,10 +14,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/builderdev/builder/build"
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/parser"
-	"github.com/builderdev/builder/registry"
-	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/solver"
 	"github.com/builderdev/builder/store"
 )
@@ -39,15 +38,19 @@ type buildOptions struct {
 	quiet         bool
 	contexts      []string
 	secrets       []string
+	ssh           []string
 	memory        string
 	cpus          float64
 	pidsLimit     int64
 	isolation     string
+	security      string
+	allow         []string
 	jobs          int
 	explain       bool
 	report        bool
 	push          bool
 	digestFile    string
+	check         bool
 	reg           registryOptions
 	cache         cacheOptions
 }
@@ -68,15 +71,19 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image ID")
 	fs.StringArrayVar(&o.contexts, "build-context", nil, "named context NAME=DIR|oci-layout://DIR[:tag]|docker-image://REF")
 	fs.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=X,src=FILE or id=X,env=VAR")
+	fs.StringArrayVar(&o.ssh, "ssh", nil, "ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET")
 	fs.StringVar(&o.memory, "memory", "", "memory limit of each RUN step (e.g. 512m)")
 	fs.Float64Var(&o.cpus, "cpus", 0, "CPU limit of each RUN step (e.g. 1.5)")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit of each RUN step")
 	fs.StringVar(&o.isolation, "isolation", "auto", "isolation of RUN steps: auto, namespace, rootless, chroot")
+	fs.StringVar(&o.security, "security", "sandbox", "security of RUN steps: sandbox (Docker's default seccomp profile) or insecure (none)")
+	fs.StringSliceVar(&o.allow, "allow", nil, "entitlements: security.insecure lets RUN --security=insecure run (network.host is accepted: host is the default network)")
 	fs.IntVar(&o.jobs, "jobs", 0, "run at most N steps at once; others wait for a slot (default 0: every ready step, no limit)")
 	fs.BoolVar(&o.explain, "explain", false, "say for each step run why it missed the cache")
 	fs.BoolVar(&o.report, "report", false, "after the build, report where the image's bytes went (as builder inspect --size)")
 	fs.BoolVar(&o.push, "push", false, "push the image to every -t name after the build")
 	fs.StringVar(&o.digestFile, "digest-file", "", "write the image's manifest digest (the pushed one with --push) to this file")
+	fs.BoolVar(&o.check, "check", false, "run builder check first; do not build if a rule is an error")
 	o.reg.AddFlags(fs)
 	o.cache.AddFlags(fs)
 }
@@ -95,14 +102,17 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err := checkContextDir(contextDir, args[0]); err != nil {
 		return err
 	}
-	if o.jobs < 0 {
-		return &exitError{code: 2, err: fmt.Errorf("invalid --jobs %d: want 0 (no limit) or more", o.jobs)}
+	if o.check { // builder check first (check.go); stdin is re-readable after
+		if s.in, err = o.checkFirst(ctx, g, contextDir, s); err != nil {
+			return err
+		}
 	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return usageError(err)
 	}
-	if _, _, err := o.cache.parse(); err != nil {
+	cacheTo, cacheFrom, err := o.cache.parse()
+	if err != nil {
 		return usageError(err)
 	}
 	for _, t := range o.tags {
@@ -127,29 +137,18 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	render, closeRep := newRenderer(o.progress, o.quiet, s.err)
 	defer closeRep()
 	rep := newRunningSteps(render)
-	ropts := registry.RemoteOptions(ctx, o.reg.exporterOptions()...)
-	warn := func(m string) { rep.Report(solver.Event{Time: time.Now(), Status: solver.StatusInfo, Data: m}) }
-	if err := o.cache.importCaches(ctx, c, warn, ropts...); err != nil {
+	exps, err := outputExporters(outs, o.tags, s.out, st)
+	if err != nil {
 		return err
 	}
-	sopts := []solver.Option{
-		solver.WithReporter(rep),
-		solver.WithJobs(o.jobs),
-		solver.WithRemoteOptions(ropts...),
-		solver.WithCacheMountDir(st.CacheMountsDir()),
-	}
-	snap, ex, desc, release, err := o.runner(ctx, st)
-	defer release()
-	switch {
-	case err == nil:
-		rep.Report(solver.Event{Time: time.Now(), Status: solver.StatusInfo, Data: desc})
-		sopts = append(sopts, solver.WithRunner(snap, ex))
-	case usesRun(req.Dockerfile):
-		return err
-	}
-	before := knownBlobs(st)
-	sv := solver.New(st, c, sopts...)
-	res, err := sv.Build(ctx, req)
+	exps = append(exps, pushExporters(o.reg.pusher(pushReport(render)), st, targets)...)
+	var before map[string]bool
+	res, err := build.Run(ctx, req,
+		build.WithStore(st), build.WithCache(c), build.WithReporter(rep), build.WithJobs(o.jobs),
+		build.WithIsolation(executor.Isolation(o.isolation)), build.WithRegistryOptions(o.reg.exporterOptions()...),
+		build.WithCacheFrom(cacheFrom...), build.WithCacheTo(cacheTo...),
+		build.WithTags(o.tags...), build.WithExporters(exps...),
+		build.WithBeforeSolve(func() { before = knownBlobs(st) }))
 	if err != nil {
 		closeRep()
 		if ctx.Err() != nil {
@@ -157,32 +156,13 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		}
 		return err
 	}
-	if err := o.cache.exportCaches(ctx, c, res.Keys, res.AllKeys, warn, ropts...); err != nil {
-		return err
-	}
-	digest, err := res.Image.Digest()
-	if err != nil {
-		return err
-	}
-	cfgDigest, err := res.Image.ConfigName()
-	if err != nil {
-		return err
-	}
-	for _, t := range o.tags {
-		if err := st.Tag(ctx, tagName(t), res.Image); err != nil {
-			return fmt.Errorf("tag %s: %w", t, err)
-		}
-	}
-	for _, out := range outs {
-		if err := out.write(ctx, res.Image, o.tags, s.out, st.TmpDir(), st); err != nil {
-			return err
-		}
-	}
+	// The digest reported is the one the registry has (the last push's).
+	digest, cfgDigest := res.Digest, res.ConfigDigest
 	names := o.tags
-	if len(targets) > 0 {
-		// The digest reported is the one the registry has (the last push's).
-		if digest, names, err = o.reg.pushAll(ctx, st, res.Image, targets, pushReport(render)); err != nil {
-			return err
+	if len(res.Pushed) > 0 {
+		names = nil
+		for _, p := range res.Pushed {
+			names = append(names, p.Ref)
 		}
 	}
 	if o.iidFile != "" {
@@ -312,6 +292,17 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 		}
 		req.Secrets[id] = src
 	}
+	req.SSH = map[string]string{}
+	for _, v := range o.ssh {
+		id, sock, ok := strings.Cut(v, "=")
+		if !ok {
+			sock = os.Getenv("SSH_AUTH_SOCK")
+		}
+		if id == "" || sock == "" {
+			return nil, usageError(fmt.Errorf("invalid --ssh %q: want default, ID or ID=SOCKET (a bare ID needs $SSH_AUTH_SOCK)", v))
+		}
+		req.SSH[id] = sock
+	}
 	if o.memory != "" {
 		n, err := parseBytes(o.memory)
 		if err != nil {
@@ -321,6 +312,16 @@ func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Requ
 	}
 	req.Limits.CPUs = o.cpus
 	req.Limits.Pids = o.pidsLimit
+	req.Security = o.security
+	for _, a := range o.allow {
+		switch a {
+		case "security.insecure":
+			req.AllowSecurityInsecure = true
+		case "network.host":
+		default:
+			return nil, usageError(fmt.Errorf("invalid --allow %q: want security.insecure or network.host", a))
+		}
+	}
 	return req, nil
 }
 
@@ -336,8 +337,13 @@ func (o *buildOptions) checkChoices() error {
 	default:
 		return fmt.Errorf("invalid --isolation %q: want auto, namespace, rootless or chroot", o.isolation)
 	}
+	switch o.security {
+	case "", executor.SecuritySandbox, executor.SecurityInsecure:
+	default:
+		return fmt.Errorf("invalid --security %q: want sandbox or insecure", o.security)
+	}
 	if o.jobs < 0 {
-		return fmt.Errorf("invalid --jobs %d: want 0 (the number of CPUs) or more", o.jobs)
+		return fmt.Errorf("invalid --jobs %d: want 0 (no limit) or more", o.jobs)
 	}
 	return nil
 }
@@ -430,54 +436,4 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return int64(n * float64(mult)), nil
-}
-
-// usesRun reports whether any stage has a RUN step (or may get one from
-// ONBUILD triggers, which only base images carry).
-func usesRun(df *parser.Dockerfile) bool {
-	for _, st := range df.Stages {
-		for _, in := range st.Instructions {
-			if _, ok := in.(*parser.Run); ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// runner picks the isolation level and the snapshotter for RUN steps.
-// release removes the snapshotter's work dir; it is safe to call on error.
-func (o *buildOptions) runner(ctx context.Context, st *store.Store) (snap snapshot.Snapshotter, ex executor.Executor, desc string, release func(), err error) {
-	release = func() {}
-	level := executor.Isolation(o.isolation)
-	if o.isolation == "auto" || o.isolation == "" {
-		l, err := executor.Detect()
-		if err != nil {
-			return nil, nil, "", release, fmt.Errorf("no isolation level works here: %w", err)
-		}
-		level = l
-	}
-	ex, err = executor.New(level, executor.WithTmpDir(st.TmpDir()))
-	if err != nil {
-		return nil, nil, "", release, err
-	}
-	// Snapshots live in a store temp dir of this process: removed after the
-	// build, and by the next store.Open if this process is killed.
-	work, err := st.MkdirTemp(ctx, "snapshots-")
-	if err != nil {
-		return nil, nil, "", release, err
-	}
-	release = func() { os.RemoveAll(work) }
-	// The chroot level mounts nothing, so its root is a plain directory
-	// (a copy snapshot) even where this process could mount an overlay.
-	kind := "copy"
-	if level == executor.Chroot {
-		snap, err = snapshot.NewCopy(work)
-	} else {
-		snap, kind, err = snapshot.Detect(ctx, work)
-	}
-	if err != nil {
-		return nil, nil, "", release, err
-	}
-	return snap, ex, fmt.Sprintf("isolation: %s, snapshotter: %s", level, kind), release, nil
 }

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/pflag"
 
-	"github.com/builderdev/builder/cache"
+	"github.com/builderdev/builder/build"
 )
 
 // cacheOptions are the --cache-to / --cache-from flags of `builder build`.
@@ -25,27 +21,10 @@ func (o *cacheOptions) AddFlags(fs *pflag.FlagSet) {
 		"import build cache: type=registry,ref=REF or type=local,src=DIR (repeatable; REF alone means type=registry)")
 }
 
-// cacheSpec is one parsed --cache-to or --cache-from value.
-type cacheSpec struct {
-	typ         string // "registry" or "local"
-	ref         string // registry reference
-	dir         string // local OCI layout directory
-	tag         string // local: the artifact's tag in the layout ("" = latest)
-	mode        string // export: "min" (default) or "max"
-	ignoreError bool   // export: a failure is a warning
-}
-
-func (c cacheSpec) String() string {
-	if c.typ == "registry" {
-		return "registry " + c.ref
-	}
-	return "local " + c.dir
-}
-
 // parseCacheSpec parses a BuildKit-style cache option. export selects the
 // --cache-to keys (dest, mode, ignore-error) over --cache-from's (src).
-func parseCacheSpec(s string, export bool) (cacheSpec, error) {
-	var c cacheSpec
+func parseCacheSpec(s string, export bool) (build.CacheSpec, error) {
+	var c build.CacheSpec
 	if !strings.Contains(s, "=") { // buildx: a bare value is a registry ref
 		s = "type=registry,ref=" + s
 	}
@@ -60,33 +39,33 @@ func parseCacheSpec(s string, export bool) (cacheSpec, error) {
 		}
 		switch k = strings.ToLower(k); {
 		case k == "type":
-			c.typ = v
+			c.Type = v
 		case k == "ref":
-			c.ref = v
+			c.Ref = v
 		case k == "dest" && export, k == "src" && !export:
-			c.dir = v
+			c.Dir = v
 		case k == "tag":
-			c.tag = v
+			c.Tag = v
 		case k == "mode" && export:
 			if v != "min" && v != "max" {
 				return c, fmt.Errorf("%s %q: mode must be min or max", flag, s)
 			}
-			c.mode = v
+			c.Mode = v
 		case k == "ignore-error" && export:
-			c.ignoreError = v == "true"
+			c.IgnoreError = v == "true"
 		case k == "oci-mediatypes" || k == "image-manifest":
 			// The cache is always an OCI image manifest.
 		default:
 			return c, fmt.Errorf("%s %q: unknown option %q", flag, s, k)
 		}
 	}
-	switch c.typ {
+	switch c.Type {
 	case "registry":
-		if c.ref == "" {
+		if c.Ref == "" {
 			return c, fmt.Errorf("%s %q: type=registry needs ref=", flag, s)
 		}
 	case "local":
-		if c.dir == "" {
+		if c.Dir == "" {
 			key := "src"
 			if export {
 				key = "dest"
@@ -96,16 +75,16 @@ func parseCacheSpec(s string, export bool) (cacheSpec, error) {
 	case "":
 		return c, fmt.Errorf("%s %q: type= is missing", flag, s)
 	default:
-		return c, fmt.Errorf("%s %q: unsupported cache type %q (supported: registry, local)", flag, s, c.typ)
+		return c, fmt.Errorf("%s %q: unsupported cache type %q (supported: registry, local)", flag, s, c.Type)
 	}
-	if export && c.mode == "" {
-		c.mode = "min"
+	if export && c.Mode == "" {
+		c.Mode = "min"
 	}
 	return c, nil
 }
 
 // parse validates every flag value; call it before the build starts.
-func (o *cacheOptions) parse() (to, from []cacheSpec, err error) {
+func (o *cacheOptions) parse() (to, from []build.CacheSpec, err error) {
 	for _, s := range o.to {
 		c, err := parseCacheSpec(s, true)
 		if err != nil {
@@ -121,62 +100,4 @@ func (o *cacheOptions) parse() (to, from []cacheSpec, err error) {
 		from = append(from, c)
 	}
 	return to, from, nil
-}
-
-// importCaches imports every --cache-from source into c before a build. As
-// with BuildKit, a source that is missing or fails only costs cache hits:
-// warn is told and the build goes on.
-func (o *cacheOptions) importCaches(ctx context.Context, c *cache.Cache, warn func(string), ropts ...remote.Option) error {
-	_, from, err := o.parse()
-	if err != nil {
-		return err
-	}
-	for _, spec := range from {
-		var err error
-		if spec.typ == "registry" {
-			err = cache.ImportRegistry(ctx, c, spec.ref, ropts...)
-		} else {
-			err = cache.ImportLocal(ctx, c, spec.dir, spec.tag)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		switch {
-		case errors.Is(err, cache.ErrNoCache):
-			warn(fmt.Sprintf("cache import from %s: no cache there yet", spec))
-		case err != nil:
-			warn(fmt.Sprintf("cache import from %s failed: %v", spec, err))
-		}
-	}
-	return nil
-}
-
-// exportCaches writes every --cache-to destination after a build: the
-// records of finalKeys (the final image's steps) for mode=min, of allKeys
-// (every step) for mode=max. A failure fails the build unless the
-// destination says ignore-error=true.
-func (o *cacheOptions) exportCaches(ctx context.Context, c *cache.Cache, finalKeys, allKeys []v1.Hash, warn func(string), ropts ...remote.Option) error {
-	to, _, err := o.parse()
-	if err != nil {
-		return err
-	}
-	for _, spec := range to {
-		keys := finalKeys
-		if spec.mode == "max" {
-			keys = allKeys
-		}
-		if spec.typ == "registry" {
-			_, err = cache.ExportRegistry(ctx, c, keys, spec.ref, ropts...)
-		} else {
-			err = cache.ExportLocal(ctx, c, keys, spec.dir, spec.tag)
-		}
-		if err != nil {
-			if spec.ignoreError && ctx.Err() == nil {
-				warn(fmt.Sprintf("cache export to %s failed (ignored): %v", spec, err))
-				continue
-			}
-			return fmt.Errorf("cache export to %s: %w", spec, err)
-		}
-	}
-	return nil
 }

@@ -25,6 +25,14 @@ func main() {
 	if executor.Reexec() {
 		return
 	}
+	// A non-root user runs as root of its own user namespace (rootless).
+	if code, ok, err := executor.RunInUserNamespace(); ok || err != nil {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "builder: %v\n", err)
+			code = 1
+		}
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -45,7 +53,7 @@ func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
 func (o *globalOptions) openStore() (*store.Store, error) {
 	root := o.root
 	if root == "" {
-		root = store.DefaultRoot(os.Getenv, os.Geteuid())
+		root = store.DefaultRoot(os.Getenv, executor.StoreUID())
 	}
 	return store.Open(root)
 }
@@ -162,6 +170,7 @@ func commands() []command {
 	ro := &rmOptions{}
 	return []command{
 		{name: "build", usage: "[flags] CONTEXT", summary: "Build an image from a Dockerfile.", run: bo.run, flags: bo.AddFlags},
+		checkCommand(),
 		imagesCommand(),
 		historyCommand(),
 		inspectCommand(),

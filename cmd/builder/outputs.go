@@ -1,19 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/builderdev/builder/exporter"
-	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/store"
 )
 
@@ -129,82 +123,62 @@ func rewriteTimestamp(outs []output) bool {
 	return false
 }
 
-// write exports img as this output says, keeping recompressed layers in
-// st (if not nil) so the next export of the same layers reuses them.
-func (o output) write(ctx context.Context, img v1.Image, tags []string, stdout io.Writer, tmpDir string, st *store.Store) error {
+// exporter maps the output to its exporter, writing dest=- to stdout and
+// keeping recompressed layers in st (if not nil) so that the next export
+// of the same layers reuses them. Pushes (type=image, type=registry) have
+// none here: pushExporters makes theirs.
+func (o output) exporter(tags []string, stdout io.Writer, st *store.Store) (exporter.Exporter, error) {
 	if o.typ == "image" || o.typ == "registry" {
-		return nil
+		return nil, nil
 	}
 	if o.typ == "local" {
-		return writeLocal(ctx, img, o.dest)
+		return exporter.NewLocalDir(o.dest), nil
+	}
+	tmpDir := ""
+	if st != nil {
+		tmpDir = st.TmpDir()
 	}
 	opts, err := o.exportOptions(tmpDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if st != nil {
 		opts = append(opts, exporter.WithStore(st))
 	}
-	return writeTo(o.dest, stdout, func(w io.Writer) error {
-		switch o.typ {
-		case "oci":
-			name := o.attrs["name"]
-			if name == "" && len(tags) > 0 {
-				name = tags[0]
-			}
-			return exporter.WriteOCI(ctx, w, img, name, opts...)
-		case "docker":
-			names := tags
-			if n := o.attrs["name"]; n != "" {
-				names = strings.Split(n, ",")
-			}
-			return exporter.WriteDocker(ctx, w, img, names, opts...)
-		default:
-			return exporter.WriteRootfsTar(ctx, w, img)
+	dest := exporter.File(o.dest)
+	if o.dest == "-" {
+		dest = exporter.Stream(stdout)
+	}
+	switch o.typ {
+	case "oci":
+		name := o.attrs["name"]
+		if name == "" && len(tags) > 0 {
+			name = tags[0]
 		}
-	})
+		return exporter.NewOCITar(dest, name, opts...), nil
+	case "docker":
+		names := tags
+		if n := o.attrs["name"]; n != "" {
+			names = strings.Split(n, ",")
+		}
+		return exporter.NewDockerTar(dest, names, opts...), nil
+	default:
+		return exporter.NewRootfsTar(dest), nil
+	}
 }
 
-// writeTo runs fn on dest ("-" is stdout), writing a file atomically.
-func writeTo(dest string, stdout io.Writer, fn func(io.Writer) error) error {
-	if dest == "-" {
-		return fn(stdout)
+// outputExporters maps every output that writes files to its exporter,
+// in order.
+func outputExporters(outs []output, tags []string, stdout io.Writer, st *store.Store) ([]exporter.Exporter, error) {
+	var exps []exporter.Exporter
+	for _, o := range outs {
+		e, err := o.exporter(tags, stdout, st)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			exps = append(exps, e)
+		}
 	}
-	dir := filepath.Dir(dest)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	defer os.Remove(f.Name())
-	if err := fn(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	if err := os.Rename(f.Name(), dest); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	return nil
-}
-
-// writeLocal writes the image's root file system into dir.
-func writeLocal(ctx context.Context, img v1.Image, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
-	}
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(exporter.WriteRootfsTar(ctx, pw, img))
-	}()
-	err := snapshot.Apply(ctx, dir, pr)
-	pr.CloseWithError(err)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
-	}
-	return nil
+	return exps, nil
 }

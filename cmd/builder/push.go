@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -21,9 +22,11 @@ import (
 // registryOptions are the flags that say how to reach registries; build
 // (--push, type=image,push=true) and push share them.
 type registryOptions struct {
-	insecure []string
-	certsDir string
-	jobs     int
+	insecure  []string
+	certsDir  string
+	jobs      int
+	retries   retriesValue
+	retryWait time.Duration
 }
 
 func (o *registryOptions) AddFlags(fs *pflag.FlagSet) {
@@ -38,6 +41,26 @@ func (o *registryOptions) addConnFlags(fs *pflag.FlagSet) {
 		"allow plain http and unverified TLS for this registry HOST[:PORT] (repeatable; loopback always may use http)")
 	fs.StringVar(&o.certsDir, "registry-certs", registry.DefaultCertsDir,
 		"per-registry certificates: DIR/HOST[:PORT]/ca.crt (extra CAs), client.cert + client.key")
+	o.retries = registry.DefaultTries
+	fs.Var(&o.retries, "registry-retries",
+		"tries of each registry request (pull, push, cache, token) on resets, timeouts, 429 and 5xx, all within 2 minutes")
+	fs.DurationVar(&o.retryWait, "registry-retry-wait", registry.DefaultRetryWait,
+		"wait after the first failed registry request, doubled after each further one (a longer Retry-After wins)")
+}
+
+// retriesValue is --registry-retries: a number of tries, at least 1.
+type retriesValue int
+
+func (v *retriesValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *retriesValue) Type() string   { return "int" }
+
+func (v *retriesValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return fmt.Errorf("want a number of tries of at least 1, got %q", s)
+	}
+	*v = retriesValue(n)
+	return nil
 }
 
 // exporterOptions turns the flags into registry options.
@@ -46,6 +69,7 @@ func (o *registryOptions) exporterOptions() []registry.Option {
 		registry.WithInsecureRegistries(o.insecure...),
 		registry.WithCertsDir(o.certsDir),
 		registry.WithJobs(o.jobs),
+		registry.WithRetry(int(o.retries), o.retryWait),
 	}
 }
 
@@ -57,40 +81,16 @@ type pushed struct {
 	size   int64
 }
 
-// push converts img once and pushes it to refs, mounting blobs from the
-// refs in *done (which it extends); report, if not nil, hears of each push.
-func (o *registryOptions) push(ctx context.Context, img v1.Image, refs []string, conv []exporter.Option, done *[]string, report func(pushed)) (v1.Hash, error) {
-	if len(refs) == 0 {
-		return v1.Hash{}, errors.New("push: no image name (use -t NAME or name=NAME)")
+// pusher returns the Pusher of these flags; report, if not nil, hears of
+// each push as it finishes.
+func (o *registryOptions) pusher(report func(pushed)) *exporter.Pusher {
+	opts := []exporter.PushOption{exporter.WithRegistryOptions(o.exporterOptions()...)}
+	if report != nil {
+		opts = append(opts, exporter.WithPushReport(func(p exporter.Pushed) {
+			report(pushed{ref: p.Ref, digest: p.Digest, size: p.Size})
+		}))
 	}
-	img, release, err := exporter.Convert(ctx, img, conv...)
-	if err != nil {
-		return v1.Hash{}, fmt.Errorf("push: %w", err)
-	}
-	defer release()
-	var digest v1.Hash
-	for _, ref := range refs {
-		opts := o.exporterOptions()
-		for _, p := range *done {
-			if r, err := registry.ParseReference(p, opts...); err == nil {
-				opts = append(opts, registry.WithMountFrom(r.Context().String()))
-			}
-		}
-		d, err := exporter.Push(ctx, img, ref, opts...)
-		if err != nil {
-			return v1.Hash{}, err
-		}
-		digest = d
-		*done = append(*done, ref)
-		if report != nil {
-			size, err := img.Size()
-			if err != nil {
-				return v1.Hash{}, fmt.Errorf("push %s: manifest size: %w", ref, err)
-			}
-			report(pushed{ref: ref, digest: d, size: size})
-		}
-	}
-	return digest, nil
+	return exporter.NewPusher(opts...)
 }
 
 // pushTarget is one push of a build: where to, and the output's
@@ -125,24 +125,20 @@ func pushTargets(push bool, tags []string, outs []output) ([]pushTarget, error) 
 	return ts, nil
 }
 
-// pushAll pushes img for every target, converting layers with st keeping
-// (and reusing) recompressed ones, tells report of each push, and returns
-// the digest of the last push and every ref pushed.
-func (o *registryOptions) pushAll(ctx context.Context, st *store.Store, img v1.Image, targets []pushTarget, report func(pushed)) (v1.Hash, []string, error) {
-	var digest v1.Hash
-	var done []string
+// pushExporters maps the targets to exporters of p, in order: one
+// Pusher for all, so that later pushes mount the blobs of earlier ones and
+// a failed push says which refs of all targets were pushed and which not.
+// A target that converts layers keeps (and reuses) them in st.
+func pushExporters(p *exporter.Pusher, st *store.Store, targets []pushTarget) []exporter.Exporter {
+	var exps []exporter.Exporter
 	for _, t := range targets {
 		conv := t.conv
 		if len(conv) > 0 && st != nil {
 			conv = append(append([]exporter.Option{}, conv...), exporter.WithTempDir(st.TmpDir()), exporter.WithStore(st))
 		}
-		d, err := o.push(ctx, img, t.refs, conv, &done, report)
-		if err != nil {
-			return v1.Hash{}, nil, err
-		}
-		digest = d
+		exps = append(exps, p.Exporter(t.refs, conv...))
 	}
-	return digest, done, nil
+	return exps
 }
 
 // pushOptions are the flags of `builder push`.
@@ -197,11 +193,11 @@ func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, 
 			fmt.Fprintln(s.out, pushLine(pushEvent{Ref: p.ref, Digest: p.digest.String(), Size: p.size}))
 		}
 	}
-	var done []string
-	digest, err := o.reg.push(ctx, img, []string{ref}, nil, &done, report)
+	ps, err := o.reg.pusher(report).Push(ctx, img, []string{ref})
 	if err != nil {
 		return err
 	}
+	digest := ps[0].Digest
 	if err := writePushFiles(o.digestFile, o.metadataFile, digest, []string{ref}, nil); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/builderdev/builder/exporter"
 	"github.com/builderdev/builder/internal/testenv"
 	"github.com/builderdev/builder/store"
 )
@@ -72,7 +73,7 @@ func TestPushTargetsCompression(t *testing.T) {
 		t.Fatalf("%d push targets, want 3", len(targets))
 	}
 	reg1 := &registryOptions{jobs: 4}
-	_, refs, err := reg1.pushAll(ctx, st, stored, targets, nil)
+	refs, err := runPushes(ctx, reg1.pusher(nil), st, stored, targets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestPushTargetsCompression(t *testing.T) {
 	again := reg.Ref("again:zstd")
 	outs, _ = parseOutputs([]string{"type=image,name=" + again + ",push=true,compression=zstd"})
 	targets, _ = pushTargets(false, nil, outs)
-	if _, _, err := reg1.pushAll(ctx, st, stored, targets, nil); err != nil {
+	if _, err := runPushes(ctx, reg1.pusher(nil), st, stored, targets); err != nil {
 		t.Fatal(err)
 	}
 	if d, _ := layerTypes(again); d != zd {
@@ -141,4 +142,20 @@ func TestPushTargetsCompression(t *testing.T) {
 	if ts, err := pushTargets(true, nil, outs); err != nil || len(ts) != 1 || ts[0].refs[0] != again {
 		t.Errorf("--push with a named push output: %v, %v", ts, err)
 	}
+}
+
+// runPushes runs the exporters of targets, as a build does, and returns
+// every ref pushed.
+func runPushes(ctx context.Context, p *exporter.Pusher, st *store.Store, img v1.Image, targets []pushTarget) ([]string, error) {
+	var refs []string
+	for _, e := range pushExporters(p, st, targets) {
+		res, err := e.Export(ctx, img)
+		for _, x := range res.Pushed {
+			refs = append(refs, x.Ref)
+		}
+		if err != nil {
+			return refs, err
+		}
+	}
+	return refs, nil
 }

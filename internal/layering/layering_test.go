@@ -17,19 +17,26 @@ var allowed = map[string][]string{
 	"parser":             {"parser/shell"},
 	"internal/user":      {},
 	"store":              {"internal/ctxio", "internal/procowner", "internal/layer", "internal/platform"},
-	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot"},
-	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot"},
+	"snapshot":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
+	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
 	"internal/filecopy":  {"internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
 	"registry":           {}, // knows no solver, exporter or cache
-	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer", "internal/platform"},
+	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/platform"},
 	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer", "internal/platform"},
-	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/platform"},
+	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns", "internal/platform"},
+	// The pipeline: everything below it, nothing above (see
+	// TestNothingImportsBuildOrCmd).
+	"build": {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver", "internal/platform"},
+	// check lints Dockerfiles: it reads the context through filecopy and
+	// base images through a Resolver the caller gives; never builds or stores.
+	"check": {"parser", "parser/shell", "internal/filecopy", "internal/ctxio", "internal/user", "internal/layer", "internal/fsroot"},
 
 	// Building blocks under internal/ that the packages above share (not
 	// test helpers).
 	"internal/mount":  {},
 	"internal/layer":  {},
 	"internal/fsroot": {},
+	"internal/userns": {},
 	// Platform names, index selection and binfmt_misc detection.
 	"internal/platform": {},
 	// The size report that cmd/builder prints: it reads images only.
@@ -86,6 +93,38 @@ func TestRegistryKnowsNoSolver(t *testing.T) {
 		if !deps(up)["registry"] {
 			t.Errorf("%s does not use the registry package", up)
 		}
+	}
+}
+
+// TestNothingImportsBuildOrCmd: the pipeline (build) and the command
+// (cmd/...) are the top of the graph. Only cmd/builder imports build, and
+// no package imports anything under cmd. Test files count too, except
+// build's own external tests.
+func TestNothingImportsBuildOrCmd(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f",
+		`{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`, module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	seen := false
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg := strings.TrimPrefix(f[0], module)
+		for _, dep := range f[1:] {
+			name, ours := strings.CutPrefix(dep, module)
+			switch {
+			case !ours || name == pkg:
+			case name == "build" && pkg == "cmd/builder":
+				seen = true
+			case name == "build":
+				t.Errorf("%s imports build: only cmd/builder may", pkg)
+			case name == "cmd" || strings.HasPrefix(name, "cmd/"):
+				t.Errorf("%s imports %s: nothing imports a command", pkg, name)
+			}
+		}
+	}
+	if !seen {
+		t.Error("cmd/builder does not import build: the pipeline is not where it should be")
 	}
 }
 

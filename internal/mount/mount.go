@@ -2,6 +2,7 @@ package mount
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -97,8 +98,15 @@ const pageLimit = 4000
 // Relative paths in overlay options are resolved against m.Dir without
 // changing the working directory: they are made absolute when that fits in
 // a page, or else reached through /proc/self/fd.
+//
+// Type FuseOverlay runs the fuse-overlayfs program named by Source (in
+// m.Dir, so relative option paths work), which serves the mount until it is
+// unmounted.
 func (m Mount) MountAt(target string) error {
 	flags, data := ParseOptions(m.Options)
+	if m.Type == FuseOverlay {
+		return m.fuseOverlayAt(target, data)
+	}
 	if m.Type == "bind" {
 		if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind mount %s: %w", m.Source, err)
@@ -163,4 +171,18 @@ func rebase(data string, f func(string) string) string {
 		parts[i] = k + "=" + strings.Join(paths, ":")
 	}
 	return strings.Join(parts, ",")
+}
+
+// FuseOverlay is the Mount type of an overlay served by fuse-overlayfs (for
+// user namespaces whose kernel cannot mount overlay there).
+const FuseOverlay = "fuse-overlayfs"
+
+func (m Mount) fuseOverlayAt(target, data string) error {
+	cmd := exec.Command(m.Source, "-o", data, target)
+	cmd.Dir = m.Dir
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("mount %s at %s: %w: %s", m.Type, target, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
