@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/internal/filecopy"
+	"github.com/builderdev/builder/internal/platform"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/store"
@@ -38,6 +39,11 @@ type Solver struct {
 	cacheMounts string
 	now         func() time.Time
 	stats       *filecopy.StatCache // content digests by stat, for context hashing
+
+	binfmtDir   string
+	supportOnce sync.Once
+	supported   *platform.Support
+	supportErr  error
 
 	// steps shares identical vertices (same cache key) across builds.
 	steps singleflight.Group
@@ -96,12 +102,15 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 
 // Request is one build.
 type Request struct {
-	Dockerfile    *parser.Dockerfile
-	ContextDir    string
-	Ignore        []string // .dockerignore patterns
-	BuildArgs     map[string]string
-	Target        string
-	Platform      *v1.Platform // nil: the host's
+	Dockerfile *parser.Dockerfile
+	ContextDir string
+	Ignore     []string // .dockerignore patterns
+	BuildArgs  map[string]string
+	Target     string
+	Platform   *v1.Platform // nil: the host's
+	// Platforms, when more than one, build every platform in one solve
+	// (Result.Platforms); one is the same as Platform.
+	Platforms     []v1.Platform
 	Labels        map[string]string
 	NoCache       bool
 	NoCacheFilter []string
@@ -135,15 +144,15 @@ type Result struct {
 	Steps         int // vertices executed
 	Cached        int // vertices served from the cache
 	Elapsed       time.Duration
+	// Platform is the platform the image was built for.
+	Platform v1.Platform
+	// Platforms are the per-platform results of a multi-platform build,
+	// in the order of Request.Platforms; Image and Config are then nil,
+	// Keys and AllKeys those of every platform, Steps and Cached the sums.
+	Platforms []*Result
 }
 
-func hostPlatform() v1.Platform {
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if runtime.GOARCH == "arm" {
-		p.Variant = "v7"
-	}
-	return p
-}
+func hostPlatform() v1.Platform { return platform.Host() }
 
 // ParsePlatform validates a --platform value.
 func ParsePlatform(s string) (v1.Platform, error) {
@@ -154,6 +163,7 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	if err != nil {
 		return v1.Platform{}, fmt.Errorf("invalid platform %q: %w", s, err)
 	}
+	*p = platform.Normalize(*p)
 	if p.OS != "linux" {
 		return v1.Platform{}, fmt.Errorf("invalid platform %q: only linux images can be built", s)
 	}
@@ -165,8 +175,41 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	return *p, nil
 }
 
+// ParsePlatforms validates a --platform list ("linux/amd64,linux/arm64"):
+// each value as ParsePlatform does, none twice once normalised.
+func ParsePlatforms(s string) ([]v1.Platform, error) {
+	if strings.TrimSpace(s) == "" {
+		return []v1.Platform{hostPlatform()}, nil
+	}
+	var out []v1.Platform
+	seen := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			return nil, fmt.Errorf("invalid platform list %q: empty entry", s)
+		}
+		p, err := ParsePlatform(f)
+		if err != nil {
+			return nil, err
+		}
+		if seen[platform.String(p)] {
+			return nil, fmt.Errorf("invalid platform list %q: %s given twice", s, platform.String(p))
+		}
+		seen[platform.String(p)] = true
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // Build runs one build and returns its image.
 func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
+	if len(req.Platforms) > 1 {
+		return s.buildPlatforms(ctx, req)
+	}
+	if len(req.Platforms) == 1 {
+		r := *req
+		r.Platform, r.Platforms = &r.Platforms[0], nil
+		req = &r
+	}
 	start := s.now()
 	b, err := s.newBuild(req)
 	if err != nil {
@@ -189,7 +232,7 @@ func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Image: img, Config: st.cfg, Keys: st.steps, AllKeys: b.stepKeys,
+	return &Result{Image: img, Config: st.cfg, Keys: st.steps, AllKeys: b.stepKeys, Platform: b.platform,
 		Steps: int(b.ran.Load()), Cached: int(b.hit.Load()), Elapsed: s.now().Sub(start)}, nil
 }
 
@@ -200,7 +243,7 @@ func (s *Solver) newBuild(req *Request) (*build, error) {
 	}
 	b.platform = hostPlatform()
 	if req.Platform != nil {
-		b.platform = *req.Platform
+		b.platform = platform.Normalize(*req.Platform)
 	}
 	b.contexts = map[string]namedContext{}
 	for k, v := range req.Contexts {
