@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -90,8 +89,11 @@ type Result struct {
 	// Digest is the image's manifest digest: the one the registry has
 	// after the last push, else the image's own.
 	Digest v1.Hash
-	// ConfigDigest is the image ID.
+	// ConfigDigest is the image ID (zero for a multi-platform build).
 	ConfigDigest v1.Hash
+	// Index is the image index of a multi-platform build (Result.Platforms
+	// has its images), as tagged in the store; nil for one platform.
+	Index v1.ImageIndex
 	// Pushed lists every push the exporters made, in order.
 	Pushed []exporter.Pushed
 	// Isolation and Snapshotter say how RUN steps ran ("" if no runner
@@ -153,27 +155,12 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 	if err := exportCaches(ctx, ch, c.cacheTo, res.Keys, res.AllKeys, info, ropts...); err != nil {
 		return nil, err
 	}
-	if out.Digest, err = res.Image.Digest(); err != nil {
-		return nil, err
-	}
-	if out.ConfigDigest, err = res.Image.ConfigName(); err != nil {
-		return nil, err
-	}
-	for _, t := range c.tags {
-		name := t
-		if n, err := store.NormalizeName(t); err == nil {
-			name = n
-		}
-		if err := st.Tag(ctx, name, res.Image); err != nil {
-			return nil, fmt.Errorf("tag %s: %w", t, err)
-		}
-	}
-	for _, e := range c.exporters {
-		er, err := e.Export(ctx, res.Image)
-		out.Pushed = append(out.Pushed, er.Pushed...)
-		if err != nil {
+	if len(res.Platforms) > 0 {
+		if err := exportPlatforms(ctx, &c, res, out); err != nil {
 			return nil, err
 		}
+	} else if err := exportImage(ctx, &c, res, out); err != nil {
+		return nil, err
 	}
 	if n := len(out.Pushed); n > 0 {
 		out.Digest = out.Pushed[n-1].Digest
