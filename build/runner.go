@@ -85,6 +85,9 @@ func usesRun(df *parser.Dockerfile) bool {
 // snapshotter and what the level lacks compared to namespace.
 func (r *runner) describe() string {
 	d := fmt.Sprintf("isolation: %s, snapshotter: %s", r.level, r.kind)
+	if note := executor.UserNamespaceNote(); r.level == executor.Rootless && note != "" {
+		d += " (" + note + ")"
+	}
 	if lacks := executor.Lacks(r.level); len(lacks) > 0 {
 		d += "; lacks: " + strings.Join(lacks, "; ")
 	}

@@ -104,6 +104,17 @@ func WithContext(dir string, ignore []string) Option {
 // InvalidBaseImagePlatform, RootUser, UndefinedVar).
 func WithResolver(r Resolver) Option { return func(d *Doc) { d.Resolver = r } }
 
+// WithNamedContexts names the build's --build-context names: a FROM of one
+// is not a registry image, so it is never resolved nor called unpinned.
+func WithNamedContexts(names []string) Option {
+	return func(d *Doc) {
+		d.named = map[string]bool{}
+		for _, n := range names {
+			d.named[n] = true
+		}
+	}
+}
+
 // WithPin makes UnpinnedBaseImage's fix name the current digest of the base.
 func WithPin(pin bool) Option { return func(d *Doc) { d.Pin = pin } }
 

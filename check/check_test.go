@@ -332,3 +332,32 @@ func replaceHost(s, host string) string {
 	}
 	return strings.ReplaceAll(s, host, "$REG")
 }
+
+// TestNamedContexts: a FROM of a --build-context name is no registry image,
+// so it is neither unpinned nor resolved.
+func TestNamedContexts(t *testing.T) {
+	src := []byte("FROM busybox\nUSER 1000\nFROM alpine\nUSER 1000\n")
+	r, err := Run(context.Background(), src, WithNamedContexts([]string{"busybox"}), WithResolver(failResolver{t}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range r.Findings {
+		if f.Rule == "UnpinnedBaseImage" {
+			got = append(got, f.Message)
+		}
+	}
+	if len(got) != 1 || !strings.Contains(got[0], "alpine") {
+		t.Errorf("UnpinnedBaseImage findings %q, want only alpine's", got)
+	}
+}
+
+// failResolver fails the test when asked for busybox (a named context).
+type failResolver struct{ t *testing.T }
+
+func (f failResolver) Resolve(_ context.Context, ref string, _ parser.Platform) (*Image, error) {
+	if ref == "busybox" {
+		f.t.Errorf("named context %q was resolved", ref)
+	}
+	return nil, errors.New("not resolvable here")
+}

@@ -47,6 +47,8 @@ type Doc struct {
 	Pin            bool
 
 	rules []Rule
+	// named are the build's named contexts (WithNamedContexts).
+	named map[string]bool
 	// stages are the FROM nodes and the nodes after each (syntax tree).
 	stages []rawStage
 	bases  map[string]*Image
@@ -185,7 +187,7 @@ func (d *Doc) platformOf(i int) parser.Platform {
 // image resolves ref for platform p once; nil without a resolver, for
 // scratch, or when it fails.
 func (d *Doc) image(ref string, p parser.Platform) *Image {
-	if d.Resolver == nil || strings.EqualFold(ref, "scratch") || ref == "" {
+	if d.Resolver == nil || strings.EqualFold(ref, "scratch") || ref == "" || d.named[ref] {
 		return nil
 	}
 	key := p.String() + " " + ref

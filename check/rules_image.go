@@ -25,7 +25,7 @@ func unpinnedBase(d *Doc) []Finding {
 	var out []Finding
 	for i, st := range d.DF.Stages {
 		ref, parent := d.baseRef(i)
-		if parent >= 0 || strings.EqualFold(ref, "scratch") || ref == "" || strings.Contains(ref, "@") {
+		if parent >= 0 || strings.EqualFold(ref, "scratch") || ref == "" || strings.Contains(ref, "@") || d.named[ref] {
 			continue
 		}
 		tag, err := name.NewTag(ref)

@@ -3,7 +3,6 @@ package exporter
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/snapshot"
 )
 
@@ -145,7 +145,7 @@ func scanLayers(ctx context.Context, layers []v1.Layer) (*flatState, error) {
 		type link struct{ name, target string }
 		var links []link
 		seq := -1
-		err := eachHeader(ctx, layers[i], func(h *tar.Header, _ io.Reader) error {
+		err := layer.EachEntry(ctx, layers[i], func(h *tar.Header, _ io.Reader) error {
 			seq++
 			p := cleanName(h.Name)
 			dir, base := parent(p), path.Base(p)
@@ -209,31 +209,6 @@ func parent(p string) string {
 	return d
 }
 
-// eachHeader calls fn for every entry of a layer's uncompressed tar.
-func eachHeader(ctx context.Context, l v1.Layer, fn func(*tar.Header, io.Reader) error) error {
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read tar: %w", err)
-		}
-		if err := fn(h, tr); err != nil {
-			return err
-		}
-	}
-}
-
 // flatWriter is the second pass: layers bottom up, each path written once.
 type flatWriter struct {
 	tw      *tar.Writer
@@ -246,7 +221,7 @@ type flatWriter struct {
 func (fw *flatWriter) emitLayer(ctx context.Context, i int, l v1.Layer) error {
 	clear(fw.linkAs)
 	seq := -1
-	return eachHeader(ctx, l, func(h *tar.Header, r io.Reader) error {
+	return layer.EachEntry(ctx, l, func(h *tar.Header, r io.Reader) error {
 		seq++
 		p := cleanName(h.Name)
 		if p == "" || strings.HasPrefix(path.Base(p), whiteoutPrefix) {

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -104,8 +104,13 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err := checkContextDir(contextDir, args[0]); err != nil {
 		return err
 	}
-	if o.check { // builder check first (check.go); stdin is re-readable after
-		if s.in, err = o.checkFirst(ctx, g, contextDir, s); err != nil {
+	// The Dockerfile is read once: for --check, the build and the hints.
+	src, path, err := readDockerfile(o.file, contextDir, s.in)
+	if err != nil {
+		return err
+	}
+	if o.check { // builder check first (check.go)
+		if err := o.checkFirst(ctx, g, contextDir, src, path, s); err != nil {
 			return err
 		}
 	}
@@ -127,7 +132,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	if err != nil {
 		return err
 	}
-	req, err := o.request(contextDir, s.in)
+	req, err := o.request(contextDir, src, path)
 	if err != nil {
 		return err
 	}
@@ -215,7 +220,7 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 		sum.layers += l
 		sum.reused += r
 	}
-	printSummary(s.err, sum, nil) // builder check's hints go here
+	printSummary(s.err, sum, o.hints(ctx, src, path))
 	for _, t := range o.tags {
 		fmt.Fprintf(s.err, "tagged %s\n", tagName(t))
 	}
@@ -264,30 +269,13 @@ func steps(n int) string {
 }
 
 // request builds the solver request from the flags.
-func (o *buildOptions) request(contextDir string, stdin io.Reader) (*solver.Request, error) {
-	file := o.file
-	var r io.Reader
-	name := "Dockerfile"
-	switch {
-	case file == "-":
-		r = stdin
-	default:
-		if file == "" {
-			file = filepath.Join(contextDir, "Dockerfile")
-		}
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, fmt.Errorf("open Dockerfile: %w", err)
-		}
-		defer f.Close()
-		r = f
-		name = filepath.Base(file)
-	}
-	df, err := parser.Parse(r, parser.WithName(name))
+// src is the Dockerfile read from path ("-" for stdin).
+func (o *buildOptions) request(contextDir string, src []byte, path string) (*solver.Request, error) {
+	df, err := parser.Parse(bytes.NewReader(src), parser.WithName(dockerfileName(path)))
 	if err != nil {
 		return nil, err
 	}
-	ignore, err := readIgnore(contextDir, file)
+	ignore, err := readIgnore(contextDir, path)
 	if err != nil {
 		return nil, err
 	}

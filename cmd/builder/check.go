@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -105,29 +104,65 @@ func (o *checkOptions) run(ctx context.Context, g *globalOptions, args []string,
 // the findings on stderr and fails before the build when one is an error.
 // It returns the reader the build must take the Dockerfile from when it
 // comes from stdin.
-func (o *buildOptions) checkFirst(ctx context.Context, g *globalOptions, contextDir string, s stdio) (io.Reader, error) {
-	src, path, err := readDockerfile(o.file, contextDir, s.in)
-	if err != nil {
-		return nil, err
-	}
-	in := s.in
-	if o.file == "-" {
-		in = bytes.NewReader(src)
-	}
+func (o *buildOptions) checkFirst(ctx context.Context, g *globalOptions, contextDir string, src []byte, path string, s stdio) error {
 	rep, err := runCheck(ctx, g, checkRequest{
 		src: src, path: path, contextDir: contextDir, buildArgs: o.buildArgs, target: o.target,
-		platform: o.platform, reg: o.reg,
+		platform: o.platform, reg: o.reg, named: contextNames(o.contexts),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := check.WriteHuman(s.err, rep); err != nil {
-		return nil, err
+		return err
 	}
 	if rep.Failed() {
-		return nil, &exitError{code: 1, err: fmt.Errorf("check failed: %d of the findings are errors; not building", rep.Count(check.LevelError))}
+		return &exitError{code: 1, err: fmt.Errorf("check failed: %d of the findings are errors; not building", rep.Count(check.LevelError))}
 	}
-	return in, nil
+	return nil
+}
+
+// hints are the summary's `builder check` hints after a build: the rules
+// that need only the Dockerfile (no context walk, no registry), so they
+// cost the build nothing noticeable. With --check every finding was
+// printed already, so there are none.
+func (o *buildOptions) hints(ctx context.Context, src []byte, path string) []string {
+	if o.check {
+		return nil
+	}
+	rep, err := check.Run(ctx, src,
+		check.WithName(dockerfileName(path)),
+		check.WithBuildArgs(buildArgValues(o.buildArgs)),
+		check.WithTarget(o.target),
+		check.WithNamedContexts(contextNames(o.contexts)),
+	)
+	if err != nil {
+		return nil // the build parsed it; a hint is never worth failing for
+	}
+	var hints []string
+	for _, f := range rep.Findings {
+		hints = append(hints, fmt.Sprintf("%s:%d %s: %s", f.File, f.Line, f.Rule, f.Message))
+	}
+	return hints
+}
+
+// contextNames are the NAMEs of --build-context NAME=VALUE flags.
+func contextNames(flags []string) []string {
+	var names []string
+	for _, c := range flags {
+		if n, _, ok := strings.Cut(c, "="); ok {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// dockerfileName is how errors and findings name the Dockerfile at path
+// ("-" is stdin).
+func dockerfileName(path string) string {
+	if path == "-" {
+		return "Dockerfile"
+	}
+	return filepath.Base(path)
 }
 
 // checkRequest is what both `builder check` and `build --check` pass.
@@ -138,6 +173,7 @@ type checkRequest struct {
 	target, platform string
 	pin, offline     bool
 	reg              registryOptions
+	named            []string // --build-context names
 }
 
 func runCheck(ctx context.Context, g *globalOptions, r checkRequest) (*check.Report, error) {
@@ -160,18 +196,15 @@ func runCheck(ctx context.Context, g *globalOptions, r checkRequest) (*check.Rep
 	if st := openStoreIfExists(g); st != nil {
 		res.store = st
 	}
-	name := "Dockerfile"
-	if r.path != "-" {
-		name = filepath.Base(r.path)
-	}
 	return check.Run(ctx, r.src,
-		check.WithName(name),
+		check.WithName(dockerfileName(r.path)),
 		check.WithBuildArgs(buildArgValues(r.buildArgs)),
 		check.WithTarget(r.target),
 		check.WithPlatform(toParserPlatform(build), toParserPlatform(target)),
 		check.WithContext(r.contextDir, ignore),
 		check.WithResolver(res),
 		check.WithPin(r.pin),
+		check.WithNamedContexts(r.named),
 	)
 }
 

@@ -3,7 +3,6 @@ package imagesize
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -11,6 +10,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/builderdev/builder/internal/layer"
 )
 
 // Largest is how many of a layer's largest files a Layer lists.
@@ -172,30 +173,11 @@ func ContentSize(ctx context.Context, l v1.Layer) (int64, error) {
 }
 
 // eachEntry calls fn with each tar header of l's uncompressed stream.
-func eachEntry(ctx context.Context, l v1.Layer, fn func(entry)) (err error) {
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return fmt.Errorf("open layer: %w", err)
-	}
-	defer func() {
-		if cerr := rc.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("close layer: %w", cerr)
-		}
-	}()
-	tr := tar.NewReader(rc)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read tar header: %w", err)
-		}
+func eachEntry(ctx context.Context, l v1.Layer, fn func(entry)) error {
+	return layer.EachEntry(ctx, l, func(h *tar.Header, _ io.Reader) error {
 		fn(toEntry(h))
-	}
+		return nil
+	})
 }
 
 func toEntry(h *tar.Header) entry {
