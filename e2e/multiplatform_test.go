@@ -250,7 +250,8 @@ func TestMultiPlatformPush(t *testing.T) {
 	ref := reg.Ref("e2e/multi") + ":v1"
 	cacheRef := reg.Ref("e2e/multi-cache") + ":c"
 	digestFile := filepath.Join(t.TempDir(), "digest")
-	mustBuild(t, runOpts{}, "--root", newRoot(t), "build", "--progress", "plain", "--insecure-registry", reg.Host(),
+	root := newRoot(t)
+	mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--insecure-registry", reg.Host(),
 		"--platform", "linux/amd64,linux/arm64", "--push", "-t", ref, "--digest-file", digestFile,
 		"--cache-to", "type=registry,ref="+cacheRef, ctxDir)
 	raw := testenv.SkopeoInspect(t, "docker://"+ref, "--tls-verify=false", "--raw")
@@ -271,6 +272,13 @@ func TestMultiPlatformPush(t *testing.T) {
 	cfg := testenv.SkopeoInspect(t, "docker://"+ref, "--tls-verify=false", "--override-arch", "arm64", "--config")
 	if !strings.Contains(string(cfg), `"architecture": "arm64"`) {
 		t.Errorf("arm64 config: %s", cfg)
+	}
+
+	// builder push of the local tag pushes the same index.
+	again := reg.Ref("e2e/multi-again") + ":v1"
+	mustBuild(t, runOpts{}, "--root", root, "push", "--insecure-registry", reg.Host(), ref, again)
+	if raw2 := testenv.SkopeoInspect(t, "docker://"+again, "--tls-verify=false", "--raw"); testenv.DigestOf(raw2) != testenv.DigestOf(raw) {
+		t.Errorf("builder push gave index %s, the build pushed %s", testenv.DigestOf(raw2), testenv.DigestOf(raw))
 	}
 
 	// A Docker manifest list.

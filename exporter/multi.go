@@ -123,3 +123,17 @@ func platformList(imgs []PlatformImage) string {
 }
 
 func platformDir(p v1.Platform) string { return strings.ReplaceAll(platformString(p), "/", "_") }
+
+// PushPlatforms builds the index of imgs, converted as conv says, and
+// pushes it to every ref in turn; it returns the pushes that finished.
+func (p *Pusher) PushPlatforms(ctx context.Context, imgs []PlatformImage, refs []string, conv ...Option) ([]Pushed, error) {
+	out, err := p.pushIndex(ctx, imgs, refs, conv)
+	if err != nil {
+		var done []string
+		for _, x := range out {
+			done = append(done, x.Ref)
+		}
+		return out, partialPush(err, done, refs)
+	}
+	return out, nil
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -135,4 +136,20 @@ func (s *Store) indexInfo(ctx context.Context, h v1.Hash, info *ImageInfo) error
 		}
 	}
 	return nil
+}
+
+// ErrNotIndex is returned by IndexManifest for a tag of a single image.
+var ErrNotIndex = errors.New("not a multi-platform index")
+
+// IndexManifest returns the index a tag names (see TagIndex); its images
+// are found with Image(ctx, digest). A tag of one image is ErrNotIndex.
+func (s *Store) IndexManifest(ctx context.Context, name string) (*v1.IndexManifest, error) {
+	d, err := s.lookup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !d.MediaType.IsIndex() {
+		return nil, fmt.Errorf("image %s: %w", name, ErrNotIndex)
+	}
+	return s.readIndexBlob(ctx, d.Digest)
 }

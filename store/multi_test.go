@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -91,6 +92,15 @@ func TestTagIndex(t *testing.T) {
 	if !tagged.Blobs[want] {
 		t.Error("index blob not kept by a prune")
 	}
+	im, err := st.IndexManifest(ctx, "multi")
+	if err != nil || len(im.Manifests) != 2 || im.Manifests[1].Digest != digests["s390x"] {
+		t.Errorf("IndexManifest = %+v, %v", im, err)
+	}
+	if img, err := st.Image(ctx, digests["s390x"].String()); err != nil {
+		t.Errorf("an index's image by digest: %v", err)
+	} else if cf, _ := img.ConfigFile(); cf.Architecture != "s390x" {
+		t.Errorf("image by digest is %s", cf.Architecture)
+	}
 	// Tagging an image over it replaces the index.
 	one, _ := random.Image(10, 1)
 	if err := st.Tag(ctx, "multi", one); err != nil {
@@ -98,5 +108,8 @@ func TestTagIndex(t *testing.T) {
 	}
 	if imgs, _ := st.Images(ctx); len(imgs) != 1 || imgs[0].Platforms != nil {
 		t.Errorf("after retag: %+v", imgs)
+	}
+	if _, err := st.IndexManifest(ctx, "multi"); !errors.Is(err, store.ErrNotIndex) {
+		t.Errorf("IndexManifest of an image: %v", err)
 	}
 }
