@@ -17,4 +17,9 @@
 // Push (push.go) uploads an image through package registry, which owns
 // the keychain, transport, login and registry errors; a Pusher (pusher.go)
 // remembers what it pushed so that later pushes mount those blobs.
+//
+// A multi-platform build is a list of PlatformImage; BuildIndex (index.go)
+// is the one place its index is assembled. Every exporter is also an
+// IndexExporter (multi.go): an index in the OCI tar or the push, a
+// directory per platform for type=local and type=tar; DockerTar refuses.
 package exporter

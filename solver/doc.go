@@ -4,4 +4,10 @@
 // WithJobs steps), stage pruning for --target, cache-key computation and
 // progress events. How a layer is stored or a command is run belongs to the
 // snapshot, executor, filecopy and store packages it drives.
+//
+// A Request with several Platforms is one solve (multi.go): a build per
+// platform, run in parallel in the same job slots over the same context;
+// a stage pinned with FROM --platform that declares no TARGET* arg runs
+// once, in the first build, for all. RUN for a foreign platform needs a
+// binfmt_misc emulator (internal/platform), checked before any step runs.
 package solver
