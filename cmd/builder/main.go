@@ -1,5 +1,3 @@
-// Command builder builds container images from Dockerfiles without a
-// daemon. It is the only package that knows about flags and the terminal.
 package main
 
 import (
