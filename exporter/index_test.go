@@ -208,3 +208,28 @@ func TestWriteRootfsTarPlatforms(t *testing.T) {
 		t.Errorf("hardlink target %q", l)
 	}
 }
+
+// TestIndexExporters: type=local writes a directory per platform;
+// type=docker refuses several platforms, naming them.
+func TestIndexExporters(t *testing.T) {
+	ctx := context.Background()
+	imgs := platformImages(t)
+	dir := filepath.Join(t.TempDir(), "out")
+	if _, err := exporter.NewLocalDir(dir).ExportIndex(ctx, imgs); err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		b, err := os.ReadFile(filepath.Join(dir, "linux_"+arch, "etc", "arch"))
+		if err != nil || string(b) != arch+"\n" {
+			t.Errorf("linux_%s/etc/arch = %q, %v", arch, b, err)
+		}
+	}
+	dest := filepath.Join(t.TempDir(), "d.tar")
+	_, err := exporter.NewDockerTar(exporter.File(dest), []string{"app"}).ExportIndex(ctx, imgs)
+	if err == nil || !strings.Contains(err.Error(), "type=docker cannot hold a multi-platform image (linux/amd64, linux/arm64)") {
+		t.Errorf("docker tar of 2 platforms: %v", err)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("docker tar written anyway: %v", err)
+	}
+}
