@@ -5,12 +5,20 @@ export PATH := $(PATH):/usr/local/go/bin
 GO      ?= go
 BIN     := bin/builder
 
-.PHONY: all build test test-go deps lint fmt-check vet demo bench clean
+.PHONY: all build test test-go deps lint fmt-check vet demo bench clean image
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/builder
+
+# builder's own image (image/Dockerfile), built by builder: FROM scratch, the
+# static binary, CA certificates, a non-root user 1000, /workspace and the
+# store dir. Writes bin/builder-image.tar (OCI) and tags builder:latest in
+# builder's store (push it with `bin/builder push builder:latest REF`).
+image: build
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/builder-static ./cmd/builder
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-0} image/build.sh $(BIN) bin/builder-static bin/builder-image.tar
 
 deps:
 	scripts/install-deps.sh

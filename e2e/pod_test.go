@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,8 +98,6 @@ func TestUnprivilegedPod(t *testing.T) {
 	}
 }
 
-// writePodConfig writes a runc config.json like the one a Kubernetes pod
-// with the default security context gets from a Docker-like runtime.
 // TestUnprivilegedPodLimits checks that a limit the pod cannot apply (its
 // cgroup file system is read-only) fails the RUN step clearly.
 func TestUnprivilegedPodLimits(t *testing.T) {
@@ -129,80 +126,10 @@ func TestUnprivilegedPodLimits(t *testing.T) {
 	}
 }
 
+// writePodConfig writes the config of a default unprivileged pod running args.
 func writePodConfig(t *testing.T, bundle string, args []string) {
 	t.Helper()
-	caps := []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-		"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-		"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
-	cfg := map[string]any{
-		"ociVersion": "1.0.2",
-		"process": map[string]any{
-			"terminal": false,
-			"user":     map[string]any{"uid": 0, "gid": 0},
-			"args":     args,
-			"env":      []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TMPDIR=/tmp"},
-			"cwd":      "/",
-			"capabilities": map[string]any{
-				"bounding": caps, "effective": caps, "permitted": caps,
-			},
-			"noNewPrivileges": true,
-		},
-		"root":     map[string]any{"path": "rootfs", "readonly": false},
-		"hostname": "builder-pod",
-		"mounts": []any{
-			map[string]any{"destination": "/proc", "type": "proc", "source": "proc", "options": []string{"nosuid", "noexec", "nodev"}},
-			map[string]any{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
-			map[string]any{"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
-			map[string]any{"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-			map[string]any{"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": []string{"nosuid", "noexec", "nodev"}},
-			map[string]any{"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": []string{"nosuid", "noexec", "nodev", "ro"}},
-			map[string]any{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
-		},
-		"linux": map[string]any{
-			"namespaces": []any{
-				map[string]any{"type": "pid"}, map[string]any{"type": "network"},
-				map[string]any{"type": "ipc"}, map[string]any{"type": "uts"}, map[string]any{"type": "mount"},
-			},
-			"resources": map[string]any{
-				"devices": []any{map[string]any{"allow": false, "access": "rwm"}},
-			},
-			"maskedPaths": []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
-				"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-				"/proc/scsi", "/sys/firmware"},
-			"readonlyPaths": []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
-			"seccomp":       podSeccomp(),
-		},
-	}
-	data, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(bundle, "config.json"), string(data))
-}
-
-// podSeccomp approximates moby's default profile where it matters here:
-// no new namespaces (unshare, setns, clone with CLONE_NEW* flags), no
-// mount, umount or pivot_root, and clone3 answered with ENOSYS so that
-// callers fall back to clone, whose flags can be checked.
-func podSeccomp() map[string]any {
-	const eperm, enosys = 1, 38
-	syscalls := []any{
-		map[string]any{"names": []string{"unshare", "setns", "mount", "umount2", "pivot_root",
-			"open_tree", "move_mount", "fsopen", "fsmount", "fsconfig", "fspick"},
-			"action": "SCMP_ACT_ERRNO", "errnoRet": eperm},
-		map[string]any{"names": []string{"clone3"}, "action": "SCMP_ACT_ERRNO", "errnoRet": enosys},
-	}
-	for _, flag := range []uint64{0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000} {
-		syscalls = append(syscalls, map[string]any{
-			"names": []string{"clone"}, "action": "SCMP_ACT_ERRNO", "errnoRet": eperm,
-			"args": []any{map[string]any{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}},
-		})
-	}
-	return map[string]any{
-		"defaultAction": "SCMP_ACT_ALLOW",
-		"architectures": []string{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"},
-		"syscalls":      syscalls,
-	}
+	testenv.WritePodConfig(t, bundle, testenv.Pod{Args: args})
 }
 
 func copyInto(t *testing.T, src, dst string, mode os.FileMode) {

@@ -4,8 +4,10 @@
 # no network) when everything is present.
 set -euo pipefail
 
-# uidmap (newuidmap, newgidmap) and fuse-overlayfs: the rootless level.
-packages=(docker-registry skopeo umoci runc busybox-static jq apache2-utils openssl buildah ca-certificates uidmap fuse-overlayfs qemu-user-static)
+# uidmap (newuidmap, newgidmap) and fuse-overlayfs: the rootless level; libcap2-bin
+# (setcap): the file capabilities of those helpers in `make image`;
+# qemu-user-static: RUN steps of other platforms (handlers registered below).
+packages=(docker-registry skopeo umoci runc busybox-static jq apache2-utils openssl buildah ca-certificates uidmap fuse-overlayfs libcap2-bin qemu-user-static)
 
 missing=()
 for p in "${packages[@]}"; do

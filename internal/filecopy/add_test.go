@@ -182,3 +182,40 @@ func TestAddURL(t *testing.T) {
 		})
 	}
 }
+
+// ADD of a local archive keeps its entries' extended attributes (a file
+// capability, as setcap writes it), as BuildKit does.
+func TestAddArchiveKeepsXattrs(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	const capValue = "\x01\x00\x00\x02\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	hdr := &tar.Header{Name: "usr/bin/newuidmap", Typeflag: tar.TypeReg, Mode: 0o755, Size: 3, Format: tar.FormatPAX,
+		PAXRecords: map[string]string{"SCHILY.xattr.security.capability": capValue, "SCHILY.xattr.user.note": "x"}}
+	if err := tw.WriteHeader(hdr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write([]byte("bin")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "caps.tar"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := runCopy(t, Request{IsAdd: true, Src: DirFS(dir, nil), Sources: []string{"caps.tar"}, DestPath: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got {
+		if e.hdr.Name != "usr/bin/newuidmap" {
+			continue
+		}
+		if e.hdr.PAXRecords["SCHILY.xattr.security.capability"] != capValue || e.hdr.PAXRecords["SCHILY.xattr.user.note"] != "x" {
+			t.Errorf("xattrs of the extracted file: %q", e.hdr.PAXRecords)
+		}
+		return
+	}
+	t.Fatalf("no usr/bin/newuidmap in %v", strs(got))
+}

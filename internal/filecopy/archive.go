@@ -71,6 +71,16 @@ func (p *plan) extractEntry(h *tar.Header, r io.Reader, dest string) error {
 		return fmt.Errorf("%s failed: extract archive: %q: %w", p.verb(), h.Name, err)
 	}
 	hdr := layer.Normalize(h)
+	// Extended attributes (file capabilities such as security.capability)
+	// come along, as BuildKit's unpack keeps them.
+	for k, v := range h.PAXRecords {
+		if strings.HasPrefix(k, "SCHILY.xattr.") {
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = map[string]string{}
+			}
+			hdr.PAXRecords[k] = v
+		}
+	}
 	if c := p.req.Chown; c != nil {
 		hdr.Uid, hdr.Gid = int(c.UID), int(c.GID)
 	}

@@ -80,6 +80,12 @@ func UmociUnpack(t testing.TB, layoutDir, tag string) string {
 // deleted.
 func RunRunc(t testing.TB, bundle string, args ...string) (string, int) {
 	t.Helper()
+	return RunRuncTimeout(t, bundle, 2*time.Minute, args...)
+}
+
+// RunRuncTimeout is RunRunc with a time limit other than 2 minutes.
+func RunRuncTimeout(t testing.TB, bundle string, limit time.Duration, args ...string) (string, int) {
+	t.Helper()
 	NeedTool(t, "runc")
 	cfgFile := filepath.Join(bundle, "config.json")
 	raw, err := os.ReadFile(cfgFile)
@@ -107,7 +113,7 @@ func RunRunc(t testing.TB, bundle string, args ...string) (string, int) {
 	t.Cleanup(func() {
 		_ = exec.Command("runc", "delete", "-f", id).Run()
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "runc", "run", "--bundle", bundle, id)
 	var out bytes.Buffer
