@@ -3,7 +3,10 @@
 // directories, Apply onto a plain directory), offers a read-only merged View
 // over extracted layers, prepares writable roots (overlay, or a copy where
 // overlay is unavailable) and diffs a changed root into a layer tar in the
-// format containerd's archive.WriteDiff produces.
+// format containerd's archive.WriteDiff produces. For RUN --mount it gives
+// the layer stack of a stage's path and its bind or overlay mount (Lowers,
+// BindMount) and the persistent type=cache directories with their locks
+// (CacheDirs).
 //
 // It never runs processes: callers mount what Active.Mounts returns (see
 // mount.Mount.MountAt) in their own mount namespace.

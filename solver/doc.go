@@ -3,11 +3,20 @@
 // RUN --mount from=), scheduling (every ready step at once, or at most
 // WithJobs steps), stage pruning for --target, cache-key computation and
 // progress events. How a layer is stored or a command is run belongs to the
-// snapshot, executor, filecopy and store packages it drives.
+// snapshot, executor, filecopy and store packages it drives; where a base
+// image comes from to internal/imagesource.
+//
+// Files: build.go plans stages and runs them; dispatch.go expands an
+// instruction and runs a layer step through the cache; from.go, run.go,
+// copy.go, workdir.go and meta.go are the instructions; sources.go is what
+// --from and the build context name (one FS per local source, for COPY,
+// bind mounts and keys); image_source.go resolves images; mounts.go is RUN
+// --mount; keys.go the key encoding; state.go a stage's state.
 //
 // A Request with several Platforms is one solve (multi.go): a build per
 // platform, run in parallel in the same job slots over the same context;
 // a stage pinned with FROM --platform that declares no TARGET* arg runs
 // once, in the first build, for all. RUN for a foreign platform needs a
-// binfmt_misc emulator (internal/platform), checked before any step runs.
+// binfmt_misc emulator (internal/platform, platforms.go), checked before
+// any step runs.
 package solver

@@ -1,13 +1,19 @@
 package solver
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/builderdev/builder/internal/filecopy"
+	"github.com/builderdev/builder/parser"
 )
 
 // TestInsideDir: a mount source is resolved as if its root were "/": a link
-// that leads out of the root resolves inside it.
+// that leads out of the root resolves inside it. (A bind mount of a local
+// source resolves its source= in the source's FS, no longer through a host
+// path helper.)
 func TestInsideDir(t *testing.T) {
 	base := t.TempDir()
 	root := filepath.Join(base, "ctx")
@@ -21,15 +27,16 @@ func TestInsideDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	fsys := filecopy.DirFS(root, nil)
 	for _, c := range []struct{ name, want string }{
 		{"/up", "secret"}, {"/abs", "secret"}, {"/rel", "d"}, {"/", "."}, {"/../../secret", "secret"},
 	} {
-		got, err := insideDir(root, c.name)
-		if err != nil || got != filepath.Join(root, c.want) {
-			t.Errorf("insideDir %s = %q, %v; want %s", c.name, got, err, filepath.Join(root, c.want))
+		got, err := localSourceName(fsys, &parser.Mount{Type: parser.MountBind, Source: c.name})
+		if err != nil || got != c.want {
+			t.Errorf("source %s resolves to %q, %v; want %s inside the root", c.name, got, err, c.want)
 		}
 	}
-	if _, err := insideDir(root, "/missing"); !os.IsNotExist(err) {
-		t.Errorf("insideDir of a missing name: %v, want not exist", err)
+	if _, err := localSourceName(fsys, &parser.Mount{Type: parser.MountBind, Source: "/missing"}); !errors.Is(err, filecopy.ErrNotFound) {
+		t.Errorf("a missing source: %v, want not found", err)
 	}
 }

@@ -12,11 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/builderdev/builder/internal/fsroot"
 	"github.com/builderdev/builder/internal/mount"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
@@ -249,9 +245,29 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 	if err != nil {
 		return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 	}
-	dir := filepath.Join(b.s.cacheMounts, name)
-	if err := os.MkdirAll(b.s.cacheMounts, 0o700); err != nil {
-		return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
+	mode := os.FileMode(0o755)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode)
+	}
+	var seedErr error
+	var seed func(ctx context.Context, dir string) error
+	if m.From != "" {
+		seed = func(ctx context.Context, dir string) error {
+			seedErr = b.seedCache(ctx, m, dir, filepath.Join(tmp, fmt.Sprintf("seed%d", i)))
+			return seedErr
+		}
+	}
+	// ensure creates the directory if it is missing, with its owner and
+	// mode and seeded from its from= source.
+	ensure := func() (string, error) {
+		dir, err := b.s.cacheDirs.Ensure(ctx, name, mode, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0)), seed)
+		if err != nil && seedErr != nil {
+			return "", seedErr
+		}
+		if err != nil {
+			return "", fmt.Errorf("cache mount %s: %w", id, err)
+		}
+		return dir, nil
 	}
 	sharing := m.Sharing
 	if exclusive && (sharing == "" || sharing == "shared") {
@@ -259,107 +275,48 @@ func (b *build) cacheMount(ctx context.Context, m *parser.Mount, target, tmp str
 	}
 	switch sharing {
 	case "", "shared":
-		return dir, nop, b.ensureCacheDir(ctx, m, id, dir)
+		dir, err := ensure()
+		return dir, nop, err
 	case "locked", "private":
 		// The lock comes first: at the chroot level the directory is away
 		// (in a step's root) while its lock is held, and must not be
 		// recreated meanwhile.
-		f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+		unlock, err := b.s.cacheDirs.Lock(ctx, name, sharing == "private")
+		if errors.Is(err, snapshot.ErrCacheBusy) {
+			// In use elsewhere: a private mount gets a fresh directory.
+			p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
+			return p, nop, os.MkdirAll(p, 0o755)
+		}
 		if err != nil {
 			return "", nop, fmt.Errorf("cache mount %s: %w", id, err)
 		}
-		how := unix.LOCK_EX
-		if sharing == "private" {
-			how |= unix.LOCK_NB
-		}
-		if err := flockCtx(ctx, f, how); err != nil {
-			f.Close()
-			if sharing == "private" && errors.Is(err, unix.EWOULDBLOCK) {
-				// In use elsewhere: a private mount gets a fresh directory.
-				p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
-				return p, nop, os.MkdirAll(p, 0o755)
-			}
-			return "", nop, fmt.Errorf("cache mount %s: lock: %w", id, err)
-		}
-		if err := b.ensureCacheDir(ctx, m, id, dir); err != nil {
-			f.Close()
+		dir, err := ensure()
+		if err != nil {
+			unlock()
 			return "", nop, err
 		}
-		return dir, func() { f.Close() }, nil
+		return dir, unlock, nil
 	default:
 		return "", nop, fmt.Errorf("cache mount %s: unknown sharing mode %q", id, m.Sharing)
 	}
 }
 
-// ensureCacheDir creates the cache directory dir of m if it is missing,
-// with its owner and mode and seeded from its from= source.
-func (b *build) ensureCacheDir(ctx context.Context, m *parser.Mount, id, dir string) error {
-	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	mode := os.FileMode(0o755)
-	if m.Mode != nil {
-		mode = os.FileMode(*m.Mode)
-	}
-	staging, err := os.MkdirTemp(b.s.cacheMounts, ".new-")
-	if err != nil {
-		return fmt.Errorf("cache mount %s: %w", id, err)
-	}
-	if err := os.Chmod(staging, mode); err != nil {
-		return fmt.Errorf("cache mount %s: %w", id, err)
-	}
-	if err := os.Chown(staging, int(valueOr(m.UID, 0)), int(valueOr(m.GID, 0))); err != nil {
-		return fmt.Errorf("cache mount %s: %w", id, err)
-	}
-	if m.From != "" {
-		if err := b.seedCache(ctx, m, staging); err != nil {
-			os.RemoveAll(staging)
-			return err
-		}
-	}
-	if err := os.Rename(staging, dir); err != nil {
-		os.RemoveAll(staging) // another build created it first
-	}
-	return nil
-}
-
-// flockCtx takes a flock, giving up when ctx is cancelled.
-func flockCtx(ctx context.Context, f *os.File, how int) error {
-	if how&unix.LOCK_NB != 0 {
-		return unix.Flock(int(f.Fd()), how)
-	}
-	done := make(chan error, 1)
-	go func() { done <- unix.Flock(int(f.Fd()), how) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		go func() { <-done; f.Close() }()
-		return ctx.Err()
-	}
-}
-
 // sourceLowers returns the directories that make up a mount's source (its
 // from= stage, image or named context, else the build context), top first.
-func (b *build) sourceLowers(ctx context.Context, m *parser.Mount) ([]string, error) {
+// A local source (the build context, a directory context) is materialized
+// under work as its FS shows it.
+func (b *build) sourceLowers(ctx context.Context, m *parser.Mount, work string) ([]string, error) {
 	source := path.Clean("/" + m.Source)
-	if m.From == "" {
-		p, err := insideDir(b.contextDir, source)
+	if fsys, ok := b.localFS(m.From); ok {
+		p, err := b.materializeLocal(ctx, fsys, m, work)
 		if err != nil {
-			return nil, fmt.Errorf("%s mount %s: %w", m.Type, m.Source, err)
+			return nil, err
 		}
 		return []string{p}, nil
 	}
 	st, err := b.sourceState(ctx, m.From)
 	if err != nil {
 		return nil, err
-	}
-	if st.dir != "" {
-		p, err := insideDir(st.dir, source)
-		if err != nil {
-			return nil, fmt.Errorf("%s mount %s: %w", m.Type, m.Source, err)
-		}
-		return []string{p}, nil
 	}
 	dirs, err := b.lowerDirs(ctx, st)
 	if err != nil {
@@ -369,7 +326,7 @@ func (b *build) sourceLowers(ctx context.Context, m *parser.Mount) ([]string, er
 	if err != nil {
 		return nil, fmt.Errorf("%s mount %s from %s: %w", m.Type, m.Source, m.From, err)
 	}
-	lowers, err := stageLowers(dirs, resolved)
+	lowers, err := snapshot.Lowers(dirs, resolved)
 	if err != nil {
 		return nil, fmt.Errorf("%s mount %s from %s: %w", m.Type, m.Source, m.From, err)
 	}
@@ -378,8 +335,8 @@ func (b *build) sourceLowers(ctx context.Context, m *parser.Mount) ([]string, er
 
 // seedCache fills a new cache directory from the mount's from= source
 // (BuildKit: "a base of the cache mount"); only directories can seed.
-func (b *build) seedCache(ctx context.Context, m *parser.Mount, dst string) error {
-	lowers, err := b.sourceLowers(ctx, m)
+func (b *build) seedCache(ctx context.Context, m *parser.Mount, dst, work string) error {
+	lowers, err := b.sourceLowers(ctx, m, work)
 	if err != nil {
 		return err
 	}
@@ -401,95 +358,29 @@ func (b *build) seedCache(ctx context.Context, m *parser.Mount, dst string) erro
 // bindMount mounts a path of the build context, a stage or an image.
 // Read-only unless rw; with rw the writes go to a throwaway upper dir.
 func (b *build) bindMount(ctx context.Context, m *parser.Mount, target, work string) (mount.Mount, error) {
-	lowers, err := b.sourceLowers(ctx, m)
+	lowers, err := b.sourceLowers(ctx, m, work)
 	if err != nil {
 		return mount.Mount{}, err
 	}
 	if target == "" {
 		return mount.Mount{}, errors.New("bind mount needs a target")
 	}
-	if m.ReadOnly && len(lowers) == 1 {
-		return mount.Mount{Type: "bind", Source: lowers[0], Target: target, Options: []string{"rbind", "ro"}}, nil
+	mm, err := snapshot.BindMount(lowers, target, work, m.ReadOnly)
+	if err != nil {
+		return mount.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
 	}
-	if fi, err := os.Stat(lowers[0]); err == nil && !fi.IsDir() {
-		return mount.Mount{}, fmt.Errorf("bind mount %s: read-write mounts of single files are not supported", m.Source)
-	}
-	opts := []string{"lowerdir=" + strings.Join(lowers, ":")}
-	if !m.ReadOnly {
-		upper, wd := filepath.Join(work, "upper"), filepath.Join(work, "work")
-		for _, d := range []string{upper, wd} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return mount.Mount{}, fmt.Errorf("bind mount %s: %w", m.Source, err)
-			}
-		}
-		opts = append(opts, "upperdir="+upper, "workdir="+wd)
-	} else {
-		opts = append(opts, "ro")
-	}
-	return mount.Mount{Type: "overlay", Source: "overlay", Target: target, Options: opts}, nil
+	return mm, nil
 }
 
-// stageLowers returns the directories that make up name (a resolved path)
-// in a stack of layer dirs, top first: one path for a file, every layer's
-// copy down to an opaque or replacing one for a directory.
-func stageLowers(dirs []string, name string) ([]string, error) {
-	var out []string
-	for i := len(dirs) - 1; i >= 0; i-- {
-		p := filepath.Join(dirs[i], filepath.FromSlash(name))
-		fi, err := os.Lstat(p)
-		if err != nil {
-			continue
-		}
-		if fi.Mode()&os.ModeCharDevice != 0 && fi.Sys() != nil && isWhiteout(fi) {
-			break
-		}
-		if !fi.IsDir() {
-			if len(out) == 0 {
-				return []string{p}, nil
-			}
-			break
-		}
-		out = append(out, p)
-		if isOpaqueDir(p) {
-			break
-		}
+// mountInput is the cache-key input of a RUN bind mount: the content of
+// what it mounts.
+func (b *build) mountInput(ctx context.Context, m *parser.Mount) (string, error) {
+	if fsys, ok := b.localFS(m.From); ok {
+		return b.localMountInput(ctx, fsys, m)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: %w", name, os.ErrNotExist)
-	}
-	return out, nil
-}
-
-func isWhiteout(fi os.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && st.Rdev == 0
-}
-
-func isOpaqueDir(p string) bool {
-	buf := make([]byte, 1)
-	n, err := unix.Lgetxattr(p, "trusted.overlay.opaque", buf)
-	return err == nil && n == 1 && buf[0] == 'y'
-}
-
-// insideDir resolves the cleaned absolute name inside root as if root were
-// "/" (fsroot: a symlink that leads out of it resolves inside it) and
-// returns the host path, which must exist.
-func insideDir(root, name string) (string, error) {
-	rootReal, err := filepath.EvalSymlinks(root)
+	src, err := b.sourceState(ctx, m.From)
 	if err != nil {
 		return "", err
 	}
-	r, err := fsroot.Open(rootReal)
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
-	resolved, err := fsroot.Resolve(r, strings.TrimPrefix(path.Clean("/"+name), "/"))
-	if err != nil {
-		return "", err
-	}
-	if _, err := r.Lstat(resolved); err != nil {
-		return "", err
-	}
-	return filepath.Join(rootReal, resolved), nil
+	return src.key.String() + ":" + m.Source, nil
 }

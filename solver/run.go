@@ -282,3 +282,77 @@ func hasEnv(env []string, k string) bool {
 	}
 	return false
 }
+
+// run is RUN.
+func (b *build) run(ctx context.Context, sr *stageRun, st *state, r *parser.Run, scope varGetter, env, withProxies []string) (*state, error) {
+	env, withProxies = withPath(env), withPath(withProxies)
+	args, _ := runArgs(r, st.cfg.Config.Shell)
+	inputs := map[string]string{}
+	var mounts []string
+	for _, m := range r.Mounts {
+		desc := fmt.Sprintf("type=%s,target=%s,source=%s,from=%s,ro=%t,id=%s,sharing=%s", m.Type, m.Target, m.Source, m.From, m.ReadOnly, m.ID, m.Sharing)
+		if m.Type == parser.MountSecret || m.Type == parser.MountCache || m.Type == parser.MountTmpfs || m.Type == parser.MountSSH {
+			desc = fmt.Sprintf("type=%s,target=%s,id=%s", m.Type, m.Target, m.ID) // contents never in the key
+		}
+		if m.Type == parser.MountCache {
+			desc += cacheOwnerDesc(m)
+		}
+		mounts = append(mounts, desc)
+		if m.Type == parser.MountBind || m.Type == "" || (m.Type == parser.MountCache && m.From != "") {
+			sum, err := b.mountInput(ctx, m)
+			if err != nil {
+				return nil, b.failedStep(sr, "RUN "+strings.Join(r.Cmd, " "), err)
+			}
+			inputs["mount:"+m.Target] = sum
+		}
+	}
+	shown := strings.Join(r.Cmd, " ")
+	security, err := b.runSecurity(r)
+	if err != nil {
+		return nil, b.failedStep(sr, "RUN "+shown, err)
+	}
+	createdBy := "RUN " + runCommandString(args, st.buildArgs, scope)
+	return b.layerStep(ctx, step{
+		sr: sr, st: st,
+		text:      "RUN " + shown,
+		createdBy: createdBy + " # buildkit",
+		key: keyInput{Kind: "run", Args: map[string]any{
+			"args": args, "heredocs": r.Heredocs, "mounts": mounts, "network": r.Network, "security": security,
+			"user": st.cfg.Config.User, "workdir": st.cfg.Config.WorkingDir, "shell": st.cfg.Config.Shell,
+		}, Env: env, Inputs: inputs},
+		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
+			return b.execRun(ctx, v, st, r, withProxies)
+		},
+	})
+}
+
+// varGetter looks a variable up in a stage's scope.
+type varGetter interface {
+	Get(name string) (string, bool)
+}
+
+// runCommandString is a RUN's history text after "RUN ", as BuildKit
+// writes it: the stage's ARGs, in declaration order with a later
+// declaration replacing an earlier one in place, each with its value in
+// the scope (else its declared value, else empty), counted ("|2 A=1 B=2"),
+// then the arguments.
+func runCommandString(args []string, buildArgs []parser.ArgDef, scope varGetter) string {
+	var kvs []string
+	idx := map[string]int{}
+	for _, a := range buildArgs {
+		v, ok := scope.Get(a.Key)
+		if !ok && a.Value != nil {
+			v = *a.Value
+		}
+		if i, ok := idx[a.Key]; ok {
+			kvs[i] = a.Key + "=" + v
+			continue
+		}
+		idx[a.Key] = len(kvs)
+		kvs = append(kvs, a.Key+"="+v)
+	}
+	if len(kvs) > 0 {
+		kvs = append([]string{fmt.Sprintf("|%d", len(kvs))}, kvs...)
+	}
+	return strings.Join(append(kvs, args...), " ")
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/internal/filecopy"
+	"github.com/builderdev/builder/internal/imagesource"
 	"github.com/builderdev/builder/internal/platform"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
@@ -39,6 +40,8 @@ type Solver struct {
 	cacheMounts string
 	now         func() time.Time
 	stats       *filecopy.StatCache // content digests by stat, for context hashing
+	images      *imagesource.Source
+	cacheDirs   *snapshot.CacheDirs // RUN --mount=type=cache directories
 
 	binfmtDir   string
 	supportOnce sync.Once
@@ -92,11 +95,15 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 	for _, o := range opts {
 		o(s)
 	}
+	s.images = imagesource.New(st, imagesource.WithRemoteOptions(s.remote...), imagesource.WithNotify(func(msg string) {
+		s.reporter.Report(Event{Time: time.Now(), Status: StatusInfo, Data: msg})
+	}))
 	// A stat cache that cannot be read only costs reads, never correctness.
 	s.stats, _ = filecopy.OpenStatCache(filepath.Join(st.Root(), "statcache"))
 	if s.cacheMounts == "" {
 		s.cacheMounts = st.CacheMountsDir()
 	}
+	s.cacheDirs = snapshot.NewCacheDirs(s.cacheMounts)
 	return s
 }
 

@@ -2,8 +2,6 @@ package solver
 
 import (
 	"testing"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func TestNormalizeWorkdir(t *testing.T) {
@@ -21,15 +19,5 @@ func TestNormalizeWorkdir(t *testing.T) {
 		if got := normalizeWorkdir(tt.cur, tt.p); got != tt.want {
 			t.Errorf("normalizeWorkdir(%q, %q) = %q, want %q", tt.cur, tt.p, got, tt.want)
 		}
-	}
-}
-
-func TestScratchWorkingDir(t *testing.T) {
-	img := scratchImage(v1.Platform{OS: "linux", Architecture: "arm64"})
-	if got := img.config.Config.WorkingDir; got != "/" {
-		t.Errorf("scratch WorkingDir = %q, want %q", got, "/")
-	}
-	if img.config.OS != "linux" || img.config.Architecture != "arm64" || img.config.RootFS.Type != "layers" {
-		t.Errorf("scratch config %+v", img.config)
 	}
 }

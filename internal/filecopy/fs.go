@@ -284,3 +284,31 @@ func (d *dirFS) holdsIncluded(name string) (bool, error) {
 	d.mu.Unlock()
 	return found, nil
 }
+
+var _ Linker = (*dirFS)(nil)
+
+// Link hard-links the regular file name (as the FS shows it: an ignored
+// file does not exist) to the host path dst, without following symlinks.
+func (d *dirFS) Link(name, dst string) error {
+	name = cleanName(name)
+	fi, err := d.Lstat(name)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return &fs.PathError{Op: "link", Path: name, Err: errors.New("not a regular file")}
+	}
+	dir, base := path.Split(name)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := d.openIn(dir, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Linkat(int(f.Fd()), base, unix.AT_FDCWD, dst, 0); err != nil {
+		return &fs.PathError{Op: "link", Path: name, Err: err}
+	}
+	return nil
+}

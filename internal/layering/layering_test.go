@@ -23,10 +23,10 @@ var allowed = map[string][]string{
 	"registry":           {}, // knows no solver, exporter or cache
 	"exporter":           {"internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/platform"},
 	"cache":              {"internal/ctxio", "internal/procowner", "store", "registry", "internal/layer", "internal/platform"},
-	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns", "internal/platform"},
+	"solver":             {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns", "internal/platform"},
 	// The pipeline: everything below it, nothing above (see
 	// TestNothingImportsBuildOrCmd).
-	"build": {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver", "internal/platform"},
+	"build": {"internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver", "internal/platform"},
 	// check lints Dockerfiles: it reads the context through filecopy and
 	// base images through a Resolver the caller gives; never builds or stores.
 	"check": {"parser", "parser/shell", "internal/filecopy", "internal/ctxio", "internal/user", "internal/layer", "internal/fsroot"},
@@ -37,6 +37,8 @@ var allowed = map[string][]string{
 	"internal/layer":  {},
 	"internal/fsroot": {},
 	"internal/userns": {},
+	// Base images from a layout, the store or a registry, into the store.
+	"internal/imagesource": {"internal/ctxio", "internal/procowner", "internal/layer", "store", "registry", "internal/platform"},
 	// Platform names, index selection and binfmt_misc detection.
 	"internal/platform": {},
 	// The size report that cmd/builder prints: it reads images only.
