@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -11,7 +10,6 @@ import (
 	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/exporter"
-	"github.com/builderdev/builder/internal/attest"
 	"github.com/builderdev/builder/registry"
 	"github.com/builderdev/builder/solver"
 	"github.com/builderdev/builder/store"
@@ -97,8 +95,11 @@ type Result struct {
 	// Digest is the image's manifest digest: the one the registry has
 	// after the last push, else the image's own.
 	Digest v1.Hash
-	// ConfigDigest is the image ID.
+	// ConfigDigest is the image ID (zero for a multi-platform build).
 	ConfigDigest v1.Hash
+	// Index is the image index of a multi-platform build (Result.Platforms
+	// has its images), as tagged in the store; nil for one platform.
+	Index v1.ImageIndex
 	// Pushed lists every push the exporters made, in order.
 	Pushed []exporter.Pushed
 	// Isolation and Snapshotter say how RUN steps ran ("" if no runner
@@ -162,43 +163,15 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 	if err := exportCaches(ctx, ch, c.cacheTo, res.Keys, res.AllKeys, info, ropts...); err != nil {
 		return nil, err
 	}
-	if out.Digest, err = res.Image.Digest(); err != nil {
-		return nil, err
-	}
-	if out.ConfigDigest, err = res.Image.ConfigName(); err != nil {
-		return nil, err
-	}
-	for _, t := range c.tags {
-		name := t
-		if n, err := store.NormalizeName(t); err == nil {
-			name = n
+	if len(res.Platforms) > 0 {
+		if c.attest.any() {
+			info("attestations are not made for multi-platform builds yet; the index has the images alone")
 		}
-		if err := st.Tag(ctx, name, res.Image); err != nil {
-			return nil, fmt.Errorf("tag %s: %w", t, err)
-		}
-	}
-	var preds []attest.Predicate
-	if c.attest.any() && attesting(c.exporters) {
-		a := c.attest
-		if a.Name == "" && len(c.tags) > 0 {
-			a.Name = c.tags[0]
-		}
-		if preds, err = attestations(ctx, a, req, res, st.TmpDir(), started, info); err != nil {
-			return nil, fmt.Errorf("make attestations: %w", err)
-		}
-	}
-	platform := v1.Platform{OS: res.Config.OS, Architecture: res.Config.Architecture, Variant: res.Config.Variant}
-	skipped := false
-	for _, e := range c.exporters {
-		er, attested, err := export(ctx, e, res.Image, preds, platform)
-		out.Pushed = append(out.Pushed, er.Pushed...)
-		if err != nil {
+		if err := exportPlatforms(ctx, &c, res, out); err != nil {
 			return nil, err
 		}
-		skipped = skipped || !attested
-	}
-	if c.attest.any() && (skipped || len(preds) == 0) {
-		info("attestations are attached to registry pushes only; other outputs have the image alone")
+	} else if err := exportImage(ctx, &c, req, res, out, started, info); err != nil {
+		return nil, err
 	}
 	if n := len(out.Pushed); n > 0 {
 		out.Digest = out.Pushed[n-1].Digest

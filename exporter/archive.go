@@ -93,36 +93,53 @@ func blobName(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
 // writeArchive writes the tar of an OCI layout holding img, plus Docker's
 // manifest.json when docker is set. Entries are sorted by name.
 func writeArchive(ctx context.Context, w io.Writer, img v1.Image, names []string, docker bool) error {
+	seen := map[v1.Hash]bool{}
+	recs := []record{dirRecord("blobs/"), dirRecord("blobs/sha256/")}
+	mdesc, m, layerPaths, err := imageRecords(img, seen, &recs)
+	if err != nil {
+		return err
+	}
+	return finishArchive(ctx, w, recs, mdesc, m, layerPaths, names, docker)
+}
+
+// imageRecords appends the records of img's manifest, config and layer
+// blobs not yet seen, and returns the manifest's descriptor (with the
+// platform of its config), the manifest and its layers' paths.
+func imageRecords(img v1.Image, seen map[v1.Hash]bool, recs *[]record) (v1.Descriptor, *v1.Manifest, []string, error) {
 	raw, err := img.RawManifest()
 	if err != nil {
-		return fmt.Errorf("read manifest: %w", err)
+		return v1.Descriptor{}, nil, nil, fmt.Errorf("read manifest: %w", err)
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return fmt.Errorf("read manifest: %w", err)
+		return v1.Descriptor{}, nil, nil, fmt.Errorf("read manifest: %w", err)
 	}
 	mt, err := img.MediaType()
 	if err != nil {
-		return fmt.Errorf("read media type: %w", err)
+		return v1.Descriptor{}, nil, nil, fmt.Errorf("read media type: %w", err)
 	}
 	cfg, err := img.RawConfigFile()
 	if err != nil {
-		return fmt.Errorf("read config: %w", err)
+		return v1.Descriptor{}, nil, nil, fmt.Errorf("read config: %w", err)
 	}
 	layers, err := img.Layers()
 	if err != nil {
-		return fmt.Errorf("read layers: %w", err)
+		return v1.Descriptor{}, nil, nil, fmt.Errorf("read layers: %w", err)
 	}
 	sum := sha256.Sum256(raw)
 	mdesc := v1.Descriptor{MediaType: mt, Size: int64(len(raw)), Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}}
 	if cf, err := img.ConfigFile(); err == nil && cf.OS != "" && cf.Architecture != "" {
 		mdesc.Platform = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant, OSVersion: cf.OSVersion}
 	}
-
-	recs := []record{dirRecord("blobs/"), dirRecord("blobs/sha256/"),
-		fileRecord(blobName(mdesc.Digest), 0o444, raw),
-		fileRecord(blobName(m.Config.Digest), 0o444, cfg)}
-	seen := map[v1.Hash]bool{mdesc.Digest: true, m.Config.Digest: true}
+	for _, b := range []struct {
+		h    v1.Hash
+		data []byte
+	}{{mdesc.Digest, raw}, {m.Config.Digest, cfg}} {
+		if !seen[b.h] {
+			seen[b.h] = true
+			*recs = append(*recs, fileRecord(blobName(b.h), 0o444, b.data))
+		}
+	}
 	var layerPaths []string
 	for i, d := range m.Layers {
 		layerPaths = append(layerPaths, blobName(d.Digest))
@@ -130,12 +147,18 @@ func writeArchive(ctx context.Context, w io.Writer, img v1.Image, names []string
 			continue
 		}
 		seen[d.Digest] = true
-		recs = append(recs, record{
+		*recs = append(*recs, record{
 			hdr:   tar.Header{Name: blobName(d.Digest), Typeflag: tar.TypeReg, Mode: 0o444, Size: d.Size, ModTime: epoch},
 			layer: layers[i], want: d.Digest,
 		})
 	}
+	return mdesc, m, layerPaths, nil
+}
 
+// finishArchive adds index.json (one entry per name, pointing at mdesc),
+// oci-layout and, for docker, manifest.json (m and layerPaths), and writes
+// every record sorted by name.
+func finishArchive(ctx context.Context, w io.Writer, recs []record, mdesc v1.Descriptor, m *v1.Manifest, layerPaths, names []string, docker bool) error {
 	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
 	var repoTags []string
 	for _, n := range names {

@@ -22,4 +22,8 @@
 // about an image in BuildKit's attestation layout, one manifest per
 // platform for the index; a push exporter is an AttestingExporter that
 // pushes the image and its attestation manifest as one index.
+// A multi-platform build is a list of PlatformImage; BuildIndex (index.go)
+// is the one place its index is assembled. Every exporter is also an
+// IndexExporter (multi.go): an index in the OCI tar or the push, a
+// directory per platform for type=local and type=tar; DockerTar refuses.
 package exporter

@@ -42,22 +42,52 @@ type flatState struct {
 // becomes a regular file. Parents come before children. Layers are read
 // twice and never held in memory.
 func WriteRootfsTar(ctx context.Context, w io.Writer, img v1.Image) error {
+	tw := tar.NewWriter(w)
+	if err := writeRootfs(ctx, tw, img, ""); err != nil {
+		return fmt.Errorf("write rootfs tar: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("write rootfs tar: %w", err)
+	}
+	return nil
+}
+
+// WriteRootfsTarPlatforms writes the root file systems of a multi-platform
+// build into one tar, as buildx's type=tar does: each platform's entries
+// under its directory ("linux_amd64/", "linux_arm64/"), in the order given.
+func WriteRootfsTarPlatforms(ctx context.Context, w io.Writer, imgs []PlatformImage) error {
+	tw := tar.NewWriter(w)
+	for _, pi := range imgs {
+		dir := strings.ReplaceAll(platformString(pi.Platform), "/", "_")
+		if err := tw.WriteHeader(&tar.Header{Name: dir + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
+			return fmt.Errorf("write rootfs tar: %w", err)
+		}
+		if err := writeRootfs(ctx, tw, pi.Image, dir+"/"); err != nil {
+			return fmt.Errorf("write rootfs tar: %s: %w", platformString(pi.Platform), err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("write rootfs tar: %w", err)
+	}
+	return nil
+}
+
+// writeRootfs writes img's flattened entries to tw, each name (and
+// hardlink target) prefixed with prefix.
+func writeRootfs(ctx context.Context, tw *tar.Writer, img v1.Image, prefix string) error {
 	layers, err := img.Layers()
 	if err != nil {
-		return fmt.Errorf("write rootfs tar: %w", err)
+		return err
 	}
 	st, err := scanLayers(ctx, layers)
 	if err != nil {
-		return fmt.Errorf("write rootfs tar: %w", err)
+		return err
 	}
-	fw := &flatWriter{tw: tar.NewWriter(w), st: st, emitted: map[string]bool{}, linkAs: map[string]string{}}
+	fw := &flatWriter{tw: tw, st: st, prefix: prefix, emitted: map[string]bool{}, linkAs: map[string]string{}}
 	for i, l := range layers {
 		if err := fw.emitLayer(ctx, i, l); err != nil {
-			return fmt.Errorf("write rootfs tar: layer %d: %w", i, err)
+			return fmt.Errorf("layer %d: %w", i, err)
 		}
-	}
-	if err := fw.tw.Close(); err != nil {
-		return fmt.Errorf("write rootfs tar: %w", err)
 	}
 	return nil
 }
@@ -183,6 +213,7 @@ func parent(p string) string {
 type flatWriter struct {
 	tw      *tar.Writer
 	st      *flatState
+	prefix  string // put before every name ("linux_arm64/"), or ""
 	emitted map[string]bool
 	linkAs  map[string]string // hidden link target → promoted name, per layer
 }
@@ -237,7 +268,10 @@ func (fw *flatWriter) write(p string, h *tar.Header, r io.Reader) error {
 	if err := fw.ensureParents(p); err != nil {
 		return err
 	}
-	h.Name = p
+	h.Name = fw.prefix + p
+	if h.Typeflag == tar.TypeLink {
+		h.Linkname = fw.prefix + h.Linkname
+	}
 	if h.Typeflag == tar.TypeDir {
 		h.Name += "/"
 	}
@@ -274,7 +308,7 @@ func (fw *flatWriter) ensureParents(p string) error {
 	} else {
 		h = tar.Header{Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}
 	}
-	h.Name = d + "/"
+	h.Name = fw.prefix + d + "/"
 	h.Format = tar.FormatUnknown
 	if err := fw.tw.WriteHeader(&h); err != nil {
 		return fmt.Errorf("write %s: %w", d, err)

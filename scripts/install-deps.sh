@@ -5,8 +5,9 @@
 set -euo pipefail
 
 # uidmap (newuidmap, newgidmap) and fuse-overlayfs: the rootless level; libcap2-bin
-# (setcap): the file capabilities of those helpers in `make image`.
-packages=(docker-registry skopeo umoci runc busybox-static jq apache2-utils openssl buildah ca-certificates uidmap fuse-overlayfs libcap2-bin)
+# (setcap): the file capabilities of those helpers in `make image`;
+# qemu-user-static: RUN steps of other platforms (handlers registered below).
+packages=(docker-registry skopeo umoci runc busybox-static jq apache2-utils openssl buildah ca-certificates uidmap fuse-overlayfs libcap2-bin qemu-user-static)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,6 +25,44 @@ if ((${#missing[@]} > 0)); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update
 	apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Multi-platform tests: an arm64 busybox (Debian's busybox-static:arm64,
+# unpacked, never installed) and qemu's binfmt_misc handlers. A registration
+# is global to the machine: add only those that are missing, and leave them.
+arm64_busybox=/var/cache/builder-test/busybox-arm64/bin/busybox
+if [[ ! -x $arm64_busybox && $(id -u) -eq 0 ]]; then
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		dpkg --add-architecture arm64
+		apt-get update
+	fi
+	dl=$(mktemp -d)
+	chmod 755 "$dl" # apt-get download drops to _apt
+	if ! (cd "$dl" && apt-get download busybox-static:arm64); then
+		apt-get update
+		(cd "$dl" && apt-get download busybox-static:arm64)
+	fi
+	mkdir -p /var/cache/builder-test
+	rm -rf /var/cache/builder-test/busybox-arm64.tmp
+	dpkg-deb -x "$dl"/busybox-static_*_arm64.deb /var/cache/builder-test/busybox-arm64.tmp
+	mv -T /var/cache/builder-test/busybox-arm64.tmp /var/cache/builder-test/busybox-arm64
+	rm -rf "$dl"
+fi
+if [[ $(id -u) -eq 0 ]]; then
+	if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
+		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+	fi
+	if [[ -w /proc/sys/fs/binfmt_misc/register ]]; then
+		for conf in /usr/lib/binfmt.d/qemu-*.conf; do
+			[[ -e $conf ]] || continue
+			name=$(cut -d: -f2 "$conf")
+			if [[ ! -e /proc/sys/fs/binfmt_misc/$name ]]; then
+				# Another process may register it at the same time: only
+				# the result matters.
+				cat "$conf" >/proc/sys/fs/binfmt_misc/register 2>/dev/null || [[ -e /proc/sys/fs/binfmt_misc/$name ]]
+			fi
+		done
+	fi
 fi
 
 # Debian's docker-registry package may start its own service on install;

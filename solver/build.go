@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/builderdev/builder/internal/filecopy"
+	"github.com/builderdev/builder/internal/platform"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/store"
 )
@@ -42,6 +43,14 @@ type build struct {
 	noCacheFilter map[string]bool
 	stages        []*stageRun
 	globals       *parser.Globals
+	target        int // the stage built
+
+	// multi is set for each build of a multi-platform solve: step titles
+	// name the platform. Stages in external are run by another of its
+	// builds; quiet builds leave the warnings to the first.
+	multi    bool
+	quiet    bool
+	external map[int]bool
 
 	ran, hit atomic.Int32
 
@@ -109,8 +118,19 @@ func stepName(label string, i, total int, text string) string {
 // solve plans the stages needed for the target and runs them, independent
 // stages at once.
 func (b *build) solve(ctx context.Context) (*state, error) {
+	if err := b.prepare(); err != nil {
+		return nil, err
+	}
+	if err := b.checkPlatforms(); err != nil {
+		return nil, err
+	}
+	return b.runStages(ctx)
+}
+
+// prepare resolves the global args and plans the stages the target needs.
+func (b *build) prepare() error {
 	if len(b.df.Stages) == 0 {
-		return nil, fmt.Errorf("%s: no build stage in the Dockerfile", b.df.Name)
+		return fmt.Errorf("%s: no build stage in the Dockerfile", b.df.Name)
 	}
 	host := hostPlatform()
 	globals, err := parser.NewGlobals(b.df, parser.BuildArgs{
@@ -120,19 +140,21 @@ func (b *build) solve(ctx context.Context) (*state, error) {
 		TargetStage: b.req.Target,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	b.globals = globals
-	target, err := b.targetStage()
-	if err != nil {
-		return nil, err
+	if b.target, err = b.targetStage(); err != nil {
+		return err
 	}
-	if err := b.plan(target); err != nil {
-		return nil, err
-	}
+	return b.plan(b.target)
+}
+
+// runStages runs the planned stages (those of other builds excepted) and
+// returns the target's result.
+func (b *build) runStages(ctx context.Context) (*state, error) {
 	g, gctx := errgroup.WithContext(ctx)
-	for _, sr := range b.stages {
-		if !sr.needed {
+	for i, sr := range b.stages {
+		if !sr.needed || b.external[i] {
 			continue
 		}
 		g.Go(func() error {
@@ -144,8 +166,13 @@ func (b *build) solve(ctx context.Context) (*state, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	b.warnUnusedArgs()
-	return b.stages[target].result, nil
+	if !b.quiet {
+		b.warnUnusedArgs()
+	}
+	if b.external[b.target] {
+		return b.waitStage(ctx, b.target)
+	}
+	return b.stages[b.target].result, nil
 }
 
 func (b *build) targetStage() (int, error) {
@@ -194,6 +221,12 @@ func (b *build) plan(target int) error {
 	if len(b.df.Stages) == 1 && !otherSources(b.df.Stages[0]) {
 		b.stages[0].prefix = ""
 	}
+	if b.multi {
+		// BuildKit's titles in a multi-platform build: "[linux/arm64 build 2/3]".
+		for _, sr := range b.stages {
+			sr.prefix = strings.TrimSpace(platform.String(b.platform) + " " + sr.prefix)
+		}
+	}
 	var visit func(i int, path map[int]bool) error
 	visit = func(i int, path map[int]bool) error {
 		sr := b.stages[i]
@@ -232,7 +265,7 @@ func (b *build) stageDeps(i int) error {
 	if from.Platform != "" {
 		p, err := ParsePlatform(from.Platform)
 		if err != nil {
-			return locErr(st.From.Location(), err)
+			return locErr(st.From.Location(), fmt.Errorf("FROM --platform=%s: %w", st.From.Platform, err))
 		}
 		sr.platform = p
 	}

@@ -16,4 +16,10 @@
 // A build's --secret values are masked in every event it reports and in its
 // error; ARG and ENV keys that name sensitive data get a
 // SecretsUsedInArgOrEnv warning.
+// A Request with several Platforms is one solve (multi.go): a build per
+// platform, run in parallel in the same job slots over the same context;
+// a stage pinned with FROM --platform that declares no TARGET* arg runs
+// once, in the first build, for all. RUN for a foreign platform needs a
+// binfmt_misc emulator (internal/platform, platforms.go), checked before
+// any step runs.
 package solver

@@ -86,8 +86,8 @@ func (b *build) execRun(ctx context.Context, v *vertex, st *state, r *parser.Run
 	if b.s.exec == nil || b.s.snap == nil {
 		return nil, errors.New("RUN needs an executor and a snapshotter; none is available here")
 	}
-	if st.platform.OS != hostPlatform().OS || st.platform.Architecture != hostPlatform().Architecture {
-		return nil, fmt.Errorf("cannot run a step for platform %s on %s (no emulation)", st.platform.String(), hostPlatform().String())
+	if err := b.s.canRun(st.platform); err != nil {
+		return nil, err
 	}
 	started := time.Now()
 	dirs, err := b.lowerDirs(ctx, st)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	"github.com/builderdev/builder/executor"
 	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/internal/imagesource"
+	"github.com/builderdev/builder/internal/platform"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/store"
@@ -42,6 +43,11 @@ type Solver struct {
 	images      *imagesource.Source
 	cacheDirs   *snapshot.CacheDirs // RUN --mount=type=cache directories
 	maxExtract  int64               // see WithMaxExtractSize
+
+	binfmtDir   string
+	supportOnce sync.Once
+	supported   *platform.Support
+	supportErr  error
 
 	// steps shares identical vertices (same cache key) across builds.
 	steps singleflight.Group
@@ -115,12 +121,15 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 
 // Request is one build.
 type Request struct {
-	Dockerfile    *parser.Dockerfile
-	ContextDir    string
-	Ignore        []string // .dockerignore patterns
-	BuildArgs     map[string]string
-	Target        string
-	Platform      *v1.Platform // nil: the host's
+	Dockerfile *parser.Dockerfile
+	ContextDir string
+	Ignore     []string // .dockerignore patterns
+	BuildArgs  map[string]string
+	Target     string
+	Platform   *v1.Platform // nil: the host's
+	// Platforms, when more than one, build every platform in one solve
+	// (Result.Platforms); one is the same as Platform.
+	Platforms     []v1.Platform
 	Labels        map[string]string
 	NoCache       bool
 	NoCacheFilter []string
@@ -157,15 +166,15 @@ type Result struct {
 
 	// BaseImages are the images the build resolved, for provenance.
 	BaseImages []BaseImage
+	// Platform is the platform the image was built for.
+	Platform v1.Platform
+	// Platforms are the per-platform results of a multi-platform build,
+	// in the order of Request.Platforms; Image and Config are then nil,
+	// Keys and AllKeys those of every platform, Steps and Cached the sums.
+	Platforms []*Result
 }
 
-func hostPlatform() v1.Platform {
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if runtime.GOARCH == "arm" {
-		p.Variant = "v7"
-	}
-	return p
-}
+func hostPlatform() v1.Platform { return platform.Host() }
 
 // ParsePlatform validates a --platform value.
 func ParsePlatform(s string) (v1.Platform, error) {
@@ -176,6 +185,7 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	if err != nil {
 		return v1.Platform{}, fmt.Errorf("invalid platform %q: %w", s, err)
 	}
+	*p = platform.Normalize(*p)
 	if p.OS != "linux" {
 		return v1.Platform{}, fmt.Errorf("invalid platform %q: only linux images can be built", s)
 	}
@@ -187,8 +197,41 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	return *p, nil
 }
 
+// ParsePlatforms validates a --platform list ("linux/amd64,linux/arm64"):
+// each value as ParsePlatform does, none twice once normalised.
+func ParsePlatforms(s string) ([]v1.Platform, error) {
+	if strings.TrimSpace(s) == "" {
+		return []v1.Platform{hostPlatform()}, nil
+	}
+	var out []v1.Platform
+	seen := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			return nil, fmt.Errorf("invalid platform list %q: empty entry", s)
+		}
+		p, err := ParsePlatform(f)
+		if err != nil {
+			return nil, err
+		}
+		if seen[platform.String(p)] {
+			return nil, fmt.Errorf("invalid platform list %q: %s given twice", s, platform.String(p))
+		}
+		seen[platform.String(p)] = true
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // Build runs one build and returns its image.
 func (s *Solver) Build(ctx context.Context, req *Request) (*Result, error) {
+	if len(req.Platforms) > 1 {
+		return s.buildPlatforms(ctx, req)
+	}
+	if len(req.Platforms) == 1 {
+		r := *req
+		r.Platform, r.Platforms = &r.Platforms[0], nil
+		req = &r
+	}
 	start := s.now()
 	b, err := s.newBuild(req)
 	if err != nil {
@@ -224,7 +267,7 @@ func (b *build) buildImage(ctx context.Context, start time.Time) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Image: img, Config: st.cfg, Keys: st.steps, AllKeys: b.stepKeys, BaseImages: b.bases.all(),
+	return &Result{Image: img, Config: st.cfg, Keys: st.steps, AllKeys: b.stepKeys, BaseImages: b.bases.all(), Platform: b.platform,
 		Steps: int(b.ran.Load()), Cached: int(b.hit.Load()), Elapsed: s.now().Sub(start)}, nil
 }
 
@@ -237,7 +280,7 @@ func (s *Solver) newBuild(req *Request) (*build, error) {
 	}
 	b.platform = hostPlatform()
 	if req.Platform != nil {
-		b.platform = *req.Platform
+		b.platform = platform.Normalize(*req.Platform)
 	}
 	b.contexts = map[string]namedContext{}
 	for k, v := range req.Contexts {

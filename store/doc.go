@@ -4,7 +4,8 @@
 // extracted layers (root/layers), cache records (root/cache), RUN
 // --mount=type=cache directories (root/cache-mounts), work in progress
 // (root/tmp) and lock and lease files (root/locks). Only this package
-// builds those paths; others ask it (LayersDir, CacheMountsDir, ...).
+// builds those paths; others ask it (LayersDir, CacheMountsDir, ...). A
+// tag names an image or a multi-platform index (TagIndex, ImagePlatform).
 //
 // Several processes may share one root. Every write goes to a temp file in
 // root/tmp, is fsynced and renamed into place; index.json is rewritten under

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/builderdev/builder/internal/platform"
 )
 
 // RefNameAnnotation is the index.json annotation that carries the tag.
@@ -24,8 +26,11 @@ type index = v1.IndexManifest
 type ImageInfo struct {
 	Name    string
 	Digest  v1.Hash // manifest digest
-	Size    int64   // config plus compressed layers
+	Size    int64   // config plus compressed layers (of every platform)
 	Created time.Time
+	// Platforms are those of a multi-platform index, in its order; nil
+	// for an image.
+	Platforms []string
 }
 
 // NormalizeName turns a user's image name into the form stored in the
@@ -309,13 +314,10 @@ func (s *Store) lookup(ctx context.Context, name string) (v1.Descriptor, error) 
 }
 
 // Image returns the image tagged name, or the image whose manifest digest is
-// name ("sha256:…"), backed by the store's blobs.
+// name ("sha256:…"), backed by the store's blobs. A tag of a multi-platform
+// index gives this machine's platform's image (see ImagePlatform).
 func (s *Store) Image(ctx context.Context, name string) (v1.Image, error) {
-	d, err := s.lookup(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return s.imageByDigest(ctx, d.Digest)
+	return s.ImagePlatform(ctx, name, platform.Host())
 }
 
 // Images lists the tagged images in index order.
@@ -334,6 +336,13 @@ func (s *Store) Images(ctx context.Context) ([]ImageInfo, error) {
 			continue
 		}
 		info := ImageInfo{Name: n, Digest: d.Digest}
+		if d.MediaType.IsIndex() {
+			if err := s.indexInfo(ctx, d.Digest, &info); err != nil {
+				return nil, fmt.Errorf("list images: %s: %w", n, err)
+			}
+			out = append(out, info)
+			continue
+		}
 		img, err := s.imageByDigest(ctx, d.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("list images: %s: %w", n, err)

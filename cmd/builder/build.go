@@ -12,10 +12,12 @@ import (
 	"syscall"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
 	"github.com/builderdev/builder/build"
 	"github.com/builderdev/builder/executor"
+	"github.com/builderdev/builder/internal/platform"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/solver"
 	"github.com/builderdev/builder/store"
@@ -66,7 +68,7 @@ func (o *buildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.iidFile, "iidfile", "", "write the image ID (config digest) to this file")
 	fs.StringVar(&o.metadataFile, "metadata-file", "", "write build result metadata (JSON) to this file")
 	fs.StringArrayVar(&o.labels, "label", nil, "set an image label K=V (repeatable)")
-	fs.StringVar(&o.platform, "platform", "", "target platform (default: this machine's)")
+	fs.StringVar(&o.platform, "platform", "", "target platforms, comma-separated (default: this machine's); several build one image index")
 	fs.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json")
 	fs.BoolVar(&o.noCache, "no-cache", false, "do not use the cache")
 	fs.StringSliceVar(&o.noCacheFilter, "no-cache-filter", nil, "do not use the cache for these stages")
@@ -144,6 +146,9 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 	}
 	att.DockerfilePath, att.Dockerfile = req.Dockerfile.Name, src
 	req.RewriteTimestamp = rewriteTimestamp(outs)
+	if err := checkMultiOutputs(req.Platforms, outs); err != nil {
+		return usageError(err)
+	}
 	st, c, err := g.openCache()
 	if err != nil {
 		return err
@@ -183,30 +188,72 @@ func (o *buildOptions) run(ctx context.Context, g *globalOptions, args []string,
 			names = append(names, p.Ref)
 		}
 	}
+	imageID := cfgDigest
+	md := map[string]any{"containerimage.config.digest": cfgDigest.String()}
+	if res.Index != nil {
+		// As buildx: a multi-platform build's ID is its index digest.
+		imageID, md = digest, map[string]any{}
+	}
 	if o.iidFile != "" {
-		if err := os.WriteFile(o.iidFile, []byte(cfgDigest.String()), 0o644); err != nil {
+		if err := os.WriteFile(o.iidFile, []byte(imageID.String()), 0o644); err != nil {
 			return fmt.Errorf("write iidfile: %w", err)
 		}
 	}
-	md := map[string]any{"containerimage.config.digest": cfgDigest.String()}
 	if err := writePushFiles(o.digestFile, o.metadataFile, digest, names, md); err != nil {
 		return err
 	}
 	closeRep()
+	imgs := []v1.Image{res.Image}
+	var platforms []string
+	if res.Index != nil {
+		imgs = nil
+		for _, pi := range build.PlatformImages(res.Result) {
+			imgs = append(imgs, pi.Image)
+			platforms = append(platforms, platform.String(pi.Platform))
+		}
+	}
 	if o.report { // asked for, so printed with -q too
-		if err := sizeReport(ctx, s.err, res.Image); err != nil {
-			return err
+		for i, img := range imgs {
+			if len(platforms) > 0 {
+				fmt.Fprintf(s.err, "%s:\n", platforms[i])
+			}
+			if err := sizeReport(ctx, s.err, img); err != nil {
+				return err
+			}
 		}
 	}
 	if o.quiet {
-		fmt.Fprintln(s.out, cfgDigest.String())
+		fmt.Fprintln(s.out, imageID.String())
 		return nil
 	}
-	sum := buildSummary{digest: digest, config: cfgDigest, size: imageSize(res.Image), ran: res.Steps, cached: res.Cached, elapsed: res.Elapsed}
-	sum.layers, sum.reused = layerReuse(res.Image, before)
+	sum := buildSummary{digest: digest, config: cfgDigest, platforms: platforms, ran: res.Steps, cached: res.Cached, elapsed: res.Elapsed}
+	for _, img := range imgs {
+		l, r := layerReuse(img, before)
+		sum.size += imageSize(img)
+		sum.layers += l
+		sum.reused += r
+	}
 	printSummary(s.err, sum, o.hints(ctx, src, path))
 	for _, t := range o.tags {
 		fmt.Fprintf(s.err, "tagged %s\n", tagName(t))
+	}
+	return nil
+}
+
+// checkMultiOutputs refuses, before building, an output that cannot hold
+// several platforms: type=docker, as with buildx.
+func checkMultiOutputs(platforms []v1.Platform, outs []output) error {
+	if len(platforms) < 2 {
+		return nil
+	}
+	var names []string
+	for _, p := range platforms {
+		names = append(names, platform.String(p))
+	}
+	for _, out := range outs {
+		if out.typ == "docker" {
+			return fmt.Errorf("invalid --output type=docker: it cannot hold a multi-platform image (%s): build one --platform, or use type=oci or a push", strings.Join(names, ", "))
+		}
 	}
 	return nil
 }
@@ -245,13 +292,13 @@ func (o *buildOptions) request(contextDir string, src []byte, path string) (*sol
 	if err != nil {
 		return nil, err
 	}
-	platform, err := solver.ParsePlatform(o.platform)
+	platforms, err := solver.ParsePlatforms(o.platform)
 	if err != nil {
 		return nil, usageError(fmt.Errorf("invalid --platform: %w", err))
 	}
 	req := &solver.Request{
 		Dockerfile: df, ContextDir: contextDir, Ignore: ignore, Target: o.target,
-		Platform: &platform, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter, Explain: o.explain,
+		Platform: &platforms[0], Platforms: platforms, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter, Explain: o.explain,
 		BuildArgs: map[string]string{}, Labels: map[string]string{},
 		Contexts: map[string]string{}, Secrets: map[string]solver.Secret{},
 	}

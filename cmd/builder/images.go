@@ -37,8 +37,10 @@ type imageRow struct {
 	Digest     string    `json:"digest"` // manifest digest
 	Size       int64     `json:"size"`   // config plus compressed layers
 	Created    time.Time `json:"created,omitzero"`
-	name       string    // as stored
-	digest     v1.Hash
+	// Platforms are those of a multi-platform index; none for an image.
+	Platforms []string `json:"platforms,omitempty"`
+	name      string   // as stored
+	digest    v1.Hash
 }
 
 func (o *imagesOptions) run(ctx context.Context, g *globalOptions, args []string, s stdio) error {
@@ -59,7 +61,7 @@ func (o *imagesOptions) run(ctx context.Context, g *globalOptions, args []string
 	rows := make([]imageRow, 0, len(imgs))
 	for _, im := range imgs {
 		repo, tag := splitTag(im.Name)
-		rows = append(rows, imageRow{Repository: repo, Tag: tag, Digest: im.Digest.String(), Size: im.Size, Created: im.Created.UTC(), name: im.Name, digest: im.Digest})
+		rows = append(rows, imageRow{Repository: repo, Tag: tag, Digest: im.Digest.String(), Size: im.Size, Created: im.Created.UTC(), Platforms: im.Platforms, name: im.Name, digest: im.Digest})
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].Repository != rows[j].Repository {
@@ -76,13 +78,17 @@ func (o *imagesOptions) run(ctx context.Context, g *globalOptions, args []string
 		return nil
 	}
 	tw := tabwriter.NewWriter(s.out, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "TAG\tDIGEST\tSIZE\tCREATED")
+	fmt.Fprintln(tw, "TAG\tDIGEST\tSIZE\tCREATED\tPLATFORMS")
 	for _, r := range rows {
 		created := "-"
 		if !r.Created.IsZero() {
 			created = r.Created.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, shortDigest(r.digest), humanSize(r.Size), created)
+		platforms := "-"
+		if len(r.Platforms) > 0 {
+			platforms = strings.Join(r.Platforms, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.name, shortDigest(r.digest), humanSize(r.Size), created, platforms)
 	}
 	return tw.Flush()
 }

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/builderdev/builder/store"
 )
@@ -90,5 +92,51 @@ func TestSplitTag(t *testing.T) {
 		if r, tg := splitTag(in); r != want[0] || tg != want[1] {
 			t.Errorf("splitTag(%q) = %q, %q; want %v", in, r, tg, want)
 		}
+	}
+}
+
+// TestImagesShowsPlatforms: a tag of a multi-platform index shows its
+// platforms, in the table and in JSON; an image shows "-".
+func TestImagesShowsPlatforms(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	st, err := store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := random.Image(100, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	if err := st.TagIndex(ctx, "multi", idx); err != nil {
+		t.Fatal(err)
+	}
+	one, _ := random.Image(100, 1)
+	if err := st.Tag(ctx, "single", one); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runSub(t, imagesCommand(), root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[0], "PLATFORMS") || !strings.HasPrefix(lines[1], "multi:latest") ||
+		!strings.HasSuffix(lines[1], " linux/amd64,linux/arm64") || !strings.HasSuffix(lines[2], " -") {
+		t.Errorf("images:\n%s", out)
+	}
+	out, err = runSub(t, imagesCommand(), root, "", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []imageRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rows[0].Platforms, ",") != "linux/amd64,linux/arm64" || rows[1].Platforms != nil {
+		t.Errorf("json rows %+v", rows)
 	}
 }

@@ -192,6 +192,7 @@ func commands() []command {
 		pruneCommand(),
 		duCommand(),
 		fsckCommand(),
+		infoCommand(),
 		{name: "version", usage: "", summary: "Print the version.", run: func(_ context.Context, _ *globalOptions, _ []string, s stdio) error {
 			fmt.Fprintf(s.out, "builder %s\n", version)
 			return nil

@@ -182,7 +182,7 @@ func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, 
 	if err != nil {
 		return err
 	}
-	img, err := st.Image(ctx, tagName(args[0]))
+	imgs, err := storedPlatforms(ctx, st, tagName(args[0]))
 	if err != nil {
 		return fmt.Errorf("push %s: %w", args[0], err)
 	}
@@ -193,7 +193,12 @@ func (o *pushOptions) run(ctx context.Context, g *globalOptions, args []string, 
 			fmt.Fprintln(s.out, pushLine(pushEvent{Ref: p.ref, Digest: p.digest.String(), Size: p.size}))
 		}
 	}
-	ps, err := o.reg.pusher(report).Push(ctx, img, []string{ref})
+	var ps []exporter.Pushed
+	if imgs[0].Platform.OS == "" { // one image
+		ps, err = o.reg.pusher(report).Push(ctx, imgs[0].Image, []string{ref})
+	} else {
+		ps, err = o.reg.pusher(report).PushPlatforms(ctx, imgs, []string{ref})
+	}
 	if err != nil {
 		return err
 	}
@@ -254,4 +259,35 @@ func (o output) pushRefs(tags []string) []string {
 		return strings.Split(n, ",")
 	}
 	return tags
+}
+
+// storedPlatforms returns the image a tag names (one entry, no platform),
+// or the images of the multi-platform index it names.
+func storedPlatforms(ctx context.Context, st *store.Store, name string) ([]exporter.PlatformImage, error) {
+	im, err := st.IndexManifest(ctx, name)
+	if errors.Is(err, store.ErrNotIndex) {
+		img, err := st.Image(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		return []exporter.PlatformImage{{Image: img}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []exporter.PlatformImage
+	for _, d := range im.Manifests {
+		if d.Platform == nil {
+			continue
+		}
+		img, err := st.Image(ctx, d.Digest.String())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, exporter.PlatformImage{Platform: *d.Platform, Image: img})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("index %s has no platform images", name)
+	}
+	return out, nil
 }

@@ -21,17 +21,22 @@ const maxHints = 3
 // buildSummary is what the line at the end of a build says.
 type buildSummary struct {
 	digest, config v1.Hash
-	size           int64 // config plus compressed layers
-	ran, cached    int   // steps
-	layers, reused int   // the image's layers, and those already in the store before the build
+	platforms      []string // of a multi-platform build: digest is its index
+	size           int64    // config plus compressed layers
+	ran, cached    int      // steps
+	layers, reused int      // the image's layers, and those already in the store before the build
 	elapsed        time.Duration
 }
 
 // printSummary prints the line at the end of every build, then at most
 // maxHints hints (one line each: `builder check` findings).
 func printSummary(w io.Writer, s buildSummary, hints []string) {
-	fmt.Fprintf(w, "image %s (config %s), %s, %s run, %s cached, %s (%d reused, %d new), %.1fs\n",
-		s.digest, s.config, humanSize(s.size), steps(s.ran), steps(s.cached),
+	what := fmt.Sprintf("image %s (config %s)", s.digest, s.config)
+	if len(s.platforms) > 0 {
+		what = fmt.Sprintf("index %s (%s)", s.digest, strings.Join(s.platforms, ", "))
+	}
+	fmt.Fprintf(w, "%s, %s, %s run, %s cached, %s (%d reused, %d new), %.1fs\n",
+		what, humanSize(s.size), steps(s.ran), steps(s.cached),
 		plural(s.layers, "layer"), s.reused, s.layers-s.reused, s.elapsed.Seconds())
 	for i, h := range hints {
 		if i == maxHints {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/builderdev/builder/internal/platform"
 	"github.com/builderdev/builder/registry"
 	"github.com/builderdev/builder/store"
 )
@@ -82,12 +83,16 @@ func (s *Source) Registry(ctx context.Context, ref string, p v1.Platform, lease 
 	var img v1.Image
 	err = registry.RetryFetch(ctx, func() error {
 		var err error
-		if img, err = remote.Image(r, opts...); err != nil {
+		if img, err = remoteImage(r, p, opts); err != nil {
 			return err
 		}
 		_, err = img.RawConfigFile()
 		return err
 	})
+	var nf *platform.NotFoundError
+	if errors.As(err, &nf) {
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
 	if err != nil {
 		return nil, registry.Wrap(ctx, registry.OpPull, ref, err)
 	}
@@ -105,7 +110,11 @@ func (s *Source) Store(ctx context.Context, ref string, p v1.Platform, lease *st
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, ErrNotInStore)
 	}
-	img, err := s.store.Image(ctx, n)
+	img, err := s.store.ImagePlatform(ctx, n, p)
+	var nf *platform.NotFoundError
+	if errors.As(err, &nf) {
+		return nil, err // a local index without p: not another image
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, ErrNotInStore)
 	}
@@ -156,17 +165,35 @@ func (s *Source) Layout(ctx context.Context, ref, target string, p v1.Platform, 
 	return nil, fmt.Errorf("oci layout %s has no image %q", dir, sel)
 }
 
+// platformImage picks p's image out of an index, the variant normalised
+// (arm64 is arm64/v8); when it has none the error lists those it has.
 func platformImage(idx v1.ImageIndex, p v1.Platform) (v1.Image, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range im.Manifests {
-		if d.Platform == nil || d.Platform.Satisfies(p) {
-			return idx.Image(d.Digest)
-		}
+	d, err := platform.Select(im, p)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("no image for platform %s", p.String())
+	return idx.Image(d.Digest)
+}
+
+// remoteImage is ref's image for p: an index is resolved with
+// platformImage, an image is taken as it is.
+func remoteImage(r name.Reference, p v1.Platform, opts []remote.Option) (v1.Image, error) {
+	desc, err := remote.Get(r, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if !desc.MediaType.IsIndex() {
+		return desc.Image()
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, err
+	}
+	return platformImage(idx, p)
 }
 
 // Load imports img's layers into the store (each blob once, at most four
@@ -180,7 +207,7 @@ func (s *Source) Load(ctx context.Context, ref string, img v1.Image, p v1.Platfo
 	if err != nil {
 		return nil, fmt.Errorf("image %s: read config: %w", ref, err)
 	}
-	if cfg.OS != "" && cfg.OS != p.OS || cfg.Architecture != "" && cfg.Architecture != p.Architecture {
+	if cfg.OS != "" && cfg.OS != p.OS || cfg.Architecture != "" && platform.Normalize(v1.Platform{OS: p.OS, Architecture: cfg.Architecture}).Architecture != p.Architecture {
 		s.notify(fmt.Sprintf("warning: image %s is %s/%s, not %s", ref, cfg.OS, cfg.Architecture, p.String()))
 	}
 	remoteLayers, err := img.Layers()

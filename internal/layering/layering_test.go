@@ -17,17 +17,17 @@ var allowed = map[string][]string{
 	"parser/shell":       {},
 	"parser":             {"parser/shell"},
 	"internal/user":      {},
-	"store":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/layer"},
+	"store":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/layer", "internal/platform"},
 	"snapshot":           {"internal/cpulimit", "internal/procowner", "internal/mount", "internal/fsroot", "internal/userns", "internal/layer"},
 	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
 	"internal/filecopy":  {"internal/cpulimit", "internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
 	"registry":           {}, // knows no solver, exporter or cache
-	"exporter":           {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/attest"},
-	"cache":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "internal/layer"},
-	"solver":             {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns", "internal/attest"},
+	"exporter":           {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "snapshot", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/attest", "internal/platform"},
+	"cache":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "store", "registry", "internal/layer", "internal/platform"},
+	"solver":             {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "internal/userns", "internal/attest", "internal/platform"},
 	// The pipeline: everything below it, nothing above (see
 	// TestNothingImportsBuildOrCmd).
-	"build": {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver", "internal/attest"},
+	"build": {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/layer", "internal/fsroot", "internal/userns", "internal/imagesource", "parser", "parser/shell", "internal/user", "store", "snapshot", "executor", "internal/filecopy", "exporter", "cache", "registry", "solver", "internal/attest", "internal/platform"},
 	// check lints Dockerfiles: it reads the context through filecopy and
 	// base images through a Resolver the caller gives; never builds or stores.
 	"check": {"internal/cpulimit", "parser", "parser/shell", "internal/filecopy", "internal/ctxio", "internal/user", "internal/layer", "internal/fsroot"},
@@ -39,9 +39,11 @@ var allowed = map[string][]string{
 	"internal/fsroot": {},
 	"internal/userns": {},
 	// Base images from a layout, the store or a registry, into the store.
-	"internal/imagesource": {"internal/ctxio", "internal/procowner", "internal/layer", "store", "registry"},
+	"internal/imagesource": {"internal/ctxio", "internal/procowner", "internal/layer", "store", "registry", "internal/platform", "internal/cpulimit"},
 	// Provenance and SBOM predicates (exporter stores them).
 	"internal/attest": {},
+	// Platform names, index selection and binfmt_misc detection.
+	"internal/platform": {},
 	// The size report that cmd/builder prints: it reads images only.
 	"internal/imagesize": {"internal/layer"},
 }

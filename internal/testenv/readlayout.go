@@ -70,6 +70,13 @@ func (img *Image) RootFS(t testing.TB) map[string]TarFile {
 // only one).
 func ReadLayout(t testing.TB, dir, tag string) *Image {
 	t.Helper()
+	return ReadLayoutPlatform(t, dir, tag, goarch())
+}
+
+// ReadLayoutPlatform is ReadLayout that follows an index to the linux
+// manifest for arch ("arm64", "amd64").
+func ReadLayoutPlatform(t testing.TB, dir, tag, arch string) *Image {
+	t.Helper()
 	var idx Index
 	readJSON(t, filepath.Join(dir, "index.json"), &idx)
 	var desc *Descriptor
@@ -89,13 +96,13 @@ func ReadLayout(t testing.TB, dir, tag string) *Image {
 		readJSON(t, blobFile(dir, desc.Digest), &sub)
 		var pick *Descriptor
 		for i, d := range sub.Manifests {
-			if len(sub.Manifests) == 1 || (d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == goarch()) {
+			if len(sub.Manifests) == 1 || (d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == arch) {
 				pick = &sub.Manifests[i]
 				break
 			}
 		}
 		if pick == nil {
-			t.Fatalf("layout %s: index %s has no manifest for linux/%s", dir, desc.Digest, goarch())
+			t.Fatalf("layout %s: index %s has no manifest for linux/%s", dir, desc.Digest, arch)
 		}
 		desc = pick
 	}

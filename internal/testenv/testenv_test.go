@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -202,5 +203,48 @@ func TestLeakCheckFindsProcess(t *testing.T) {
 	}
 	if len(found) != 1 || found[0] != mnt {
 		t.Errorf("MountsUnder = %v, want [%s]", found, mnt)
+	}
+}
+
+// TestBusyboxMulti pushes the 2-platform busybox index and reads it back as
+// a client would: an index with both platforms, whose arm64 image runs
+// (through qemu's binfmt_misc handler) and says aarch64.
+func TestBusyboxMulti(t *testing.T) {
+	LeakCheck(t)
+	NeedArm64(t)
+	reg := StartRegistry(t)
+	ref := PushBusyboxMulti(t, reg)
+	raw := SkopeoInspect(t, "docker://"+ref, append(reg.SkopeoFlags(""), "--raw")...)
+	var idx Index
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+	var got []string
+	for _, d := range idx.Manifests {
+		got = append(got, d.Platform.OS+"/"+d.Platform.Architecture+"/"+d.Platform.Variant)
+	}
+	if idx.MediaType != MediaTypeIndex || strings.Join(got, ",") != "linux/amd64/,linux/arm64/v8" {
+		t.Fatalf("index %s: platforms %v", idx.MediaType, got)
+	}
+	// The amd64 entry is the single-platform busybox image.
+	if single := ReadLayout(t, BusyboxLayout(t), "latest"); idx.Manifests[0].Digest != single.ManifestDigest {
+		t.Errorf("amd64 manifest %s, single-platform busybox %s", idx.Manifests[0].Digest, single.ManifestDigest)
+	}
+	dir := BusyboxMultiLayout(t)
+	arm := ReadLayoutPlatform(t, dir, "latest", "arm64")
+	if arm.Config.Architecture != "arm64" || arm.Config.Variant != "v8" || arm.Config.OS != "linux" {
+		t.Errorf("arm64 config: %s/%s/%s", arm.Config.OS, arm.Config.Architecture, arm.Config.Variant)
+	}
+	root := t.TempDir()
+	bin := arm.RootFS(t)["bin/busybox"].Data
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("chroot", root, "/bin/busybox", "uname", "-m").CombinedOutput()
+	if err != nil || string(out) != "aarch64\n" {
+		t.Errorf("arm64 busybox uname -m = %q, %v", out, err)
 	}
 }
