@@ -41,7 +41,8 @@ test: deps lint test-go fuzz
 # written there by go test: commit it as a regression case.
 FUZZTIME ?= 20s
 FUZZERS := ./parser:FuzzParse ./parser/shell:FuzzProcessWord ./snapshot:FuzzApply \
-	./internal/filecopy:FuzzSelect ./internal/filecopy:FuzzDockerignore ./check:FuzzRun
+	./internal/filecopy:FuzzSelect ./internal/filecopy:FuzzDockerignore ./check:FuzzRun \
+	./registry:FuzzErrorResponse
 
 fuzz:
 	@set -e; for f in $(FUZZERS); do \
