@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -155,6 +156,14 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 		c.before()
 	}
 	started := time.Now()
+	// One lease from the solve to the last export: a concurrent prune
+	// cannot remove a blob of the result before it is tagged.
+	lease, err := st.Lease(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("take store lease: %w", err)
+	}
+	defer lease.Release()
+	req.Lease = lease
 	res, err := solver.New(st, ch, sopts...).Build(ctx, req)
 	if err != nil {
 		return nil, err

@@ -121,6 +121,12 @@ func New(st *store.Store, c *cache.Cache, opts ...Option) *Solver {
 
 // Request is one build.
 type Request struct {
+	// Lease, when set, is the caller's: what the build writes or uses is
+	// recorded on it and stays safe from a prune until the caller releases
+	// it (after tagging and exporting). Without it Build leases for itself
+	// and releases when it returns.
+	Lease *store.Lease
+
 	Dockerfile *parser.Dockerfile
 	ContextDir string
 	Ignore     []string // .dockerignore patterns
@@ -250,11 +256,14 @@ func (b *build) buildImage(ctx context.Context, start time.Time) (*Result, error
 	for _, w := range secretsUsedInArgOrEnv(b.df) {
 		b.warn(w)
 	}
-	lease, err := s.store.Lease(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("take store lease: %w", err)
+	lease := b.req.Lease
+	if lease == nil {
+		var err error
+		if lease, err = s.store.Lease(ctx); err != nil {
+			return nil, fmt.Errorf("take store lease: %w", err)
+		}
+		defer lease.Release()
 	}
-	defer lease.Release()
 	b.lease = lease
 	st, err := b.solve(ctx)
 	if s.stats != nil {
