@@ -58,3 +58,31 @@ func TestSecurityModeChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultSeccompProfileOCI: the OCI form allows what the Go filter
+// allows for Docker's default capabilities and denies the rest with EPERM.
+func TestDefaultSeccompProfileOCI(t *testing.T) {
+	p := executor.DefaultSeccompProfile()
+	if p["defaultAction"] != "SCMP_ACT_ERRNO" {
+		t.Fatalf("defaultAction %v", p["defaultAction"])
+	}
+	allowed := map[string]bool{}
+	for _, r := range p["syscalls"].([]any) {
+		m := r.(map[string]any)
+		if m["action"] == "SCMP_ACT_ALLOW" && m["args"] == nil {
+			for _, n := range m["names"].([]string) {
+				allowed[n] = true
+			}
+		}
+	}
+	for _, n := range []string{"read", "execve", "chroot", "setresuid", "openat"} {
+		if !allowed[n] {
+			t.Errorf("%s is not allowed", n)
+		}
+	}
+	for _, n := range []string{"unshare", "mount", "setns", "pivot_root", "bpf", "init_module"} {
+		if allowed[n] {
+			t.Errorf("%s is allowed without its capability", n)
+		}
+	}
+}

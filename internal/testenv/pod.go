@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/builderdev/builder/executor"
 )
 
 // podCaps are Docker's 14 default capabilities, what a container of a
@@ -73,7 +75,7 @@ func WritePodConfig(t testing.TB, bundle string, p Pod) {
 		linux["readonlyPaths"] = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 	}
 	if !p.Unconfined {
-		linux["seccomp"] = PodSeccomp()
+		linux["seccomp"] = executor.DefaultSeccompProfile()
 	}
 	mounts := []any{
 		map[string]any{"destination": "/proc", "type": "proc", "source": "proc", "options": []string{"nosuid", "noexec", "nodev"}},
@@ -106,31 +108,6 @@ func WritePodConfig(t testing.TB, bundle string, p Pod) {
 	}
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), mustJSON(t, cfg), 0o644); err != nil {
 		t.Fatalf("write pod config: %v", err)
-	}
-}
-
-// PodSeccomp approximates moby's default profile where it matters here:
-// no new namespaces (unshare, setns, clone with CLONE_NEW* flags), no
-// mount, umount or pivot_root, and clone3 answered with ENOSYS so that
-// callers fall back to clone, whose flags can be checked.
-func PodSeccomp() map[string]any {
-	const eperm, enosys = 1, 38
-	syscalls := []any{
-		map[string]any{"names": []string{"unshare", "setns", "mount", "umount2", "pivot_root",
-			"open_tree", "move_mount", "fsopen", "fsmount", "fsconfig", "fspick"},
-			"action": "SCMP_ACT_ERRNO", "errnoRet": eperm},
-		map[string]any{"names": []string{"clone3"}, "action": "SCMP_ACT_ERRNO", "errnoRet": enosys},
-	}
-	for _, flag := range []uint64{0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000} {
-		syscalls = append(syscalls, map[string]any{
-			"names": []string{"clone"}, "action": "SCMP_ACT_ERRNO", "errnoRet": eperm,
-			"args": []any{map[string]any{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}},
-		})
-	}
-	return map[string]any{
-		"defaultAction": "SCMP_ACT_ALLOW",
-		"architectures": []string{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"},
-		"syscalls":      syscalls,
 	}
 }
 
