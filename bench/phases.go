@@ -44,22 +44,12 @@ func PhaseTimes(progress []byte, start, end time.Time) (map[string]time.Duration
 	kinds := map[string][]span{}
 	sub := map[string]time.Duration{}
 	var first, last time.Time
-	sc := bufio.NewScanner(bytes.NewReader(progress))
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 || line[0] != '{' {
-			continue
-		}
-		var e progressEvent
-		if err := json.Unmarshal(line, &e); err != nil {
-			return nil, fmt.Errorf("decode event: %w", err)
-		}
+	err := eachEvent(progress, func(e progressEvent) error {
 		if first.IsZero() || e.Time.Before(first) {
 			first = e.Time
 		}
 		if e.Vertex == 0 {
-			continue
+			return nil
 		}
 		switch e.Status {
 		case "done", "cached", "error":
@@ -69,16 +59,17 @@ func PhaseTimes(progress []byte, start, end time.Time) (map[string]time.Duration
 		}
 		if e.Status == "phase" {
 			sub["step:"+e.Data] += e.Duration
-			continue
+			return nil
 		}
 		if e.Status != "done" {
-			continue
+			return nil
 		}
 		kind := stepKind(e.Name)
 		kinds[kind] = append(kinds[kind], span{e.Time.Add(-e.Duration), e.Time})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("scan events: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]time.Duration{}
 	if first.IsZero() {
@@ -191,4 +182,28 @@ func total(s []span) time.Duration {
 		d += x.to.Sub(x.from)
 	}
 	return d
+}
+
+// eachEvent calls fn with every JSON event of a --progress json stream
+// (other lines are skipped), stopping at fn's first error.
+func eachEvent(progress []byte, fn func(progressEvent) error) error {
+	sc := bufio.NewScanner(bytes.NewReader(progress))
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var e progressEvent
+		if err := json.Unmarshal(line, &e); err != nil {
+			return fmt.Errorf("decode event: %w", err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("scan events: %w", err)
+	}
+	return nil
 }

@@ -1,10 +1,7 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -117,23 +114,14 @@ var stepName = regexp.MustCompile(`\] (RUN|COPY|ADD)\b`)
 func StepWork(progress []byte) (time.Duration, error) {
 	type span struct{ from, to time.Time }
 	var spans []span
-	sc := bufio.NewScanner(bytes.NewReader(progress))
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 || line[0] != '{' {
-			continue
-		}
-		var e progressEvent
-		if err := json.Unmarshal(line, &e); err != nil {
-			return 0, fmt.Errorf("decode event: %w", err)
-		}
+	err := eachEvent(progress, func(e progressEvent) error {
 		if e.Status == "done" && e.Vertex > 0 && stepName.MatchString(e.Name) {
 			spans = append(spans, span{e.Time.Add(-e.Duration), e.Time})
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("scan events: %w", err)
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	sort.Slice(spans, func(i, j int) bool { return spans[i].from.Before(spans[j].from) })
 	var total time.Duration
