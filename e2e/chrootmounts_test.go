@@ -8,9 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/builderdev/builder/internal/testenv"
 )
@@ -260,20 +258,7 @@ func TestChrootCacheBackAfterFailureAndCancel(t *testing.T) {
 		"FROM busybox\nRUN --mount=type=cache,id=app,target=/c echo cancelled >> /c/log && echo ST$((1+1)) && sleep 100\n")
 	cmd := exec.Command(builderBin, "--root", root, "build", "--progress", "plain", "--isolation", "chroot", "--build-context", bb, ctxDir)
 	cmd.Env = builderEnv(t, nil)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(stderr.String(), "ST2") {
-		if time.Now().After(deadline) {
-			t.Fatalf("step did not start:\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	stderr := startUntil(t, cmd, "ST2")
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}

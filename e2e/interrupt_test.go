@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,20 +29,7 @@ func interruptDuringRun(t *testing.T, sig os.Signal) {
 	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM busybox\nRUN echo started && sleep 100 & sleep 100\n")
 	cmd := exec.Command(builderBin, "--root", root, "build", "--progress", "plain", "--build-context", busyboxContext(t), ctxDir)
 	cmd.Env = builderEnv(t, nil)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(stderr.String(), "started") {
-		if time.Now().After(deadline) {
-			t.Fatalf("step did not start:\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	stderr := startUntil(t, cmd, "started")
 	start := time.Now()
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)

@@ -152,3 +152,25 @@ func busyboxContext(t testing.TB) string {
 }
 
 func goarch() string { return runtime.GOARCH }
+
+// startUntil starts cmd (in a process group of its own, killed when the
+// test ends) and waits until its stderr shows marker: a build whose step
+// is running, to be interrupted or inspected.
+func startUntil(t *testing.T, cmd *exec.Cmd, marker string) *syncBuffer {
+	t.Helper()
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stderr.String(), marker) {
+		if time.Now().After(deadline) {
+			t.Fatalf("step did not start:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return stderr
+}

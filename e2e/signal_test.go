@@ -37,20 +37,7 @@ func TestInterruptMessage(t *testing.T) {
 			cmd := exec.Command(builderBin, "--root", root, "build", "--progress", "plain", "--isolation", tt.level,
 				"--build-arg", mark, "--build-context", busyboxContext(t), ctxDir)
 			cmd.Env = builderEnv(t, nil)
-			stderr := &syncBuffer{}
-			cmd.Stderr = stderr
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			deadline := time.Now().Add(60 * time.Second)
-			for !strings.Contains(stderr.String(), " started\n") {
-				if time.Now().After(deadline) {
-					t.Fatalf("step did not start:\n%s", stderr.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			stderr := startUntil(t, cmd, " started\n")
 			if len(processesWithEnv(mark)) == 0 {
 				t.Fatalf("the running step's processes are not found by %s", mark)
 			}
