@@ -188,7 +188,7 @@ func notFound(e *Error, te *transport.Error, asked string) string {
 	}
 	what := "what was asked"
 	if te.Request != nil {
-		p := te.Request.URL.Path
+		p := te.Request.URL.EscapedPath() // as sent: never a raw control character
 		if i := strings.LastIndex(p, "/manifests/"); i >= 0 {
 			what = "manifest " + p[i+len("/manifests/"):]
 			if !strings.Contains(what, ":") {
@@ -245,14 +245,15 @@ func describeRequest(req *http.Request, host string) (what, repo string) {
 		return "", ""
 	}
 	u := req.URL
-	if !strings.HasPrefix(u.Path, "/v2/") {
+	path := u.EscapedPath() // as sent: a decoded path may hold control characters
+	if !strings.HasPrefix(path, "/v2/") {
 		q := u.Query()
 		if req.Method == http.MethodPost || q.Has("service") || q.Has("scope") {
 			return "getting an auth token from " + u.Host, ""
 		}
 		return "following a redirect to " + u.Host, ""
 	}
-	rest := strings.TrimPrefix(u.Path, "/v2/")
+	rest := strings.TrimPrefix(path, "/v2/")
 	if rest == "" {
 		return "checking access", ""
 	}
@@ -264,7 +265,7 @@ func describeRequest(req *http.Request, host string) (what, repo string) {
 	if i := strings.LastIndex(rest, "/blobs/uploads"); i >= 0 {
 		switch {
 		case req.Method == http.MethodPost && u.Query().Has("mount"):
-			return "mounting a blob from " + u.Query().Get("from"), rest[:i]
+			return "mounting a blob from " + oneLine(u.Query().Get("from")), rest[:i]
 		case req.Method == http.MethodPost:
 			return "starting a blob upload", rest[:i]
 		case req.Method == http.MethodPut:
@@ -276,7 +277,7 @@ func describeRequest(req *http.Request, host string) (what, repo string) {
 		verbs := map[string]string{http.MethodGet: "reading", http.MethodHead: "checking"}
 		return orDefault(verbs[req.Method], "requesting") + " blob " + rest[i+len("/blobs/"):], rest[:i]
 	}
-	return req.Method + " " + u.Path, ""
+	return oneLine(req.Method) + " " + path, ""
 }
 
 func orDefault(s, def string) string {

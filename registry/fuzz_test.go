@@ -25,6 +25,8 @@ func FuzzErrorResponse(f *testing.F) {
 	f.Add(503, "Wed, 21 Oct 2015 07:28:00 GMT", "<html>busy\n</html>", "POST", "/v2/a/blobs/uploads/?mount=sha256:00&from=b")
 	f.Add(500, "-3", `{"errors":[{"code":"","message":"line one\nline two"}]}`, "PATCH", "/v2/a/blobs/uploads/123")
 	f.Add(403, "", `{"errors":null}`, "GET", "/token?scope=repository:a:pull&service=r")
+	f.Add(429, "", "", "GET", "/v2/0%0A%20/v2/0")
+	f.Add(404, "", "", "POST", "/v2/a/blobs/uploads/?mount=sha256:00&from=b%0Ac")
 	now := time.Unix(1700000000, 0)
 	kc := authn.NewMultiKeychain() // anonymous: no host files are read
 	f.Fuzz(func(t *testing.T, code int, retry, body, method, p string) {
