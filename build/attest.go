@@ -17,7 +17,8 @@ import (
 )
 
 // Attest says which in-toto attestations exporters that can carry them
-// (registry pushes) attach to the image.
+// (registry pushes and OCI tars, exporter.AttestingExporter) attach to
+// the image; a multi-platform build gets them for each platform.
 type Attest struct {
 	// Provenance, if set, adds SLSA provenance.
 	Provenance *attest.ProvenanceOptions
@@ -33,10 +34,13 @@ type Attest struct {
 
 func (a Attest) any() bool { return a.Provenance != nil || a.SBOM }
 
-// WithAttestations attaches attestations to the images that pushes write.
+// WithAttestations attaches attestations to the images that pushes and
+// OCI tars write.
 func WithAttestations(a Attest) Option { return func(c *config) { c.attest = a } }
 
-// attestations makes the predicates of a finished build.
+// attestations makes the predicates of a finished build's image: res is
+// the result of a single-platform build or one platform's of a
+// multi-platform build.
 func attestations(ctx context.Context, a Attest, req *solver.Request, res *solver.Result, tmpDir string, started time.Time, info func(string)) ([]attest.Predicate, error) {
 	var out []attest.Predicate
 	platform := platformString(res.Config.OS, res.Config.Architecture, res.Config.Variant)

@@ -60,8 +60,9 @@ func TestRunAttestations(t *testing.T) {
 		}
 	}
 	infos := strings.Join(rep.infos(), "\n")
-	if !strings.Contains(infos, "attestations are attached to registry pushes only") {
-		t.Errorf("no note that the local output has no attestations:\n%s", infos)
+	if !strings.Contains(infos, "attestations are attached to registry pushes and type=oci tars only; these have the image alone: local dir ") ||
+		!strings.Contains(infos, ", the local store (app:att)") {
+		t.Errorf("no note that the local output and the store have no attestations:\n%s", infos)
 	}
 	if !strings.Contains(infos, "attestations: SLSA provenance https://slsa.dev/provenance/v1, mode=max") ||
 		!strings.Contains(infos, "attestations: SPDX SBOM of 0 packages") {
@@ -91,7 +92,7 @@ func TestRunAttestations(t *testing.T) {
 	rep = &events{}
 	run(t, request(t, ctxDir, "FROM scratch\nCOPY a /a\n"), openStore(t), build.WithReporter(rep),
 		build.WithAttestations(build.Attest{SBOM: true}))
-	if infos := strings.Join(rep.infos(), "\n"); !strings.Contains(infos, "attestations are attached to registry pushes only") {
+	if infos := strings.Join(rep.infos(), "\n"); !strings.Contains(infos, "attestations are attached to registry pushes and type=oci tars only; this build has neither") {
 		t.Errorf("no note that the build has no attestations:\n%s", infos)
 	}
 

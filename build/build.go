@@ -173,10 +173,7 @@ func Run(ctx context.Context, req *solver.Request, opts ...Option) (*Result, err
 		return nil, err
 	}
 	if len(res.Platforms) > 0 {
-		if c.attest.any() {
-			info("attestations are not made for multi-platform builds yet; the index has the images alone")
-		}
-		if err := exportPlatforms(ctx, &c, res, out); err != nil {
+		if err := exportPlatforms(ctx, &c, req, res, out, started, info); err != nil {
 			return nil, err
 		}
 	} else if err := exportImage(ctx, &c, req, res, out, started, info); err != nil {

@@ -7,13 +7,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/builderdev/builder/internal/attest"
-	"github.com/builderdev/builder/registry"
 )
 
 // Attestations are the in-toto predicates of one platform's image.
@@ -27,7 +24,10 @@ type Attestations struct {
 }
 
 // AttestingExporter is an Exporter that can also write an image with its
-// attestations: an index of the image and its attestation manifest.
+// attestations: an index of the image and its attestation manifest. The
+// push and OCITar are; DockerTar, RootfsTar and LocalDir write the image
+// alone (a `docker load` keeps no attestations). A multi-platform
+// build's attestations go in the PlatformImages of ExportIndex.
 type AttestingExporter interface {
 	Exporter
 	ExportAttested(ctx context.Context, img v1.Image, a Attestations) (Result, error)
@@ -96,58 +96,37 @@ func subjectName(n string, p v1.Platform) string {
 	return attest.DockerPURL(n, ps)
 }
 
-// AttestedIndex is the OCI index of a single-platform image and its
-// attestation manifest, as buildx pushes a one-platform build with
-// attestations. img must be converted already (see Convert).
-func AttestedIndex(img v1.Image, a Attestations) (v1.ImageIndex, error) {
-	mt, err := img.MediaType()
-	if err != nil {
-		return nil, fmt.Errorf("make attested index: %w", err)
-	}
-	p := a.Platform
-	if cf, err := img.ConfigFile(); err == nil && cf.OS != "" {
-		p = v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
-		a.Platform = p
-	}
-	att, err := AttestationManifest(img, a)
-	if err != nil {
-		return nil, err
-	}
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	return mutate.AppendManifests(idx,
-		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{MediaType: mt, Platform: &p}},
-		att), nil
-}
-
-// pushIndex uploads idx to ref: the manifests and their blobs first, then
-// the index (by tag), HEADed to check the registry has it.
-func pushIndex(ctx context.Context, idx v1.ImageIndex, ref string, opts ...registry.Option) (v1.Hash, int64, error) {
-	c := registry.New(opts...)
-	r, err := c.ParseReference(ref)
-	if err != nil {
-		return v1.Hash{}, 0, err
-	}
-	desc, err := partial.Descriptor(idx)
-	if err != nil {
-		return v1.Hash{}, 0, fmt.Errorf("push to %s: compute digest: %w", ref, err)
-	}
-	if err := remote.WriteIndex(r, idx, c.WriteOptions(ctx)...); err != nil {
-		return v1.Hash{}, 0, c.Wrap(ctx, registry.OpPush, ref, err)
-	}
-	if err := confirm(ctx, c, r, desc.Digest, ref); err != nil {
-		return v1.Hash{}, 0, err
-	}
-	return desc.Digest, desc.Size, nil
-}
-
-// ExportAttested pushes img and its attestation manifest, as one index,
-// to every ref. Without a.Names the subjects are named after the refs.
+// ExportAttested pushes img and its attestation manifest, as one index
+// (BuildIndex), to every ref. Without a.Names the subjects are named after
+// the refs.
 func (e *pushExporter) ExportAttested(ctx context.Context, img v1.Image, a Attestations) (Result, error) {
-	if len(a.Names) == 0 {
-		a.Names = e.refs
-	}
-	pushed, err := e.p.exportPushAttested(ctx, img, e.refs, e.conv, &a)
-	return Result{Pushed: pushed}, err
+	return e.ExportIndex(ctx, []PlatformImage{{Platform: a.Platform, Image: img, Attestations: &a}})
 }
 
-var _ AttestingExporter = (*pushExporter)(nil)
+// ExportAttested writes img and its attestation manifest as one index
+// (BuildIndex) in the OCI layout, as BuildKit's oci exporter does:
+// index.json names the index. Without a.Names the subjects are named
+// after the tar's name.
+func (e *OCITar) ExportAttested(ctx context.Context, img v1.Image, a Attestations) (Result, error) {
+	return e.ExportIndex(ctx, []PlatformImage{{Platform: a.Platform, Image: img, Attestations: &a}})
+}
+
+// named returns imgs with the subjects of their attestations named names
+// where they have no names of their own.
+func named(imgs []PlatformImage, names []string) []PlatformImage {
+	out := make([]PlatformImage, len(imgs))
+	for i, pi := range imgs {
+		if pi.Attestations != nil && len(pi.Attestations.Names) == 0 {
+			a := *pi.Attestations
+			a.Names = names
+			pi.Attestations = &a
+		}
+		out[i] = pi
+	}
+	return out
+}
+
+var (
+	_ AttestingExporter = (*pushExporter)(nil)
+	_ AttestingExporter = (*OCITar)(nil)
+)

@@ -32,6 +32,12 @@ func testAttestations(names ...string) Attestations {
 // out as BuildKit does, with subjects named after names.
 func checkAttestedIndex(t *testing.T, idx v1.ImageIndex, img v1.Image, names ...string) {
 	t.Helper()
+	checkAttestedIndexFor(t, idx, img, "amd64", names...)
+}
+
+// checkAttestedIndexFor is checkAttestedIndex of an image for linux/arch.
+func checkAttestedIndexFor(t *testing.T, idx v1.ImageIndex, img v1.Image, arch string, names ...string) {
+	t.Helper()
 	want, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -44,8 +50,8 @@ func checkAttestedIndex(t *testing.T, idx v1.ImageIndex, img v1.Image, names ...
 		t.Fatalf("index %s with %d manifests, want an OCI index of 2", im.MediaType, len(im.Manifests))
 	}
 	imgDesc, attDesc := im.Manifests[0], im.Manifests[1]
-	if imgDesc.Digest != want || imgDesc.Platform == nil || imgDesc.Platform.OS != "linux" || imgDesc.Platform.Architecture != "amd64" {
-		t.Errorf("image entry %+v, want %s linux/amd64", imgDesc, want)
+	if imgDesc.Digest != want || imgDesc.Platform == nil || imgDesc.Platform.OS != "linux" || imgDesc.Platform.Architecture != arch {
+		t.Errorf("image entry %+v, want %s linux/%s", imgDesc, want, arch)
 	}
 	if attDesc.MediaType != types.OCIManifestSchema1 || attDesc.Platform == nil ||
 		attDesc.Platform.OS != "unknown" || attDesc.Platform.Architecture != "unknown" {
@@ -103,20 +109,25 @@ func checkAttestedIndex(t *testing.T, idx v1.ImageIndex, img v1.Image, names ...
 	}
 }
 
-func TestAttestedIndex(t *testing.T) {
-	img := pushImage(t, "attest")
-	idx, err := AttestedIndex(img, testAttestations("reg.example:5000/team/app:1.2", "app"))
+// attestedIndex is BuildIndex of img alone with its attestations a.
+func attestedIndex(t *testing.T, img v1.Image, a Attestations) v1.ImageIndex {
+	t.Helper()
+	idx, release, err := BuildIndex(testCtx(t), []PlatformImage{{Image: img, Attestations: &a}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(release)
+	return idx
+}
+
+func TestAttestedIndex(t *testing.T) {
+	img := pushImage(t, "attest")
+	idx := attestedIndex(t, img, testAttestations("reg.example:5000/team/app:1.2", "app"))
 	checkAttestedIndex(t, idx, img,
 		"pkg:docker/reg.example:5000/team/app@1.2?platform=linux%2Famd64",
 		"pkg:docker/app@latest?platform=linux%2Famd64")
 	// Without a name the subject is "_".
-	idx, err = AttestedIndex(img, testAttestations())
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx = attestedIndex(t, img, testAttestations())
 	checkAttestedIndex(t, idx, img, "_")
 }
 
@@ -150,11 +161,7 @@ func TestPushAttested(t *testing.T) {
 	if got := digestOf(raw); got != res.Pushed[0].Digest.String() || res.Pushed[0].Size != int64(len(raw)) {
 		t.Errorf("pushed %+v, registry has %s (%d bytes)", res.Pushed[0], got, len(raw))
 	}
-	idx, err := AttestedIndex(img, testAttestations(ref))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := idx.Digest()
+	want, _ := attestedIndex(t, img, testAttestations(ref)).Digest()
 	if res.Pushed[0].Digest != want {
 		t.Errorf("pushed %s, index %s", res.Pushed[0].Digest, want)
 	}

@@ -154,7 +154,7 @@ func (e *pushExporter) Export(ctx context.Context, img v1.Image) (Result, error)
 	return Result{Pushed: pushed}, err
 }
 
-// String names the push in errors and tests.
+// String names the push in errors, messages and tests.
 func (e *pushExporter) String() string { return "push " + strings.Join(e.refs, ",") }
 
 var (
@@ -164,3 +164,15 @@ var (
 	_ Exporter = (*LocalDir)(nil)
 	_ Exporter = (*pushExporter)(nil)
 )
+
+// String names the output in messages.
+func (e *OCITar) String() string { return "oci tar " + e.dest.String() }
+
+// String names the output in messages.
+func (e *DockerTar) String() string { return "docker tar " + e.dest.String() }
+
+// String names the output in messages.
+func (e *RootfsTar) String() string { return "rootfs tar " + e.dest.String() }
+
+// String names the output in messages.
+func (e *LocalDir) String() string { return "local dir " + e.dir }

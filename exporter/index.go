@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -17,17 +18,26 @@ import (
 
 // PlatformImage is one platform's image of a multi-platform build.
 type PlatformImage struct {
+	// Platform is the image's index entry; a zero one takes the image
+	// config's OS, architecture and variant.
 	Platform v1.Platform
 	Image    v1.Image
+	// Attestations, if set, are the image's: BuildIndex adds their
+	// attestation manifest (see AttestationManifest) to the index.
+	Attestations *Attestations
 }
 
-// BuildIndex assembles the image index of a multi-platform build, one
-// manifest per platform in the order given. Each image gets the layer
-// compression and media types opts ask for: an OCI image index of OCI
-// manifests by default, a Docker manifest list of Docker manifests with
-// WithOCIMediaTypes(false) (zstd layers need OCI). This is the one place an
-// index is made: attestation manifests per platform belong here. Call
-// release once the index is written.
+// BuildIndex assembles the image index of a build, one manifest per
+// platform in the order given. Each image gets the layer compression and
+// media types opts ask for: an OCI image index of OCI manifests by
+// default, a Docker manifest list of Docker manifests with
+// WithOCIMediaTypes(false) (zstd layers need OCI). This is the one place
+// an index is made. An image with Attestations gets an attestation
+// manifest referring to its manifest as written (converted); as BuildKit
+// lays them out, the attestation manifests follow all the images, in the
+// images' order, and they turn OCI media types on (BuildKit's "forcibly
+// turning on oci-mediatype mode for attestations"). Call release once the
+// index is written.
 func BuildIndex(ctx context.Context, imgs []PlatformImage, opts ...Option) (idx v1.ImageIndex, release func(), err error) {
 	o, err := makeOptions(opts)
 	if err != nil {
@@ -36,37 +46,63 @@ func BuildIndex(ctx context.Context, imgs []PlatformImage, opts ...Option) (idx 
 	if len(imgs) == 0 {
 		return nil, func() {}, fmt.Errorf("build index: no images")
 	}
+	for _, pi := range imgs {
+		if pi.Attestations != nil {
+			oci := true
+			o.OCIMediaTypes = &oci
+			break
+		}
+	}
 	var cleanups []func()
 	release = func() {
 		for _, c := range cleanups {
 			c()
 		}
 	}
+	fail := func(p v1.Platform, err error) (v1.ImageIndex, func(), error) {
+		release()
+		return nil, func() {}, fmt.Errorf("build index: %s: %w", platformString(p), err)
+	}
 	oci := o.OCIMediaTypes == nil || *o.OCIMediaTypes
-	adds := make([]mutate.IndexAddendum, 0, len(imgs))
+	adds := make([]mutate.IndexAddendum, 0, 2*len(imgs))
+	var atts []mutate.IndexAddendum
 	for _, pi := range imgs {
+		p := pi.Platform
+		if p.OS == "" {
+			cf, err := pi.Image.ConfigFile()
+			if err != nil {
+				return fail(p, err)
+			}
+			p = v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+		}
 		img, cleanup, err := convert(ctx, pi.Image, o, true)
 		if err != nil {
-			release()
-			return nil, func() {}, fmt.Errorf("build index: %s: %w", platformString(pi.Platform), err)
+			return fail(p, err)
 		}
 		cleanups = append(cleanups, cleanup)
 		mt, err := img.MediaType()
 		if err != nil {
-			release()
-			return nil, func() {}, fmt.Errorf("build index: %s: %w", platformString(pi.Platform), err)
+			return fail(p, err)
 		}
 		if mt == types.OCIManifestSchema1 {
 			oci = true // zstd layers: the list must be OCI too
 		}
-		p := pi.Platform
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{MediaType: mt, Platform: &p}})
+		if pi.Attestations != nil {
+			a := *pi.Attestations
+			a.Platform = p
+			att, err := AttestationManifest(img, a)
+			if err != nil {
+				return fail(p, err)
+			}
+			atts = append(atts, att)
+		}
 	}
 	mt := types.DockerManifestList
 	if oci {
 		mt = types.OCIImageIndex
 	}
-	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, mt), adds...), release, nil
+	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, mt), append(adds, atts...)...), release, nil
 }
 
 // IndexImages returns the images of idx with their platforms, in order;
@@ -144,10 +180,12 @@ func writeIndexArchive(ctx context.Context, w io.Writer, idx v1.ImageIndex, refN
 	return finishArchive(ctx, w, recs, v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest}, nil, nil, names, false)
 }
 
-// PushIndex uploads idx (from BuildIndex) to ref: every platform's blobs
-// and manifest, then the index, so a failed push never leaves the tag on
-// a partial index. It returns the index digest the registry has. opts and
-// errors are those of Push.
+// PushIndex uploads idx (from BuildIndex) to ref as Push does an image:
+// every manifest's blobs (mounted across repositories where possible) and
+// the manifests, then the index by its digest, HEADed, and only then the
+// tag, HEADed, so a failed push never leaves the tag on a partial index.
+// It returns the index digest the registry has. opts and errors are those
+// of Push.
 func PushIndex(ctx context.Context, idx v1.ImageIndex, ref string, opts ...registry.Option) (v1.Hash, error) {
 	c := registry.New(opts...)
 	r, err := c.ParseReference(ref)
@@ -158,16 +196,43 @@ func PushIndex(ctx context.Context, idx v1.ImageIndex, ref string, opts ...regis
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("push to %s: compute digest: %w", ref, err)
 	}
-	if err := remote.WriteIndex(r, idx, c.WriteOptions(ctx)...); err != nil {
+	if m := c.MountSource(r); m != nil {
+		idx = &mountableIndex{index: idx, from: m}
+	}
+	byDigest := r.Context().Digest(want.String())
+	if err := remote.WriteIndex(byDigest, idx, c.WriteOptions(ctx)...); err != nil {
 		return v1.Hash{}, c.Wrap(ctx, registry.OpPush, ref, err)
 	}
-	desc, err := remote.Head(r, c.RemoteOptions(ctx)...)
+	if err := confirm(ctx, c, byDigest, want, ref); err != nil {
+		return v1.Hash{}, err
+	}
+	tag, ok := r.(name.Tag)
+	if !ok {
+		return want, nil
+	}
+	// Every manifest and the index are in: now the tag.
+	if err := remote.Tag(tag, idx, c.RemoteOptions(ctx)...); err != nil {
+		return v1.Hash{}, c.Wrap(ctx, registry.OpPush, ref, fmt.Errorf("write tag: %w", err))
+	}
+	if err := confirm(ctx, c, tag, want, ref); err != nil {
+		return v1.Hash{}, err
+	}
+	return want, nil
+}
+
+// mountableIndex presents the images of an index as mountableImage, so
+// that remote.WriteIndex tries cross-repository mounts of their blobs.
+type mountableIndex struct {
+	index // an embedded v1.ImageIndex field would hide its ImageIndex method
+	from  name.Reference
+}
+
+type index = v1.ImageIndex
+
+func (m *mountableIndex) Image(h v1.Hash) (v1.Image, error) {
+	img, err := m.index.Image(h)
 	if err != nil {
-		return v1.Hash{}, c.Wrap(ctx, registry.OpPush, ref, fmt.Errorf("check pushed index: %w", err))
+		return nil, err
 	}
-	if desc.Digest != want {
-		return v1.Hash{}, fmt.Errorf("push to %s: registry %s has manifest %s, pushed index %s",
-			ref, r.Context().RegistryStr(), desc.Digest, want)
-	}
-	return desc.Digest, nil
+	return &mountableImage{Image: img, from: m.from}, nil
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/builderdev/builder/registry"
 )
 
 // IndexExporter is an Exporter that also takes the images of a
@@ -28,10 +26,16 @@ var (
 	_ IndexExporter = (*pushExporter)(nil)
 )
 
-// ExportIndex writes the images as one OCI image index (a Docker manifest
-// list with oci-mediatypes=false).
+// ExportIndex writes the images, and the attestation manifests of those
+// with Attestations (subjects named after the tar's name unless they have
+// names), as one OCI image index (a Docker manifest list with
+// oci-mediatypes=false and no attestations).
 func (e *OCITar) ExportIndex(ctx context.Context, imgs []PlatformImage) (Result, error) {
-	idx, release, err := BuildIndex(ctx, imgs, e.opts...)
+	var names []string
+	if e.name != "" {
+		names = []string{e.name}
+	}
+	idx, release, err := BuildIndex(ctx, named(imgs, names), e.opts...)
 	if err != nil {
 		return Result{}, fmt.Errorf("write oci tar: %w", err)
 	}
@@ -62,56 +66,12 @@ func (e *LocalDir) ExportIndex(ctx context.Context, imgs []PlatformImage) (Resul
 	return Result{}, nil
 }
 
-// ExportIndex pushes the images as one index to every ref.
+// ExportIndex pushes the images, and the attestation manifests of those
+// with Attestations (subjects named after the refs unless they have
+// names), as one index to every ref.
 func (e *pushExporter) ExportIndex(ctx context.Context, imgs []PlatformImage) (Result, error) {
-	pushed, err := e.p.pushIndex(ctx, imgs, e.refs, e.conv)
-	if err != nil {
-		p := e.p
-		p.mu.Lock()
-		done, all := append([]string(nil), p.done...), append([]string(nil), p.planned...)
-		p.mu.Unlock()
-		return Result{Pushed: pushed}, partialPush(err, done, all)
-	}
-	return Result{Pushed: pushed}, nil
-}
-
-// pushIndex builds the index of imgs once, converted as conv says, and
-// pushes it to every ref in turn, mounting blobs from earlier pushes.
-func (p *Pusher) pushIndex(ctx context.Context, imgs []PlatformImage, refs []string, conv []Option) ([]Pushed, error) {
-	if len(refs) == 0 {
-		return nil, fmt.Errorf("push: no image name (use -t NAME or name=NAME)")
-	}
-	idx, release, err := BuildIndex(ctx, imgs, conv...)
-	if err != nil {
-		return nil, fmt.Errorf("push: %w", err)
-	}
-	defer release()
-	raw, err := idx.RawManifest()
-	if err != nil {
-		return nil, fmt.Errorf("push: %w", err)
-	}
-	var out []Pushed
-	for _, ref := range refs {
-		opts := append([]registry.Option{}, p.opts...)
-		for _, prev := range p.pushed() {
-			if r, err := registry.ParseReference(prev, opts...); err == nil {
-				opts = append(opts, registry.WithMountFrom(r.Context().String()))
-			}
-		}
-		d, err := PushIndex(ctx, idx, ref, opts...)
-		if err != nil {
-			return out, err
-		}
-		p.mu.Lock()
-		p.done = append(p.done, ref)
-		p.mu.Unlock()
-		pu := Pushed{Ref: ref, Digest: d, Size: int64(len(raw))}
-		out = append(out, pu)
-		if p.report != nil {
-			p.report(pu)
-		}
-	}
-	return out, nil
+	pushed, err := e.p.ofPlan(e.p.pushIndex(ctx, named(imgs, e.refs), e.refs, e.conv))
+	return Result{Pushed: pushed}, err
 }
 
 func platformList(imgs []PlatformImage) string {
@@ -125,15 +85,9 @@ func platformList(imgs []PlatformImage) string {
 func platformDir(p v1.Platform) string { return strings.ReplaceAll(platformString(p), "/", "_") }
 
 // PushPlatforms builds the index of imgs, converted as conv says, and
-// pushes it to every ref in turn; it returns the pushes that finished.
+// pushes it to every ref in turn; it returns the pushes that finished. A
+// failure of a push to several refs says which were pushed and which not.
 func (p *Pusher) PushPlatforms(ctx context.Context, imgs []PlatformImage, refs []string, conv ...Option) ([]Pushed, error) {
 	out, err := p.pushIndex(ctx, imgs, refs, conv)
-	if err != nil {
-		var done []string
-		for _, x := range out {
-			done = append(done, x.Ref)
-		}
-		return out, partialPush(err, done, refs)
-	}
-	return out, nil
+	return out, pushedOf(out, refs, err)
 }

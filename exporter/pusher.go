@@ -62,51 +62,89 @@ func (p *Pusher) Exporter(refs []string, conv ...Option) Exporter {
 // is the same for all. A failure of a push to several refs says which
 // were pushed (each a complete image) and which not (each untouched).
 func (p *Pusher) Push(ctx context.Context, img v1.Image, refs []string, conv ...Option) ([]Pushed, error) {
-	out, err := p.push(ctx, img, refs, conv, nil)
-	if err != nil {
-		var done []string
-		for _, x := range out {
-			done = append(done, x.Ref)
-		}
-		return out, partialPush(err, done, refs)
-	}
-	return out, nil
+	out, err := p.push(ctx, img, refs, conv)
+	return out, pushedOf(out, refs, err)
 }
 
 // exportPush is Push for an exporter of p: a failure says which refs of
 // the whole plan (every exporter of p) were pushed and which not.
 func (p *Pusher) exportPush(ctx context.Context, img v1.Image, refs []string, conv []Option) ([]Pushed, error) {
-	return p.exportPushAttested(ctx, img, refs, conv, nil)
+	return p.ofPlan(p.push(ctx, img, refs, conv))
 }
 
-// exportPushAttested is exportPush of img with its attestations (nil:
-// none), pushed as one index.
-func (p *Pusher) exportPushAttested(ctx context.Context, img v1.Image, refs []string, conv []Option, att *Attestations) ([]Pushed, error) {
-	out, err := p.push(ctx, img, refs, conv, att)
-	if err != nil {
-		p.mu.Lock()
-		done, all := append([]string(nil), p.done...), append([]string(nil), p.planned...)
-		p.mu.Unlock()
-		return out, partialPush(err, done, all)
+// ofPlan adds to a failed push of an exporter of p which refs of the
+// whole plan were pushed and which not.
+func (p *Pusher) ofPlan(out []Pushed, err error) ([]Pushed, error) {
+	if err == nil {
+		return out, nil
 	}
-	return out, nil
+	p.mu.Lock()
+	done, all := append([]string(nil), p.done...), append([]string(nil), p.planned...)
+	p.mu.Unlock()
+	return out, partialPush(err, done, all)
 }
 
-func (p *Pusher) push(ctx context.Context, img v1.Image, refs []string, conv []Option, att *Attestations) ([]Pushed, error) {
+// pushedOf adds to a failed push of refs which of them (out) were pushed.
+func pushedOf(out []Pushed, refs []string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var done []string
+	for _, x := range out {
+		done = append(done, x.Ref)
+	}
+	return partialPush(err, done, refs)
+}
+
+// push converts img as conv says and pushes it to every ref.
+func (p *Pusher) push(ctx context.Context, img v1.Image, refs []string, conv []Option) ([]Pushed, error) {
 	if len(refs) == 0 {
-		return nil, errors.New("push: no image name (use -t NAME or name=NAME)")
+		return nil, errNoName
 	}
 	img, release, err := Convert(ctx, img, conv...)
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
 	defer release()
-	var idx v1.ImageIndex
-	if att != nil {
-		if idx, err = AttestedIndex(img, *att); err != nil {
-			return nil, fmt.Errorf("push: %w", err)
-		}
+	size, err := img.Size()
+	if err != nil {
+		return nil, fmt.Errorf("push: manifest size: %w", err)
 	}
+	return p.each(refs, func(ref string, opts []registry.Option) (v1.Hash, int64, error) {
+		d, err := Push(ctx, img, ref, opts...)
+		return d, size, err
+	})
+}
+
+// pushIndex builds the index of imgs once (BuildIndex), converted as conv
+// says, and pushes it to every ref.
+func (p *Pusher) pushIndex(ctx context.Context, imgs []PlatformImage, refs []string, conv []Option) ([]Pushed, error) {
+	if len(refs) == 0 {
+		return nil, errNoName
+	}
+	idx, release, err := BuildIndex(ctx, imgs, conv...)
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	defer release()
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	return p.each(refs, func(ref string, opts []registry.Option) (v1.Hash, int64, error) {
+		d, err := PushIndex(ctx, idx, ref, opts...)
+		return d, int64(len(raw)), err
+	})
+}
+
+var errNoName = errors.New("push: no image name (use -t NAME or name=NAME)")
+
+// each is the one push loop: it runs one (a push of an image or an index
+// to ref) for every ref in turn, with p's registry options and a mount
+// source for every ref pushed before, records each finished push and
+// reports it. It stops at the first failure and returns the pushes that
+// finished.
+func (p *Pusher) each(refs []string, one func(ref string, opts []registry.Option) (v1.Hash, int64, error)) ([]Pushed, error) {
 	var out []Pushed
 	for _, ref := range refs {
 		opts := append([]registry.Option{}, p.opts...)
@@ -115,19 +153,9 @@ func (p *Pusher) push(ctx context.Context, img v1.Image, refs []string, conv []O
 				opts = append(opts, registry.WithMountFrom(r.Context().String()))
 			}
 		}
-		var d v1.Hash
-		var size int64
-		if idx != nil {
-			if d, size, err = pushIndex(ctx, idx, ref, opts...); err != nil {
-				return out, err
-			}
-		} else {
-			if d, err = Push(ctx, img, ref, opts...); err != nil {
-				return out, err
-			}
-			if size, err = img.Size(); err != nil {
-				return out, fmt.Errorf("push %s: manifest size: %w", ref, err)
-			}
+		d, size, err := one(ref, opts)
+		if err != nil {
+			return out, err
 		}
 		p.mu.Lock()
 		p.done = append(p.done, ref)
