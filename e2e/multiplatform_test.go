@@ -236,7 +236,9 @@ func TestCrossCompileStageOnce(t *testing.T) {
 	}
 }
 
-// TestMultiPlatformPush pushes a 2-platform build (base image from the
+// TestMultiPlatformPush pushes a 2-platform build (without the default
+// provenance, so that the index is the images alone; see
+// TestRunPlatformAttestations for attestations) (base image from the
 // registry as an index) with its cache: skopeo reads an OCI index with
 // both platforms, --digest-file names it; oci-mediatypes=false gives a
 // Docker manifest list; a fresh store with --cache-from runs nothing.
@@ -252,7 +254,7 @@ func TestMultiPlatformPush(t *testing.T) {
 	digestFile := filepath.Join(t.TempDir(), "digest")
 	root := newRoot(t)
 	mustBuild(t, runOpts{}, "--root", root, "build", "--progress", "plain", "--insecure-registry", reg.Host(),
-		"--platform", "linux/amd64,linux/arm64", "--push", "-t", ref, "--digest-file", digestFile,
+		"--platform", "linux/amd64,linux/arm64", "--push", "-t", ref, "--digest-file", digestFile, "--provenance=false",
 		"--cache-to", "type=registry,ref="+cacheRef, ctxDir)
 	raw := testenv.SkopeoInspect(t, "docker://"+ref, "--tls-verify=false", "--raw")
 	var idx testenv.Index
@@ -284,7 +286,7 @@ func TestMultiPlatformPush(t *testing.T) {
 	// A Docker manifest list.
 	ref2 := reg.Ref("e2e/multi-docker") + ":v1"
 	r := mustBuild(t, runOpts{}, "--root", newRoot(t), "build", "--progress", "plain", "--insecure-registry", reg.Host(),
-		"--platform", "linux/amd64,linux/arm64", "--cache-from", "type=registry,ref="+cacheRef,
+		"--platform", "linux/amd64,linux/arm64", "--cache-from", "type=registry,ref="+cacheRef, "--provenance=false",
 		"-o", "type=image,name="+ref2+",push=true,oci-mediatypes=false", ctxDir)
 	if ran, cached := ranCached(t, r); ran != 0 || cached != 2 {
 		t.Errorf("build with the pushed cache: %d run, %d cached; want 0 and 2:\n%s", ran, cached, r.stderr)
