@@ -290,3 +290,114 @@ func noLeaks(t *testing.T, blobs [][]byte) {
 		}
 	}
 }
+
+// A 2-platform push with --sbom and --provenance=mode=max is one index:
+// both images, then one attestation manifest per platform referring to
+// its image, each statement's subject that image and its provenance that
+// platform. The type=oci tar of the same build holds the same index. No
+// attestation blob of either holds the secret's value or the registry
+// credentials.
+func TestBuildAttestationsMultiPlatform(t *testing.T) {
+	testenv.LeakCheck(t)
+	testenv.NeedArm64(t)
+	reg := testenv.StartRegistry(t, testenv.WithBasicAuth("e2e", "attest-pa55word"))
+	base := testenv.PushBusyboxMulti(t, reg)
+	ctxDir := t.TempDir()
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM "+base+"\n"+
+		"RUN --mount=type=secret,id=token test -s /run/secrets/token && uname -m > /arch\n")
+	env := []string{"DOCKER_CONFIG=" + reg.DockerConfigDir(t), "SSL_CERT_FILE=" + reg.CAFile, "E2E_TOKEN=" + attestSecret}
+	ref := reg.Ref("e2e/attest-multi:v1")
+	ociTar := filepath.Join(t.TempDir(), "multi.tar")
+	mustBuild(t, runOpts{env: env}, "--root", newRoot(t), "build", "--progress", "plain",
+		"--platform", "linux/amd64,linux/arm64", "--push", "-t", ref, "-o", "type=oci,dest="+ociTar,
+		"--sbom=true", "--provenance=mode=max", "--secret", "id=token,env=E2E_TOKEN", ctxDir)
+
+	raw := testenv.SkopeoInspect(t, "docker://"+ref, append(reg.SkopeoFlags(""), "--raw")...)
+	var idx struct {
+		MediaType string       `json:"mediaType"`
+		Manifests []descriptor `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		t.Fatal(err)
+	}
+	if idx.MediaType != testenv.MediaTypeIndex || len(idx.Manifests) != 4 {
+		t.Fatalf("pushed index is not 2 images + 2 attestation manifests:\n%s", raw)
+	}
+	layout := filepath.Join(t.TempDir(), "layout")
+	testenv.Skopeo(t, append(append([]string{"copy", "--all", "-q"}, reg.SkopeoFlags("src-")...), "docker://"+ref, "oci:"+layout+":x")...)
+	blobs := checkPlatformAttestations(t, "push", layout, idx.Manifests)
+
+	// The OCI tar: index.json names the same index.
+	dir := testenv.ExtractTar(t, ociTar)
+	var top struct{ Manifests []descriptor }
+	if err := json.Unmarshal(readBlobFile(t, filepath.Join(dir, "index.json")), &top); err != nil || len(top.Manifests) != 1 {
+		t.Fatalf("oci tar index.json: %v %+v", err, top)
+	}
+	if top.Manifests[0].Digest != testenv.DigestOf(raw) {
+		t.Errorf("oci tar index %s, pushed %s", top.Manifests[0].Digest, testenv.DigestOf(raw))
+	}
+	blobs = append(blobs, checkPlatformAttestations(t, "oci tar", dir, idx.Manifests)...)
+	noLeaks(t, blobs)
+}
+
+// checkPlatformAttestations checks the attestation manifests of a
+// 2-platform index (entries, in order: amd64, arm64 images, then their
+// attestation manifests) whose blobs are in the OCI layout dir, and
+// returns every attestation blob.
+func checkPlatformAttestations(t *testing.T, what, dir string, ms []descriptor) [][]byte {
+	t.Helper()
+	blob := func(d string) []byte {
+		return readBlobFile(t, filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
+	}
+	var out [][]byte
+	for i, arch := range []string{"amd64", "arm64"} {
+		img, att := ms[i], ms[2+i]
+		if img.Platform == nil || img.Platform.OS != "linux" || img.Platform.Architecture != arch {
+			t.Errorf("%s: entry %d %+v, want linux/%s", what, i, img, arch)
+		}
+		if att.Platform == nil || att.Platform.OS != "unknown" || att.Annotations["vnd.docker.reference.type"] != "attestation-manifest" ||
+			att.Annotations["vnd.docker.reference.digest"] != img.Digest {
+			t.Errorf("%s: entry %d %+v, want the attestation manifest of %s", what, 2+i, att, img.Digest)
+		}
+		var m struct{ Layers []descriptor }
+		if err := json.Unmarshal(blob(att.Digest), &m); err != nil {
+			t.Fatal(err)
+		}
+		types := map[string]bool{}
+		for _, l := range m.Layers {
+			b := blob(l.Digest)
+			out = append(out, b)
+			var st struct {
+				PredicateType string `json:"predicateType"`
+				Subject       []struct {
+					Name   string            `json:"name"`
+					Digest map[string]string `json:"digest"`
+				} `json:"subject"`
+			}
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatalf("%s: %s statement: %v", what, arch, err)
+			}
+			types[st.PredicateType] = true
+			if len(st.Subject) == 0 || "sha256:"+st.Subject[0].Digest["sha256"] != img.Digest ||
+				!strings.Contains(st.Subject[0].Name, "platform=linux%2F"+arch) {
+				t.Errorf("%s: %s %s subjects %+v, want %s", what, arch, st.PredicateType, st.Subject, img.Digest)
+			}
+			if strings.HasPrefix(st.PredicateType, "https://slsa.dev/provenance/") && !strings.Contains(string(b), `"targetPlatform":"linux/`+arch) {
+				t.Errorf("%s: %s provenance does not name its platform:\n%s", what, arch, b)
+			}
+		}
+		if !types["https://spdx.dev/Document"] || !types["https://slsa.dev/provenance/v1"] {
+			t.Errorf("%s: %s attestations %v, want SPDX and SLSA v1", what, arch, types)
+		}
+	}
+	return out
+}
+
+func readBlobFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
