@@ -76,12 +76,11 @@ type stageRun struct {
 	result   *state
 	err      error
 	total    int // vertices of this stage, for "[label i/total]"
-	// extractAhead: a step later in the stage, or another stage, reads
-	// the file system the instruction being dispatched leaves (its layer
-	// will be needed extracted, as a lower directory or a view).
-	extractAhead bool
-	count        int
-	onbuild      bool // a base image's ONBUILD trigger is being run
+	// runAhead: a RUN comes later in the stage than the instruction
+	// being dispatched (its layers will be needed extracted).
+	runAhead bool
+	count    int
+	onbuild  bool // a base image's ONBUILD trigger is being run
 }
 
 // vertex is one executed instruction, as progress shows it.
@@ -395,10 +394,9 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 	}
 	nTriggers := len(insts) - len(sr.stage.Instructions)
 	sr.scope = b.globals.NewStage(st.cfg.Config.Env)
-	source := b.readByOtherStage(sr)
 	for i, inst := range insts {
 		sr.onbuild = i < nTriggers
-		sr.extractAhead = source || readsFiles(insts[i+1:])
+		sr.runAhead = hasRun(insts[i+1:])
 		next, err := b.dispatch(ctx, sr, st, inst)
 		if err != nil {
 			return nil, instErr(inst.Location(), shorten(inst.Original(), 60), err)
@@ -408,29 +406,11 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 	return st, nil
 }
 
-// readsFiles reports whether insts hold a step that reads the file system
-// below it: RUN (its root), COPY/ADD and WORKDIR (the destination's
-// directories and owners).
-func readsFiles(insts []parser.Instruction) bool {
+// hasRun reports whether insts hold a RUN.
+func hasRun(insts []parser.Instruction) bool {
 	for _, in := range insts {
-		switch in.(type) {
-		case *parser.Run, *parser.Copy, *parser.Workdir:
+		if _, ok := in.(*parser.Run); ok {
 			return true
-		}
-	}
-	return false
-}
-
-// readByOtherStage reports whether another stage of the build reads sr's
-// result (FROM, COPY --from, RUN --mount from=).
-func (b *build) readByOtherStage(sr *stageRun) bool {
-	for i, s := range b.stages {
-		if s == sr {
-			for _, o := range b.stages {
-				if o != sr && o.needed && o.deps[i] {
-					return true
-				}
-			}
 		}
 	}
 	return false

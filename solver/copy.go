@@ -75,7 +75,7 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 	if c.Link {
 		req.Dest = nil // --link: the layer does not depend on what is below it
 	}
-	extractAhead := sr.extractAhead
+	runAhead := sr.runAhead
 	hashStart := time.Now()
 	sum, files, err := filecopy.ChecksumFiles(ctx, req)
 	if err != nil {
@@ -108,9 +108,9 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			b.phase(v, PhaseHash, time.Now().Add(-hashTime))
 			started := time.Now()
 			write := b.writeLayer
-			if extractAhead {
-				// A later step needs the layer as a lower directory:
-				// extract it from the bytes being written.
+			if runAhead {
+				// A RUN later in this stage needs the layer as a lower
+				// directory: extract it from the bytes being written.
 				write = b.writeLayerExtracted
 			}
 			l, err := write(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
