@@ -71,7 +71,8 @@ func BenchmarkBuild(b *testing.B) {
 	if out, err := goBuild(ctx, root, bin); err != nil {
 		builderErr = fmt.Errorf("go build ./cmd/builder: %w: %s", err, lastLines(string(out), 3))
 	}
-	tools = append(tools, &Builder{Bin: bin, Root: filepath.Join(work, "builder-root"), BaseRef: baseRef, Env: env})
+	tools = append(tools, &Builder{Bin: bin, Root: filepath.Join(work, "builder-root"), BaseRef: baseRef, Env: env,
+		ProfileDir: os.Getenv("BENCH_PROFILE_DIR")})
 	notes := []string{"builder: " + toolVersion(ctx, bin, "version")}
 	if builderErr != nil {
 		notes[0] = "builder: " + builderErr.Error()

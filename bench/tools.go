@@ -52,6 +52,10 @@ type Builder struct {
 	BaseRef string
 	// Env is the child's environment (nil: the parent's).
 	Env []string
+	// ProfileDir, when set, gets a CPU profile of every build
+	// (--debug-profile DIR/TAG-N.prof, N counting builds from 1).
+	ProfileDir string
+	builds     int
 }
 
 // Name returns "builder".
@@ -66,8 +70,13 @@ func (t *Builder) Close(ctx context.Context) error { return removeTree(t.Root) }
 // Build runs `builder build --progress json`; Sample.Work is the time spent
 // in RUN/COPY/ADD steps that were not cached, from the progress events.
 func (t *Builder) Build(ctx context.Context, b Build) (Sample, error) {
-	args := []string{"--root", t.Root, "build", "--progress", "json", "-f", b.Dockerfile,
-		"--build-context", "busybox=docker-image://" + t.BaseRef}
+	args := []string{"--root", t.Root}
+	if t.ProfileDir != "" {
+		t.builds++
+		args = append(args, "--debug-profile", filepath.Join(t.ProfileDir, fmt.Sprintf("%s-%d.prof", b.Tag, t.builds)))
+	}
+	args = append(args, "build", "--progress", "json", "-f", b.Dockerfile,
+		"--build-context", "busybox=docker-image://"+t.BaseRef)
 	switch {
 	case b.OCITar != "":
 		args = append(args, "-o", "type=oci,dest="+b.OCITar)

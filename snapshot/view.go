@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/builderdev/builder/internal/fsroot"
 )
@@ -17,13 +18,29 @@ import (
 // overlay-native form, resolved like overlayfs would: upper entries hide
 // lower ones, whiteouts hide, opaque directories stop the merge, and only
 // directories merge. Names are unrooted slash paths, "." is the root.
+//
+// A view remembers the directories it has looked up (which layers merge
+// into each), so that a walk costs one lstat per entry and layer that may
+// hold it, not one per path component: the lowers must not change while
+// the view is in use, as extracted layers never do. Safe for concurrent
+// use.
 type View struct {
 	lowers []string // bottom first
+
+	mu   sync.Mutex
+	dirs map[string]*viewDir // clean name → the merged directory
+}
+
+// viewDir is a directory of the view: the layers (top first) whose
+// directories merge into it, and the top one's info.
+type viewDir struct {
+	layers []int
+	fi     fs.FileInfo
 }
 
 // NewView returns the view over lowers (bottom first).
 func NewView(lowers []string) *View {
-	return &View{lowers: append([]string(nil), lowers...)}
+	return &View{lowers: append([]string(nil), lowers...), dirs: map[string]*viewDir{}}
 }
 
 // find returns the layers (top first) whose entry makes up name: one for a
@@ -33,32 +50,50 @@ func (v *View) find(op, name string) ([]int, fs.FileInfo, error) {
 	if !ok || !fs.ValidPath(clean) {
 		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	var layers []int
-	for i := len(v.lowers) - 1; i >= 0; i-- {
-		layers = append(layers, i)
-		if isOpaque(v.lowers[i]) {
-			break
-		}
+	layers, fi, err := v.lookup(clean)
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
+	return layers, fi, nil
+}
+
+// lookup is find for a clean name.
+func (v *View) lookup(clean string) ([]int, fs.FileInfo, error) {
+	v.mu.Lock()
+	d, ok := v.dirs[clean]
+	v.mu.Unlock()
+	if ok {
+		return d.layers, d.fi, nil
+	}
+	var layers []int
 	var top fs.FileInfo
 	if clean == "." {
+		for i := len(v.lowers) - 1; i >= 0; i-- {
+			layers = append(layers, i)
+		}
 		if len(layers) == 0 {
-			return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+			return nil, nil, fs.ErrNotExist
 		}
 		fi, err := os.Lstat(v.lowers[layers[0]])
 		if err != nil {
-			return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
+			return nil, nil, err
 		}
-		return layers, fi, nil
-	}
-	comps := strings.Split(clean, "/")
-	for depth := range comps {
-		prefix := path.Join(comps[:depth+1]...)
-		var next []int
-		top = nil
-		for _, i := range layers {
-			p := filepath.Join(v.lowers[i], prefix)
-			fi, err := os.Lstat(p)
+		top = fi
+	} else {
+		parent, base := path.Split(clean)
+		parent = strings.TrimSuffix(parent, "/")
+		if parent == "" {
+			parent = "."
+		}
+		pl, pfi, err := v.lookup(parent)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !pfi.IsDir() {
+			return nil, nil, fs.ErrNotExist
+		}
+		for _, i := range pl {
+			fi, err := os.Lstat(filepath.Join(v.lowers[i], parent, base))
 			if err != nil {
 				continue // absent here (or a non-directory on the way)
 			}
@@ -69,24 +104,31 @@ func (v *View) find(op, name string) ([]int, fs.FileInfo, error) {
 				top = fi
 			}
 			if !fi.IsDir() {
-				if len(next) == 0 {
-					next = append(next, i)
+				if len(layers) == 0 {
+					layers = append(layers, i)
 				}
 				break
 			}
-			next = append(next, i)
-			if isOpaque(p) {
-				break
-			}
+			layers = append(layers, i)
 		}
 		if top == nil {
-			return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+			return nil, nil, fs.ErrNotExist
 		}
-		if depth < len(comps)-1 && !top.IsDir() {
-			return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		if !top.IsDir() {
+			return layers, top, nil
 		}
-		layers = next
 	}
+	// An opaque directory hides the lower ones: only a directory that
+	// merges with one below needs the (xattr) check.
+	for k, i := range layers[:len(layers)-1] {
+		if isOpaque(filepath.Join(v.lowers[i], clean)) {
+			layers = layers[:k+1]
+			break
+		}
+	}
+	v.mu.Lock()
+	v.dirs[clean] = &viewDir{layers: layers, fi: top}
+	v.mu.Unlock()
 	return layers, top, nil
 }
 
@@ -130,6 +172,10 @@ func (v *View) ReadDir(name string) ([]fs.DirEntry, error) {
 				continue
 			}
 			seen[e.Name()] = true
+			if e.Type()&fs.ModeCharDevice == 0 {
+				out = append(out, e) // not a whiteout: Info lstats when asked
+				continue
+			}
 			info, err := e.Info()
 			if err != nil {
 				return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}

@@ -92,6 +92,44 @@ func TestView(t *testing.T) {
 	}
 }
 
+// TestViewThreeLayers: an opaque directory in the middle of three layers
+// hides the bottom one's entries but merges with the top one's, asked in
+// any order (the view remembers the directories it looked up).
+func TestViewThreeLayers(t *testing.T) {
+	requireRoot(t)
+	l1 := mkTar(t, dir("m/", 0o755), file("m/a", "a"), dir("m/s/", 0o755), file("m/s/deep", "deep"),
+		dir("x/", 0o755), file("x/y", "y"))
+	l2 := mkTar(t, dir("m/", 0o755), file("m/.wh..wh..opq", ""), file("m/c", "c"))
+	l3 := mkTar(t, dir("m/", 0o711), file("m/d", "d"), file("x", "now a file"))
+	v := NewView(ensureAll(t, NewLayers(t.TempDir()), l1, l2, l3))
+	for round := 0; round < 2; round++ {
+		for _, n := range []string{"m/a", "m/s", "m/s/deep", "x/y"} {
+			if _, err := v.Lstat(n); !os.IsNotExist(err) {
+				t.Errorf("round %d: lstat %s: %v, want not exist", round, n, err)
+			}
+		}
+		for _, n := range []string{"m/c", "m/d", "x"} {
+			if fi, err := v.Lstat(n); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("round %d: lstat %s: %v %v, want a file", round, n, fi, err)
+			}
+		}
+		if fi, err := v.Lstat("m"); err != nil || fi.Mode().Perm() != 0o711 {
+			t.Errorf("round %d: lstat m: %v %v, want the top layer's 0711 dir", round, fi, err)
+		}
+		ents, err := v.ReadDir("m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		if d := cmp.Diff([]string{"c", "d"}, names); d != "" {
+			t.Errorf("round %d: readdir m (-want +got):\n%s", round, d)
+		}
+	}
+}
+
 func TestDetect(t *testing.T) {
 	requireRoot(t)
 	work := t.TempDir()
