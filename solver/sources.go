@@ -101,7 +101,7 @@ func (b *build) localMountInput(ctx context.Context, fsys filecopy.FS, m *parser
 	if err != nil {
 		return "", err
 	}
-	sum, err := filecopy.TreeSum(ctx, fsys, name, b.s.stats)
+	sum, err := filecopy.TreeSum(ctx, b.s.store.CPU(), fsys, name, b.s.stats)
 	if err != nil {
 		return "", fmt.Errorf("%s mount %s: %w", mountType(m), m.Source, err)
 	}

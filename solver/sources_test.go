@@ -8,6 +8,7 @@ import (
 
 	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/store"
 )
 
 func writeTree(t *testing.T, dir string, files map[string]string) {
@@ -31,7 +32,11 @@ func testBuild(t *testing.T, contextDir string, ignore []string, contexts map[st
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &build{s: &Solver{stats: stats}, req: &Request{Ignore: ignore}, df: &parser.Dockerfile{}, contextDir: contextDir, contexts: map[string]namedContext{}}
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &build{s: &Solver{store: st, stats: stats}, req: &Request{Ignore: ignore}, df: &parser.Dockerfile{}, contextDir: contextDir, contexts: map[string]namedContext{}}
 	for k, v := range contexts {
 		nc, err := parseNamedContext(v)
 		if err != nil {

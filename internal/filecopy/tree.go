@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/builderdev/builder/internal/ctxio"
+	"github.com/builderdev/builder/internal/cpulimit"
 )
 
 // A bind mount of the build context (or of a local named context) shows a
@@ -69,8 +70,9 @@ type treeRecord struct {
 // line per entry (path relative to name, type, permission and special
 // bits, link target, device number, sha256 of the bytes; the owner is
 // always 0:0), in walk order, never mtimes. With stats a file whose stat is
-// unchanged is not read.
-func TreeSum(ctx context.Context, fsys FS, name string, stats *StatCache) (v1.Hash, error) {
+// unchanged is not read. Hashing takes a slot of cpu (nil: no limit), the
+// limiter every CPU-bound job of the build shares.
+func TreeSum(ctx context.Context, cpu *cpulimit.Limiter, fsys FS, name string, stats *StatCache) (v1.Hash, error) {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	err := walkTree(ctx, fsys, name, func(rel, src string, fi fs.FileInfo) error {
@@ -86,9 +88,9 @@ func TreeSum(ctx context.Context, fsys FS, name string, stats *StatCache) (v1.Ha
 			var sum string
 			var err error
 			if stats != nil {
-				sum, err = stats.Sum(ctx, nil, fsys, src, fi)
+				sum, err = stats.Sum(ctx, cpu, fsys, src, fi)
 			} else {
-				sum, err = hashOpen(ctx, nil, func() (io.ReadCloser, error) { return fsys.Open(src) }, src)
+				sum, err = hashOpen(ctx, cpu, func() (io.ReadCloser, error) { return fsys.Open(src) }, src)
 			}
 			if err != nil {
 				return err

@@ -151,7 +151,7 @@ func TestTreeSum(t *testing.T) {
 	}
 	sum := func() v1.Hash {
 		t.Helper()
-		h, err := TreeSum(context.Background(), DirFS(src, ignoreTree), ".", stats)
+		h, err := TreeSum(context.Background(), nil, DirFS(src, ignoreTree), ".", stats)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +201,7 @@ func TestTreeOwnersAreRoot(t *testing.T) {
 		t.Skip("needs root to chown")
 	}
 	src := contextTree(t)
-	before, err := TreeSum(context.Background(), DirFS(src, ignoreTree), ".", nil)
+	before, err := TreeSum(context.Background(), nil, DirFS(src, ignoreTree), ".", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestTreeOwnersAreRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	after, err := TreeSum(context.Background(), DirFS(src, ignoreTree), ".", nil)
+	after, err := TreeSum(context.Background(), nil, DirFS(src, ignoreTree), ".", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
