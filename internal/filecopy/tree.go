@@ -19,8 +19,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
-	"github.com/builderdev/builder/internal/ctxio"
 	"github.com/builderdev/builder/internal/cpulimit"
+	"github.com/builderdev/builder/internal/ctxio"
 )
 
 // A bind mount of the build context (or of a local named context) shows a
