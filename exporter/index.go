@@ -199,25 +199,9 @@ func PushIndex(ctx context.Context, idx v1.ImageIndex, ref string, opts ...regis
 	if m := c.MountSource(r); m != nil {
 		idx = &mountableIndex{index: idx, from: m}
 	}
-	byDigest := r.Context().Digest(want.String())
-	if err := remote.WriteIndex(byDigest, idx, c.WriteOptions(ctx)...); err != nil {
-		return v1.Hash{}, c.Wrap(ctx, registry.OpPush, ref, err)
-	}
-	if err := confirm(ctx, c, byDigest, want, ref); err != nil {
-		return v1.Hash{}, err
-	}
-	tag, ok := r.(name.Tag)
-	if !ok {
-		return want, nil
-	}
-	// Every manifest and the index are in: now the tag.
-	if err := remote.Tag(tag, idx, c.RemoteOptions(ctx)...); err != nil {
-		return v1.Hash{}, c.Wrap(ctx, registry.OpPush, ref, fmt.Errorf("write tag: %w", err))
-	}
-	if err := confirm(ctx, c, tag, want, ref); err != nil {
-		return v1.Hash{}, err
-	}
-	return want, nil
+	return putThenTag(ctx, c, r, ref, want, idx, func(d name.Reference) error {
+		return remote.WriteIndex(d, idx, c.WriteOptions(ctx)...)
+	})
 }
 
 // mountableIndex presents the images of an index as mountableImage, so

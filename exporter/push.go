@@ -40,8 +40,17 @@ func Push(ctx context.Context, img v1.Image, ref string, opts ...registry.Option
 	if m := c.MountSource(r); m != nil {
 		img = &mountableImage{Image: img, from: m}
 	}
+	return putThenTag(ctx, c, r, ref, want, img, func(d name.Reference) error {
+		return remote.Write(d, img, c.WriteOptions(ctx)...)
+	})
+}
+
+// putThenTag is the push protocol of an image or index (obj, of digest
+// want) to r: write puts it and what it refers to by digest, which is
+// HEADed; only then is the tag (if r is one) written and HEADed.
+func putThenTag(ctx context.Context, c *registry.Client, r name.Reference, ref string, want v1.Hash, obj remote.Taggable, write func(byDigest name.Reference) error) (v1.Hash, error) {
 	byDigest := r.Context().Digest(want.String())
-	if err := remote.Write(byDigest, img, c.WriteOptions(ctx)...); err != nil {
+	if err := write(byDigest); err != nil {
 		return v1.Hash{}, c.Wrap(ctx, registry.OpPush, ref, err)
 	}
 	if err := confirm(ctx, c, byDigest, want, ref); err != nil {
@@ -51,8 +60,8 @@ func Push(ctx context.Context, img v1.Image, ref string, opts ...registry.Option
 	if !ok {
 		return want, nil
 	}
-	// Every blob and the manifest are in: now the tag.
-	if err := remote.Tag(tag, img, c.RemoteOptions(ctx)...); err != nil {
+	// Everything it refers to is in: now the tag.
+	if err := remote.Tag(tag, obj, c.RemoteOptions(ctx)...); err != nil {
 		return v1.Hash{}, c.Wrap(ctx, registry.OpPush, ref, fmt.Errorf("write tag: %w", err))
 	}
 	if err := confirm(ctx, c, tag, want, ref); err != nil {
