@@ -27,12 +27,24 @@ type runner struct {
 // it is safe to call on error.
 func newRunner(ctx context.Context, st *store.Store, level executor.Isolation) (*runner, error) {
 	r := &runner{}
-	if level == "auto" || level == "" {
-		l, err := executor.Detect()
-		if err != nil {
-			return r, fmt.Errorf("no isolation level works here: %w", err)
+	auto := level == "auto" || level == ""
+	// What the probes found before in this very environment, if the store
+	// remembers it: a build then probes nothing.
+	var memo detected
+	var fingerprint string
+	remembered := false
+	if auto {
+		fingerprint = environment(st.TmpDir())
+		memo, remembered = rememberedDetection(st.Root(), fingerprint)
+		if !remembered {
+			l, err := executor.Detect()
+			if err != nil {
+				return r, fmt.Errorf("no isolation level works here: %w", err)
+			}
+			level = l
+		} else {
+			level = memo.Level
 		}
-		level = l
 	}
 	ex, err := executor.New(level, executor.WithTmpDir(st.TmpDir()))
 	if err != nil {
@@ -49,13 +61,20 @@ func newRunner(ctx context.Context, st *store.Store, level executor.Isolation) (
 	// (a copy snapshot) even where this process could mount an overlay.
 	kind := "copy"
 	var snap snapshot.Snapshotter
-	if level == executor.Chroot {
+	switch {
+	case level == executor.Chroot:
 		snap, err = snapshot.NewCopy(work)
-	} else {
+	case remembered:
+		kind = memo.Snapshotter
+		snap, err = snapshotterOf(kind, work)
+	default:
 		snap, kind, err = snapshot.Detect(ctx, work)
 	}
 	if err != nil {
 		return r, err
+	}
+	if auto && !remembered {
+		rememberDetection(st.Root(), detected{Fingerprint: fingerprint, Level: level, Snapshotter: kind})
 	}
 	r.level, r.kind, r.exec, r.snap = level, kind, ex, snap
 	return r, nil
