@@ -43,6 +43,11 @@ func NewView(lowers []string) *View {
 	return &View{lowers: append([]string(nil), lowers...), dirs: map[string]*viewDir{}}
 }
 
+// Immutable reports that no file of the view changes after it is read:
+// its lowers are extracted layers. A stat cache may then remember a sum
+// even for a file whose timestamps are younger than the clock's tick.
+func (v *View) Immutable() bool { return true }
+
 // find returns the layers (top first) whose entry makes up name: one for a
 // non-directory, all merged ones for a directory, and the top entry's info.
 func (v *View) find(op, name string) ([]int, fs.FileInfo, error) {

@@ -43,7 +43,11 @@ func (b *build) sourceState(ctx context.Context, from string) (*state, error) {
 	return &state{cfg: img.Config, layers: img.Layers, key: keyOf(map[string]string{"image": img.Digest.String()})}, nil
 }
 
-// sourceFS is the file system of a --from source, or the build context.
+// sourceFS is the file system of a --from source, or the build context,
+// and the "source" input of a COPY from it. The input names the kind of
+// source only: the COPY's key has the checksum of the files it reads (and
+// their owners), so a stage rebuilt with other inputs that yields the same
+// files keeps the COPY cached, as BuildKit's content-based keys do.
 func (b *build) sourceFS(ctx context.Context, from string) (filecopy.FS, string, error) {
 	if fsys, ok := b.localFS(from); ok {
 		return fsys, localSourceKey(from), nil
@@ -56,7 +60,11 @@ func (b *build) sourceFS(ctx context.Context, from string) (filecopy.FS, string,
 	if err != nil {
 		return nil, "", err
 	}
-	return snapshot.NewView(dirs), src.key.String(), nil
+	kind := "image"
+	if _, isStage := b.stageIndex(from, len(b.df.Stages)); isStage {
+		kind = "stage"
+	}
+	return snapshot.NewView(dirs), keyOf(map[string]string{"source": kind}).String(), nil
 }
 
 // localFS is the FS of a local source: the build context when from is

@@ -28,7 +28,8 @@ import (
 // cached would keep its key: so a file whose mtime or ctime is less than
 // two ticks of the kernel's coarse clock older than the end of its read is
 // hashed but not remembered (git's "racy" entries), and the next lookup
-// reads it again.
+// reads it again, unless its FS is immutable (extracted layers, which
+// nothing writes after extraction).
 type StatCache struct {
 	file  string
 	racy  time.Duration
@@ -127,13 +128,20 @@ func (c *StatCache) Sum(ctx context.Context, cpu *cpulimit.Limiter, fsys FS, nam
 	if err != nil {
 		return "", err
 	}
-	if ok && !c.isRacy(k, time.Now()) {
+	if ok && (isImmutable(fsys) || !c.isRacy(k, time.Now())) {
 		c.mu.Lock()
 		c.sums[k] = s
 		c.dirty = true
 		c.mu.Unlock()
 	}
 	return s, nil
+}
+
+// isImmutable reports whether fsys promises that its files never change
+// (a view over extracted layers), so that no sum from it is racy.
+func isImmutable(fsys FS) bool {
+	im, ok := fsys.(interface{ Immutable() bool })
+	return ok && im.Immutable()
 }
 
 // Save writes the cache if it changed: temp file, fsync, rename.

@@ -92,3 +92,36 @@ func TestStatCacheRacy(t *testing.T) {
 		t.Errorf("racyWindow() = %v, want two coarse clock ticks", w)
 	}
 }
+
+// immutableFS is a DirFS that promises its files never change, as a view
+// over extracted layers does.
+type immutableFS struct{ FS }
+
+func (immutableFS) Immutable() bool { return true }
+
+// TestStatCacheImmutableNotRacy: a file of an immutable FS is remembered
+// even when it was modified within the racy window.
+func TestStatCacheImmutableNotRacy(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := OpenStatCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.racy = time.Hour
+	fsys := immutableFS{DirFS(dir, nil)}
+	fi, err := fsys.Lstat("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := c.Sum(context.Background(), nil, fsys, "f", fi); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Reads() != 1 {
+		t.Errorf("reads = %d, want 1", c.Reads())
+	}
+}
