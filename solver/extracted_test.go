@@ -5,13 +5,17 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/snapshot"
 	"github.com/builderdev/builder/store"
 )
 
@@ -61,4 +65,137 @@ func TestHasRun(t *testing.T) {
 	if !hasRun(insts[1:]) || hasRun(insts[2:]) {
 		t.Errorf("hasRun after COPY a = %v, after RUN = %v; want true, false", hasRun(insts[1:]), hasRun(insts[2:]))
 	}
+}
+
+// TestWriteLayerExtractedMatchesTar: the directory extracted from the bytes
+// being written is the one an extraction of the stored layer tar makes,
+// compared by lstat (type, mode with setuid and sticky bits, owner, size,
+// mtime, link target, hard links) and content.
+func TestWriteLayerExtractedMatchesTar(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(st.CacheDir(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &build{s: New(st, c), req: &Request{}}
+	when := time.Date(2021, 2, 3, 4, 5, 6, 789000000, time.UTC) // a USTAR header rounds it to the second
+	entries := []struct {
+		hdr  tar.Header
+		body string
+	}{
+		{tar.Header{Typeflag: tar.TypeDir, Name: "app/", Mode: 0o755, Uid: 1000, Gid: 1000}, ""},
+		{tar.Header{Typeflag: tar.TypeReg, Name: "app/run", Mode: 0o4755, Uid: 0, Gid: 0}, "#!/bin/sh\n"},
+		{tar.Header{Typeflag: tar.TypeReg, Name: "app/data", Mode: 0o640, Uid: 1000, Gid: 50}, "data"},
+		{tar.Header{Typeflag: tar.TypeLink, Name: "app/data.link", Linkname: "app/data", Uid: 1000, Gid: 50}, ""},
+		{tar.Header{Typeflag: tar.TypeSymlink, Name: "app/current", Linkname: "../app", Uid: 1000, Gid: 1000}, ""},
+		{tar.Header{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777}, ""},
+		{tar.Header{Typeflag: tar.TypeReg, Name: "tmp/empty", Mode: 0o600}, ""},
+	}
+	l, err := b.writeLayerExtracted(ctx, func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		for _, e := range entries {
+			h := e.hdr
+			h.ModTime, h.Size = when, int64(len(e.body))
+			if err := tw.WriteHeader(&h); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(tw, e.body); err != nil {
+				return err
+			}
+		}
+		return tw.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := l.DiffID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	side := b.s.layers.Dir(id)
+	fromTar, err := snapshot.NewLayers(t.TempDir()).Ensure(ctx, id, l.Uncompressed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, z := lstatTree(t, side), lstatTree(t, fromTar)
+	if len(a) != len(entries) {
+		t.Errorf("extracted beside the write: %d entries, want %d", len(a), len(entries))
+	}
+	// What both must show, so that equal trees are also right ones.
+	if e := a["app/run"]; e.mode&os.ModeSetuid == 0 || e.mtime != when.Round(time.Second).UnixNano() {
+		t.Errorf("app/run: mode %v, mtime %d; want setuid and %d", e.mode, e.mtime, when.Round(time.Second).UnixNano())
+	}
+	if e := a["app/data.link"]; e.ino != "app/data" || e.uid != 1000 || e.gid != 50 {
+		t.Errorf("app/data.link: %+v; want a hard link to app/data owned by 1000:50", e)
+	}
+	if e := a["tmp"]; e.mode&os.ModeSticky == 0 || e.mtime != when.Round(time.Second).UnixNano() {
+		t.Errorf("tmp: mode %v, mtime %d; want sticky and %d", e.mode, e.mtime, when.Round(time.Second).UnixNano())
+	}
+	for name, want := range z {
+		if got, ok := a[name]; !ok || got != want {
+			t.Errorf("%s: extracted beside the write %+v, from the tar %+v", name, got, want)
+		}
+	}
+	for name := range a {
+		if _, ok := z[name]; !ok {
+			t.Errorf("%s: only in the directory extracted beside the write", name)
+		}
+	}
+}
+
+// treeEntry is what lstat and a read tell of one entry; ino is the index
+// of the first entry of the tree with the same inode (hard links).
+type treeEntry struct {
+	mode     os.FileMode
+	uid, gid uint32
+	size     int64
+	mtime    int64
+	link     string
+	content  string
+	ino      string
+}
+
+func lstatTree(t *testing.T, root string) map[string]treeEntry {
+	t.Helper()
+	out := map[string]treeEntry{}
+	firstOf := map[uint64]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		sys := fi.Sys().(*syscall.Stat_t)
+		e := treeEntry{mode: fi.Mode(), uid: sys.Uid, gid: sys.Gid, mtime: fi.ModTime().UnixNano()}
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			e.link, _ = os.Readlink(p)
+		case fi.Mode().IsRegular():
+			e.size = fi.Size()
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			e.content = string(data)
+			if first, ok := firstOf[sys.Ino]; ok {
+				e.ino = first
+			} else {
+				firstOf[sys.Ino] = rel
+				e.ino = rel
+			}
+		}
+		out[rel] = e
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
