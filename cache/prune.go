@@ -66,6 +66,10 @@ func (c *Cache) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 	if _, err := c.store.PruneConversions(ctx); err != nil {
 		return rep, fmt.Errorf("prune: %w", err)
 	}
+	// So are link hints to extracted layers that went.
+	if _, err := c.store.PruneLinkHints(); err != nil {
+		return rep, fmt.Errorf("prune: %w", err)
+	}
 	return rep, nil
 }
 

@@ -38,7 +38,10 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ...ExtractOption)
 // ExtractOption configures an extraction.
 type ExtractOption func(*extractOptions)
 
-type extractOptions struct{ maxSize int64 }
+type extractOptions struct {
+	maxSize  int64
+	linkFrom string // WithLinkFrom
+}
 
 // WithMaxExtractSize bounds the bytes of file content one extraction
 // writes (counted by the sizes entries declare, before they are written):
@@ -68,7 +71,8 @@ type extractor struct {
 	dirTimes []dirTime
 	euid     int
 	budget   *layer.Budget
-	userns   bool // root of a user namespace: no devices, unmapped ids
+	userns   bool    // root of a user namespace: no devices, unmapped ids
+	linker   *linker // WithLinkFrom, or nil
 }
 
 func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o extractOptions) error {
@@ -79,6 +83,13 @@ func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o 
 	defer root.Close()
 	x := &extractor{root: root, mode: mode, created: map[string]bool{}, euid: os.Geteuid(), userns: userns.Inside(),
 		budget: layer.NewBudget(dir, o.maxSize)}
+	if o.linkFrom != "" {
+		// A hint only: a layer that cannot be opened links nothing.
+		if k, err := newLinker(o.linkFrom); err == nil {
+			x.linker = k
+			defer k.close()
+		}
+	}
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -149,7 +160,19 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 		if err := x.budget.Add(hdr.Size); err != nil {
 			return fmt.Errorf("write file: %w", err)
 		}
-		if err := writeFile(ctx, pfd, base, tr); err != nil {
+		var content io.Reader = tr
+		if x.linker != nil {
+			linked, rest, err := x.linker.link(x, pfd, dir, base, name, hdr, tr)
+			if err != nil {
+				return err
+			}
+			if linked {
+				x.created[name] = true
+				return nil // the earlier layer's file has every attribute
+			}
+			content = rest
+		}
+		if err := writeFile(ctx, pfd, base, content); err != nil {
 			return err
 		}
 	case tar.TypeSymlink:
@@ -158,6 +181,13 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 		}
 		symlink = true
 	case tar.TypeLink:
+		if x.linker != nil {
+			if t, ok := cleanName(hdr.Linkname); ok {
+				if err := x.linker.unshare(ctx, x, t); err != nil {
+					return err
+				}
+			}
+		}
 		st, err := x.link(pfd, base, hdr.Linkname)
 		if err != nil {
 			return err

@@ -27,8 +27,12 @@ type Extraction struct {
 var errExtractionAborted = errors.New("extraction aborted")
 
 // NewExtraction starts an extraction; write the uncompressed tar to it,
-// then call Commit or Abort.
-func (l *Layers) NewExtraction(ctx context.Context) (*Extraction, error) {
+// then call Commit or Abort. opts add to the options of l (WithLinkFrom).
+func (l *Layers) NewExtraction(ctx context.Context, opts ...ExtractOption) (*Extraction, error) {
+	o := l.opts
+	for _, f := range opts {
+		f(&o)
+	}
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create layers dir: %w", err)
 	}
@@ -43,7 +47,7 @@ func (l *Layers) NewExtraction(ctx context.Context) (*Extraction, error) {
 	pr, pw := io.Pipe()
 	e := &Extraction{l: l, tmp: tmp, pw: pw, done: make(chan error, 1)}
 	go func() {
-		err := extract(ctx, tmp, pr, whiteoutsAsOverlay, l.opts)
+		err := extract(ctx, tmp, pr, whiteoutsAsOverlay, o)
 		if err == nil {
 			_, err = io.Copy(io.Discard, pr) // tar padding after the end marker
 		}

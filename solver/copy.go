@@ -95,13 +95,18 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 		uid, gid = int64(chown.UID), int64(chown.GID)
 	}
 	createdBy := copyHistory(c) + " # buildkit"
+	args := map[string]any{
+		"sources": c.Sources, "dest": c.Dest, "workdir": st.cfg.Config.WorkingDir, "uid": uid, "gid": gid,
+		"chmod": c.Chmod, "link": c.Link, "parents": c.Parents, "excludes": c.Excludes,
+		"checksum": c.Checksum, "unpack": c.Unpack, "from": c.From,
+	}
+	// The step without its files: its last layer is where a rebuild after
+	// a change of some of them links the others from.
+	hint := "copy:" + keyOf(map[string]any{"kind": kind, "args": args}).Hex
 	return step{
 		sr: sr, st: st, text: text, createdBy: createdBy, explain: explain,
-		key: keyInput{Kind: strings.ToLower(kind), Args: map[string]any{
-			"sources": c.Sources, "dest": c.Dest, "workdir": st.cfg.Config.WorkingDir, "uid": uid, "gid": gid,
-			"chmod": c.Chmod, "link": c.Link, "parents": c.Parents, "excludes": c.Excludes,
-			"checksum": c.Checksum, "unpack": c.Unpack, "from": c.From,
-		}, Inputs: map[string]string{"files": sum.String(), "source": srcKey}},
+		key: keyInput{Kind: strings.ToLower(kind), Args: args,
+			Inputs: map[string]string{"files": sum.String(), "source": srcKey}},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
 			// The key's hashing came before the step started: report it
 			// now that the step has a vertex.
@@ -111,7 +116,9 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			if runAhead {
 				// A RUN later in this stage needs the layer as a lower
 				// directory: extract it from the bytes being written.
-				write = b.writeLayerExtracted
+				write = func(ctx context.Context, fn func(io.Writer) error) (v1.Layer, error) {
+					return b.writeLayerExtracted(ctx, fn, hint)
+				}
 			}
 			l, err := write(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
 			if err == nil {

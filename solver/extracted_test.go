@@ -42,7 +42,7 @@ func TestWriteLayerExtracted(t *testing.T) {
 			return err
 		}
 		return tw.Close()
-	})
+	}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestWriteLayerExtractedMatchesTar(t *testing.T) {
 			}
 		}
 		return tw.Close()
-	})
+	}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/builderdev/builder/internal/layer"
+	"github.com/builderdev/builder/snapshot"
 )
 
 // writeLayer makes a layer in the store from the tar stream fn writes,
@@ -19,9 +20,15 @@ func (b *build) writeLayer(ctx context.Context, fn func(w io.Writer) error) (v1.
 // writeLayerExtracted is writeLayer that also extracts the layer, from the
 // same bytes, as the directory later steps use as a lower directory. A
 // failed extraction costs only the extraction (the layer is extracted
-// from its tar when needed).
-func (b *build) writeLayerExtracted(ctx context.Context, fn func(w io.Writer) error) (v1.Layer, error) {
-	ex, err := b.s.layers.NewExtraction(ctx)
+// from its tar when needed). hint names the step (its arguments, "" for
+// none): its files that the layer it made last has unchanged are hard
+// links to that layer's, and this layer is the next one's hint.
+func (b *build) writeLayerExtracted(ctx context.Context, fn func(w io.Writer) error, hint string) (v1.Layer, error) {
+	var opts []snapshot.ExtractOption
+	if dir, ok := b.s.store.LinkHint(hint); ok && hint != "" {
+		opts = append(opts, snapshot.WithLinkFrom(dir))
+	}
+	ex, err := b.s.layers.NewExtraction(ctx, opts...)
 	if err != nil {
 		return b.writeLayer(ctx, fn)
 	}
@@ -32,7 +39,9 @@ func (b *build) writeLayerExtracted(ctx context.Context, fn func(w io.Writer) er
 		return l, err
 	}
 	if id, err := l.DiffID(); err == nil {
-		_ = ex.Commit(id) // best effort, as above
+		if ex.Commit(id) == nil && hint != "" { // best effort, as above
+			_ = b.s.store.RecordLinkHint(hint, id)
+		}
 	} else {
 		ex.Abort()
 	}
