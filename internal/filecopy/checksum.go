@@ -58,7 +58,6 @@ func checksumOf(ctx context.Context, req Request, files map[string]string) (v1.H
 		return v1.Hash{}, err
 	}
 	h := sha256.New()
-	enc := json.NewEncoder(h)
 	for _, e := range p.sorted() {
 		if err := ctx.Err(); err != nil {
 			return v1.Hash{}, err
@@ -78,20 +77,23 @@ func checksumOf(ctx context.Context, req Request, files map[string]string) (v1.H
 			}
 			rec.SHA256 = sum
 		}
-		if err := enc.Encode(rec); err != nil {
+		// What a json.Encoder writes: the Marshal output and a newline,
+		// encoded once for both uses.
+		line, err := json.Marshal(rec)
+		if err != nil {
 			return v1.Hash{}, fmt.Errorf("encode checksum record: %w", err)
 		}
+		h.Write(line)
+		h.Write(newline)
 		if files != nil {
-			line, err := json.Marshal(rec)
-			if err != nil {
-				return v1.Hash{}, fmt.Errorf("encode checksum record: %w", err)
-			}
 			sum := sha256.Sum256(line)
 			files[rec.Path] = hex.EncodeToString(sum[:8])
 		}
 	}
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, nil
 }
+
+var newline = []byte{'\n'}
 
 // fileSum returns the hex sha256 of a regular entry's bytes.
 func (p *plan) fileSum(ctx context.Context, e *entry) (string, error) {

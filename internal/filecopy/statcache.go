@@ -1,8 +1,11 @@
 package filecopy
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -41,27 +44,71 @@ type StatCache struct {
 }
 
 type statKey struct {
-	Dev   uint64 `json:"dev"`
-	Ino   uint64 `json:"ino"`
-	Size  int64  `json:"size"`
-	Mtime int64  `json:"mtime"`
-	Ctime int64  `json:"ctime"`
-	Mode  uint32 `json:"mode"`
+	Dev   uint64
+	Ino   uint64
+	Size  int64
+	Mtime int64
+	Ctime int64
+	Mode  uint32
 }
 
-type statRecord struct {
-	statKey
-	SHA256 string `json:"sha256"`
+const (
+	statCacheFile  = "statcache.bin"
+	statCacheMagic = "builder statcache 1\n"
+	// A record: dev, ino, size, mtime, ctime (8 bytes each), mode (4),
+	// sha256 (32), little-endian.
+	statRecordSize = 5*8 + 4 + sha256.Size
+)
+
+// decodeStatCache reads the records of data into sums; a file that is not
+// one (another version, truncated) yields nothing.
+func decodeStatCache(data []byte, sums map[statKey]string) {
+	rest, ok := bytes.CutPrefix(data, []byte(statCacheMagic))
+	if !ok || len(rest)%statRecordSize != 0 {
+		return
+	}
+	le := binary.LittleEndian
+	for ; len(rest) > 0; rest = rest[statRecordSize:] {
+		r := rest[:statRecordSize]
+		k := statKey{
+			Dev: le.Uint64(r[0:]), Ino: le.Uint64(r[8:]), Size: int64(le.Uint64(r[16:])),
+			Mtime: int64(le.Uint64(r[24:])), Ctime: int64(le.Uint64(r[32:])), Mode: le.Uint32(r[40:]),
+		}
+		sums[k] = hex.EncodeToString(r[44:statRecordSize])
+	}
 }
 
-const statCacheFile = "statcache.json"
+// encodeStatCache is the file decodeStatCache reads; sums that are not
+// sha256 hex are left out.
+func encodeStatCache(sums map[statKey]string) []byte {
+	out := make([]byte, 0, len(statCacheMagic)+len(sums)*statRecordSize)
+	out = append(out, statCacheMagic...)
+	le := binary.LittleEndian
+	for k, s := range sums {
+		sum, err := hex.DecodeString(s)
+		if err != nil || len(sum) != sha256.Size {
+			continue
+		}
+		out = le.AppendUint64(out, k.Dev)
+		out = le.AppendUint64(out, k.Ino)
+		out = le.AppendUint64(out, uint64(k.Size))
+		out = le.AppendUint64(out, uint64(k.Mtime))
+		out = le.AppendUint64(out, uint64(k.Ctime))
+		out = le.AppendUint32(out, k.Mode)
+		out = append(out, sum...)
+	}
+	return out
+}
 
 // OpenStatCache loads the cache kept in dir (created if missing). A corrupt
-// cache file is ignored: the cache starts empty.
+// cache file is ignored: the cache starts empty. The file is binary, a
+// magic line and fixed-size records, so that opening it costs a read, not
+// a parse: every build, a no-op above all, opens it.
 func OpenStatCache(dir string) (*StatCache, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create stat cache dir: %w", err)
 	}
+	os.Remove(filepath.Join(dir, "statcache.json")) // the format before statcache.bin
 	c := &StatCache{file: filepath.Join(dir, statCacheFile), sums: map[statKey]string{}, racy: racyWindow()}
 	data, err := os.ReadFile(c.file)
 	if err != nil {
@@ -70,12 +117,7 @@ func OpenStatCache(dir string) (*StatCache, error) {
 		}
 		return nil, fmt.Errorf("read stat cache: %w", err)
 	}
-	var recs []statRecord
-	if json.Unmarshal(data, &recs) == nil {
-		for _, r := range recs {
-			c.sums[r.statKey] = r.SHA256
-		}
-	}
+	decodeStatCache(data, c.sums)
 	return c, nil
 }
 
@@ -151,14 +193,7 @@ func (c *StatCache) Save() error {
 	if !c.dirty {
 		return nil
 	}
-	recs := make([]statRecord, 0, len(c.sums))
-	for k, s := range c.sums {
-		recs = append(recs, statRecord{statKey: k, SHA256: s})
-	}
-	data, err := json.Marshal(recs)
-	if err != nil {
-		return fmt.Errorf("encode stat cache: %w", err)
-	}
+	data := encodeStatCache(c.sums)
 	f, err := os.CreateTemp(filepath.Dir(c.file), statCacheFile+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("save stat cache: %w", err)

@@ -125,3 +125,52 @@ func TestStatCacheImmutableNotRacy(t *testing.T) {
 		t.Errorf("reads = %d, want 1", c.Reads())
 	}
 }
+
+// TestStatCacheFile: Save and OpenStatCache keep every sum; a file of
+// another format or a truncated one opens as an empty cache.
+func TestStatCacheFile(t *testing.T) {
+	dir := t.TempDir()
+	c, err := OpenStatCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[statKey]string{
+		{Dev: 1, Ino: 2, Size: 3, Mtime: -4, Ctime: 5, Mode: 0o100644}: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		{Dev: 1 << 60, Ino: 7, Size: 0, Mtime: 8, Ctime: 9, Mode: 0o104755}: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	}
+	for k, v := range want {
+		c.sums[k] = v
+	}
+	c.dirty = true
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := OpenStatCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.sums) != len(want) {
+		t.Fatalf("reopened cache has %d sums, want %d", len(again.sums), len(want))
+	}
+	for k, v := range want {
+		if again.sums[k] != v {
+			t.Errorf("sum of %+v = %q, want %q", k, again.sums[k], v)
+		}
+	}
+	file := filepath.Join(dir, statCacheFile)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string][]byte{
+		"truncated": data[:len(data)-1], "json": []byte(`[{"dev":1}]`), "empty": nil,
+	} {
+		if err := os.WriteFile(file, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := OpenStatCache(dir)
+		if err != nil || len(c.sums) != 0 {
+			t.Errorf("%s file: %d sums, %v; want an empty cache", name, len(c.sums), err)
+		}
+	}
+}

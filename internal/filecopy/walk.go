@@ -60,7 +60,9 @@ func (p *plan) walk(ctx context.Context, srcDir, dstDir, rel string) (int, error
 		childSrc := path.Join(srcDir, de.Name())
 		childRel := path.Join(rel, de.Name())
 		target := path.Join(dstDir, de.Name())
-		fi, err := fsys.Lstat(childSrc)
+		// The entry's lstat, taken by ReadDir (one fstatat in the open
+		// directory), not a second lookup of the path.
+		fi, err := de.Info()
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
