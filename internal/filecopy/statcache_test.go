@@ -135,7 +135,7 @@ func TestStatCacheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[statKey]string{
-		{Dev: 1, Ino: 2, Size: 3, Mtime: -4, Ctime: 5, Mode: 0o100644}: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		{Dev: 1, Ino: 2, Size: 3, Mtime: -4, Ctime: 5, Mode: 0o100644}:      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 		{Dev: 1 << 60, Ino: 7, Size: 0, Mtime: 8, Ctime: 9, Mode: 0o104755}: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	}
 	for k, v := range want {
