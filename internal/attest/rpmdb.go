@@ -60,8 +60,12 @@ func scanRPMDB(ctx context.Context, r io.Reader, size int64, name, kind, tmpDir 
 		if h.Name == "gpg-pubkey" {
 			return nil
 		}
+		v := h.Version
+		if h.Release != "" {
+			v += "-" + h.Release
+		}
 		pkgs = append(pkgs, Package{
-			Name: h.Name, Version: h.Version + "-" + h.Release, Epoch: h.Epoch, Arch: h.Arch,
+			Name: h.Name, Version: v, Epoch: h.Epoch, Arch: h.Arch,
 			License: h.License, Kind: "rpm", Source: name,
 		})
 		return nil
