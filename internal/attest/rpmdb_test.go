@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,8 +206,43 @@ func TestScanRPMPrefersSqlite(t *testing.T) {
 	}
 }
 
+// sqliteDB writes a database with rpm's Packages table holding blobs,
+// made with modernc.org/sqlite (rpmbuild not needed), and returns its path.
+func sqliteDB(t *testing.T, blobs ...[]byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rpmdb.sqlite")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blobs {
+		if _, err := db.Exec(`INSERT INTO Packages (blob) VALUES (?)`, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestScanRPMCorrupt(t *testing.T) {
-	sqlite := rpmSqliteDB(t)
+	// Enough rows for the table to span pages that truncation cuts off.
+	var blobs [][]byte
+	for i := range 50 {
+		blobs = append(blobs, headerBlob(str(rpmTagName, fmt.Sprintf("pkg%d-%s", i, strings.Repeat("x", 200))), str(rpmTagVersion, "1"), str(rpmTagRelease, "1")))
+	}
+	sqlite, err := os.ReadFile(sqliteDB(t, blobs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pkgs, err := Scan(context.Background(), rpmImage(t, "fedora", reg("var/lib/rpm/rpmdb.sqlite", 0o644, string(sqlite))), t.TempDir()); err != nil || len(pkgs) != 50 {
+		t.Fatalf("the whole database: %d packages, %v", len(pkgs), err)
+	}
 	half := string(sqlite[:len(sqlite)/2])
 	garbage := strings.Repeat("not a database ", 1000)
 	for _, c := range []struct{ name, path, body, want string }{
@@ -222,6 +258,7 @@ func TestScanRPMCorrupt(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error; packages %v", purls(pkgs))
 			}
+			t.Log(err)
 			if !strings.Contains(err.Error(), "/"+c.path+": ") || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %q, want one naming /%s and saying %q", err, c.path, c.want)
 			}
@@ -240,19 +277,7 @@ func TestScanRPMCorrupt(t *testing.T) {
 
 func TestSqliteRowsDamaged(t *testing.T) {
 	// A valid database whose Packages row is not a header.
-	path := filepath.Join(t.TempDir(), "rpmdb.sqlite")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = db.Exec(`CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL); INSERT INTO Packages (blob) VALUES (x'00000001')`)
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = sqliteBlobs(context.Background(), path, func(b []byte) error {
+	err := sqliteBlobs(context.Background(), sqliteDB(t, []byte{0, 0, 0, 1}), func(b []byte) error {
 		_, err := parseRPMHeader(b)
 		return err
 	})
