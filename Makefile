@@ -42,7 +42,7 @@ test: deps lint test-go fuzz
 FUZZTIME ?= 20s
 FUZZERS := ./parser:FuzzParse ./parser/shell:FuzzProcessWord ./snapshot:FuzzApply \
 	./internal/filecopy:FuzzSelect ./internal/filecopy:FuzzDockerignore ./check:FuzzRun \
-	./registry:FuzzErrorResponse
+	./registry:FuzzErrorResponse ./internal/attest:FuzzRPMHeader ./internal/attest:FuzzBerkeleyDB
 
 fuzz:
 	@set -e; for f in $(FUZZERS); do \

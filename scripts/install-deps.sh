@@ -6,8 +6,9 @@ set -euo pipefail
 
 # uidmap (newuidmap, newgidmap) and fuse-overlayfs: the rootless level; libcap2-bin
 # (setcap): the file capabilities of those helpers in `make image`;
-# qemu-user-static: RUN steps of other platforms (handlers registered below).
-packages=(docker-registry skopeo umoci runc busybox-static jq apache2-utils openssl buildah ca-certificates uidmap fuse-overlayfs libcap2-bin qemu-user-static)
+# qemu-user-static: RUN steps of other platforms (handlers registered below);
+# rpm (rpmbuild, rpm 4.18): the rpmdb.sqlite the SBOM tests build and read.
+packages=(docker-registry skopeo umoci runc busybox-static jq apache2-utils openssl buildah ca-certificates uidmap fuse-overlayfs libcap2-bin qemu-user-static rpm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,15 +11,18 @@ import (
 
 // Package is one package the SBOM lists.
 type Package struct {
-	Name    string
+	Name string
+	// Version is rpm's VERSION-RELEASE for an rpm.
 	Version string
+	// Epoch is an rpm's EPOCH, "" when it has none.
+	Epoch   string
 	Arch    string
 	License string
-	// Kind is "deb", "apk" or "golang".
+	// Kind is "deb", "apk", "rpm" or "golang".
 	Kind string
 	// Source is the file it was found in, from the image root ("/var/lib/dpkg/status").
 	Source string
-	// Distro is the os-release ID for deb and apk ("debian", "alpine").
+	// Distro is the os-release ID for deb, apk and rpm ("debian", "alpine", "fedora").
 	Distro string
 }
 
@@ -36,6 +39,25 @@ func (p Package) PURL() string {
 		s := "pkg:" + p.Kind + "/" + distro + "/" + url.PathEscape(p.Name) + "@" + url.PathEscape(p.Version)
 		if p.Arch != "" {
 			s += "?arch=" + url.QueryEscape(p.Arch)
+		}
+		return s
+	case "rpm":
+		// The namespace is the vendor; without an os-release it is left
+		// out rather than guessed (the purl spec makes it optional).
+		s := "pkg:rpm/"
+		if p.Distro != "" {
+			s += url.PathEscape(p.Distro) + "/"
+		}
+		s += url.PathEscape(p.Name) + "@" + url.PathEscape(p.Version)
+		q := url.Values{}
+		if p.Arch != "" {
+			q.Set("arch", p.Arch)
+		}
+		if p.Epoch != "" {
+			q.Set("epoch", p.Epoch)
+		}
+		if len(q) > 0 {
+			s += "?" + q.Encode() // sorted by key, as the spec asks
 		}
 		return s
 	}

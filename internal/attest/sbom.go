@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,16 +24,22 @@ import (
 
 // Scan lists the packages in img's file system, read as one stream of
 // its layers with whiteouts applied (mutate.Extract): the dpkg status
-// database and status.d/, apk's installed database, and every executable
-// ELF file that is a Go binary (copied to a temp file in tmpDir, "" for
-// the system's, to be read by debug/buildinfo). rpm databases are not
-// read. Packages come sorted by kind, name and version.
+// database and status.d/, apk's installed database, rpm's database
+// (rpmdb.sqlite, or the BerkeleyDB Packages of older releases when there
+// is no rpmdb.sqlite; under /var/lib/rpm or /usr/lib/sysimage/rpm; the
+// ndb Packages.db is not read), and every executable ELF file that is a
+// Go binary. An rpm database and an ELF file are copied to a temp file in
+// tmpDir ("" for the system's) to be read; an rpm database larger than
+// 512 MiB, or one that is corrupt, fails the scan with an error naming
+// it, since an SBOM silently missing an image's packages would be worse.
+// Packages come sorted by kind, name and version.
 func Scan(ctx context.Context, img v1.Image, tmpDir string) ([]Package, error) {
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
 	var pkgs []Package
 	var distro string
+	rpmKinds := map[string]bool{} // the rpm database kinds found
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -66,12 +73,22 @@ func Scan(ctx context.Context, img v1.Image, tmpDir string) ([]Package, error) {
 			if found, err = parseApk(tr, p); err != nil {
 				return nil, fmt.Errorf("scan image: read %s: %w", p, err)
 			}
+		case rpmDBKind(p) != "":
+			kind := rpmDBKind(p)
+			if found, err = scanRPMDB(ctx, tr, h.Size, p, kind, tmpDir); err != nil {
+				return nil, fmt.Errorf("scan image: read %s: %w", p, err)
+			}
+			rpmKinds[kind] = true
 		case h.Mode&0o111 != 0 && h.Size > 4:
 			if found, err = scanBinary(tr, p, tmpDir); err != nil {
 				return nil, fmt.Errorf("scan image: read %s: %w", p, err)
 			}
 		}
 		pkgs = append(pkgs, found...)
+	}
+	if rpmKinds["sqlite"] && rpmKinds["bdb"] {
+		// A BerkeleyDB left behind by rpm's conversion to sqlite is stale.
+		pkgs = slices.DeleteFunc(pkgs, func(p Package) bool { return p.Kind == "rpm" && rpmDBKind(p.Source) == "bdb" })
 	}
 	for i := range pkgs {
 		if pkgs[i].Kind != "golang" {
