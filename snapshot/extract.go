@@ -39,8 +39,9 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ...ExtractOption)
 type ExtractOption func(*extractOptions)
 
 type extractOptions struct {
-	maxSize  int64
-	linkFrom string // WithLinkFrom
+	maxSize     int64
+	linkFrom    string                      // WithLinkFrom
+	linkSources func(string) (string, bool) // WithLinkSources
 }
 
 // WithMaxExtractSize bounds the bytes of file content one extraction
@@ -73,6 +74,45 @@ type extractor struct {
 	budget   *layer.Budget
 	userns   bool    // root of a user namespace: no devices, unmapped ids
 	linker   *linker // WithLinkFrom, or nil
+
+	// The directory the last entry went to, kept open for the entries
+	// that follow in it (a tar lists a directory's files together);
+	// dirGen counts the times one was opened.
+	dirFD   int
+	dirName string
+	dirGen  uint64
+}
+
+// parentDir returns a descriptor of the directory dir (made where missing),
+// owned by x: the caller does not close it.
+func (x *extractor) parentDir(dir string) (int, error) {
+	if x.dirFD >= 0 && x.dirName == dir {
+		return x.dirFD, nil
+	}
+	x.dropDir()
+	fd, err := x.root.openDir(dir, true)
+	if err != nil {
+		return -1, err
+	}
+	x.dirFD, x.dirName = fd, dir
+	x.dirGen++
+	return fd, nil
+}
+
+// dropDir closes the kept directory.
+func (x *extractor) dropDir() {
+	if x.dirFD >= 0 {
+		unix.Close(x.dirFD)
+	}
+	x.dirFD, x.dirName = -1, ""
+}
+
+// replacing forgets the kept directory when the entry name is it or one of
+// its parents: the entry may replace it, or make a symlink of it.
+func (x *extractor) replacing(name string) {
+	if x.dirFD >= 0 && (x.dirName == name || strings.HasPrefix(x.dirName, name+"/")) {
+		x.dropDir()
+	}
 }
 
 func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o extractOptions) error {
@@ -82,13 +122,11 @@ func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o 
 	}
 	defer root.Close()
 	x := &extractor{root: root, mode: mode, created: map[string]bool{}, euid: os.Geteuid(), userns: userns.Inside(),
-		budget: layer.NewBudget(dir, o.maxSize)}
-	if o.linkFrom != "" {
-		// A hint only: a layer that cannot be opened links nothing.
-		if k, err := newLinker(o.linkFrom); err == nil {
-			x.linker = k
-			defer k.close()
-		}
+		budget: layer.NewBudget(dir, o.maxSize), dirFD: -1}
+	defer x.dropDir()
+	if k := newLinker(o); k != nil {
+		x.linker = k
+		defer k.close()
 	}
 	tr := tar.NewReader(r)
 	for {
@@ -132,13 +170,14 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 	dir, base := path.Split(name)
 	dir = path.Clean(dir)
 	if strings.HasPrefix(base, whiteoutPrefix) {
+		x.dropDir() // it removes what it names, or what a directory held
 		return x.whiteout(dir, base)
 	}
-	pfd, err := x.root.openDir(dir, true)
+	x.replacing(name)
+	pfd, err := x.parentDir(dir)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(pfd)
 	var st unix.Stat_t
 	exists := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
 	isDir := exists && st.Mode&unix.S_IFMT == unix.S_IFDIR

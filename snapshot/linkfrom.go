@@ -39,33 +39,53 @@ func WithLinkFrom(dir string) ExtractOption {
 	return func(o *extractOptions) { o.linkFrom = dir }
 }
 
-// linker finds the files of one extraction that an earlier layer has.
-type linker struct {
-	from   *inRoot
-	buf    []byte
-	linked map[string]bool // names linked from the earlier layer
-
-	// The directory of the last lookup, on both sides, opened without
-	// following symlinks; ok is false when either side does not have it.
-	dir            string
-	ok             bool
-	fromFD         int
-	newDev, newIno uint64
+// WithLinkSources makes an extraction hard-link a regular file from the
+// path on disk that source returns for its name, if that file is the entry
+// exactly and has no other link: a COPY --from layer whose files are a
+// stage's. The caller keeps the source out of the layers below this one,
+// and one link count keeps one inode from two paths of one layer stack.
+func WithLinkSources(source func(name string) (string, bool)) ExtractOption {
+	return func(o *extractOptions) { o.linkSources = source }
 }
 
-func newLinker(dir string) (*linker, error) {
-	r, err := openRoot(dir)
-	if err != nil {
-		return nil, err
+// linker finds the files of one extraction that an earlier layer has.
+type linker struct {
+	from    *inRoot                     // WithLinkFrom, or nil
+	sources func(string) (string, bool) // WithLinkSources, or nil
+	buf     []byte
+	linked  map[string]bool // names linked from the earlier layer
+
+	// The directory of the last lookup (and the extractor's dirGen when
+	// it was looked up): ok when both layers have it at that path without
+	// a symlink and the entry's directory is that one.
+	dir    string
+	gen    uint64
+	ok     bool
+	fromFD int
+}
+
+// newLinker returns the linker of o, nil when o links nothing.
+func newLinker(o extractOptions) *linker {
+	k := &linker{sources: o.linkSources, linked: map[string]bool{}, fromFD: -1}
+	if o.linkFrom != "" {
+		// A hint only: a layer that cannot be opened links nothing.
+		if r, err := openRoot(o.linkFrom); err == nil {
+			k.from = r
+		}
 	}
-	return &linker{from: r, linked: map[string]bool{}, fromFD: -1}, nil
+	if k.from == nil && k.sources == nil {
+		return nil
+	}
+	return k
 }
 
 func (k *linker) close() {
 	if k.fromFD >= 0 {
 		unix.Close(k.fromFD)
 	}
-	k.from.Close()
+	if k.from != nil {
+		k.from.Close()
+	}
 }
 
 // openNoFollow opens the directory name below r's root one component at a
@@ -87,15 +107,16 @@ func openNoFollow(r *inRoot, name string) (int, error) {
 }
 
 // enter makes dir the directory of lookups: ok when both the earlier layer
-// and the new one (x.root) have it at that path without a symlink.
-func (k *linker) enter(x *extractor, dir string) {
-	if dir == k.dir {
+// and the new one (x.root) have it at that path without a symlink, and pfd,
+// where the entry goes, is the new one's.
+func (k *linker) enter(x *extractor, dir string, pfd int) {
+	if k.from == nil || (dir == k.dir && x.dirGen == k.gen) {
 		return
 	}
 	if k.fromFD >= 0 {
 		unix.Close(k.fromFD)
 	}
-	k.dir, k.ok, k.fromFD = dir, false, -1
+	k.dir, k.gen, k.ok, k.fromFD = dir, x.dirGen, false, -1
 	fromFD, err := openNoFollow(k.from, dir)
 	if err != nil {
 		return
@@ -105,14 +126,14 @@ func (k *linker) enter(x *extractor, dir string) {
 		unix.Close(fromFD)
 		return
 	}
-	var st unix.Stat_t
-	err = unix.Fstat(newFD, &st)
+	var want, got unix.Stat_t
+	err = unix.Fstat(newFD, &want)
 	unix.Close(newFD)
-	if err != nil {
+	if err != nil || unix.Fstat(pfd, &got) != nil || got.Dev != want.Dev || got.Ino != want.Ino {
 		unix.Close(fromFD)
 		return
 	}
-	k.fromFD, k.ok, k.newDev, k.newIno = fromFD, true, st.Dev, st.Ino
+	k.fromFD, k.ok = fromFD, true
 }
 
 // link reads the entry hdr from r and hard-links it into pfd as base from
@@ -129,8 +150,16 @@ func (k *linker) link(x *extractor, pfd int, dir, base, name string, hdr *tar.He
 	if _, err := io.ReadFull(r, data); err != nil {
 		return false, nil, fmt.Errorf("read file: %w", err)
 	}
-	k.enter(x, dir)
-	if !k.ok || !k.sameDir(pfd) || !k.same(base, hdr, data) {
+	if k.sources != nil {
+		if src, ok := k.sources(name); ok {
+			if sameFile(unix.AT_FDCWD, src, hdr, data, true) && unix.Linkat(unix.AT_FDCWD, src, pfd, base, 0) == nil {
+				k.linked[name] = true
+				return true, nil, nil
+			}
+		}
+	}
+	k.enter(x, dir, pfd)
+	if !k.ok || !sameFile(k.fromFD, base, hdr, data, false) {
 		return false, bytes.NewReader(data), nil
 	}
 	if err := unix.Linkat(k.fromFD, base, pfd, base, 0); err != nil {
@@ -140,23 +169,18 @@ func (k *linker) link(x *extractor, pfd int, dir, base, name string, hdr *tar.He
 	return true, nil, nil
 }
 
-// sameDir reports whether pfd, the directory the entry goes to, is the one
-// at its path without symlinks.
-func (k *linker) sameDir(pfd int) bool {
-	var st unix.Stat_t
-	return unix.Fstat(pfd, &st) == nil && st.Dev == k.newDev && st.Ino == k.newIno
-}
-
-// same reports whether the earlier layer's base is the entry hdr with data.
-func (k *linker) same(base string, hdr *tar.Header, data []byte) bool {
-	fd, err := unix.Openat(k.fromFD, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+// sameFile reports whether the file name in dirfd is the entry hdr with
+// data; with onlyLink, also that it has no other link.
+func sameFile(dirfd int, name string, hdr *tar.Header, data []byte, onlyLink bool) bool {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return false
 	}
-	f := os.NewFile(uintptr(fd), base)
+	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != hdr.Size ||
+		(onlyLink && st.Nlink != 1) ||
 		int(st.Uid) != hdr.Uid || int(st.Gid) != hdr.Gid || st.Mode&0o7777 != uint32(hdr.Mode)&0o7777 ||
 		st.Mtim.Nano() != hdr.ModTime.UnixNano() {
 		return false

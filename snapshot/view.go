@@ -245,6 +245,13 @@ func (v *View) Resolve(name string) (string, error) {
 	return r, nil
 }
 
+// RealPath returns the path on disk of name's top entry, the file a read
+// of name reads (name's directories are not symlinks).
+func (v *View) RealPath(name string) (string, error) {
+	p, _, err := v.realPath("lstat", name)
+	return p, err
+}
+
 // realPathInfo returns name's info and the real path of its top entry.
 func (v *View) realPathInfo(name string) (fs.FileInfo, string, error) {
 	p, fi, err := v.realPath("lstat", name)

@@ -76,11 +76,11 @@ type stageRun struct {
 	result   *state
 	err      error
 	total    int // vertices of this stage, for "[label i/total]"
-	// runAhead: a RUN comes later in the stage than the instruction
-	// being dispatched (its layers will be needed extracted).
-	runAhead bool
-	count    int
-	onbuild  bool // a base image's ONBUILD trigger is being run
+	// rootAhead: an instruction later in the stage than the one being
+	// dispatched reads the root (its layers will be needed extracted).
+	rootAhead bool
+	count     int
+	onbuild   bool // a base image's ONBUILD trigger is being run
 }
 
 // vertex is one executed instruction, as progress shows it.
@@ -396,7 +396,7 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 	sr.scope = b.globals.NewStage(st.cfg.Config.Env)
 	for i, inst := range insts {
 		sr.onbuild = i < nTriggers
-		sr.runAhead = hasRun(insts[i+1:])
+		sr.rootAhead = readsRoot(insts[i+1:])
 		next, err := b.dispatch(ctx, sr, st, inst)
 		if err != nil {
 			return nil, instErr(inst.Location(), shorten(inst.Original(), 60), err)
@@ -406,11 +406,18 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 	return st, nil
 }
 
-// hasRun reports whether insts hold a RUN.
-func hasRun(insts []parser.Instruction) bool {
+// readsRoot reports whether one of insts reads the stage's root file
+// system: a RUN, a WORKDIR, or a COPY or ADD without --link (its
+// destination's directories and owners).
+func readsRoot(insts []parser.Instruction) bool {
 	for _, in := range insts {
-		if _, ok := in.(*parser.Run); ok {
+		switch in := in.(type) {
+		case *parser.Run, *parser.Workdir:
 			return true
+		case *parser.Copy:
+			if !in.Link {
+				return true
+			}
 		}
 	}
 	return false

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -75,7 +78,7 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 	if c.Link {
 		req.Dest = nil // --link: the layer does not depend on what is below it
 	}
-	runAhead := sr.runAhead
+	rootAhead := sr.rootAhead
 	hashStart := time.Now()
 	sum, files, err := filecopy.ChecksumFiles(ctx, req)
 	if err != nil {
@@ -113,11 +116,19 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			b.phase(v, PhaseHash, time.Now().Add(-hashTime))
 			started := time.Now()
 			write := b.writeLayer
-			if runAhead {
-				// A RUN later in this stage needs the layer as a lower
-				// directory: extract it from the bytes being written.
+			req := req
+			if rootAhead {
+				// A later step of this stage needs the layer as a lower
+				// directory: extract it from the bytes being written,
+				// linking what a stage or an image source has.
+				var opts []snapshot.ExtractOption
+				if view, ok := src.(*snapshot.View); ok {
+					var onFile func(string, filecopy.FS, string)
+					onFile, opts = linkSources(view, dirs)
+					req.OnFile = onFile
+				}
 				write = func(ctx context.Context, fn func(io.Writer) error) (v1.Layer, error) {
-					return b.writeLayerExtracted(ctx, fn, hint)
+					return b.writeLayerExtracted(ctx, fn, hint, opts...)
 				}
 			}
 			l, err := write(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
@@ -127,6 +138,38 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			return l, err
 		},
 	}, nil
+}
+
+// linkSources lets the extraction of a COPY --from layer hard-link each
+// file from the source view's file on disk (snapshot.WithLinkSources):
+// onFile, the Request's OnFile, notes where each file comes from. A file
+// of a layer of the destination (below, one of dest) is not linked, so
+// that no inode shows at two paths of one root.
+func linkSources(view *snapshot.View, dest []string) (onFile func(string, filecopy.FS, string), opts []snapshot.ExtractOption) {
+	var paths sync.Map // clean tar name → path on disk
+	onFile = func(tarName string, fsys filecopy.FS, srcName string) {
+		if fsys != filecopy.FS(view) {
+			return
+		}
+		p, err := view.RealPath(srcName)
+		if err != nil {
+			return
+		}
+		for _, d := range dest {
+			if strings.HasPrefix(p, d+string(filepath.Separator)) {
+				return
+			}
+		}
+		paths.Store(path.Clean(strings.TrimPrefix(tarName, "/")), p)
+	}
+	lookup := func(name string) (string, bool) {
+		p, ok := paths.Load(name)
+		if !ok {
+			return "", false
+		}
+		return p.(string), true
+	}
+	return onFile, []snapshot.ExtractOption{snapshot.WithLinkSources(lookup)}
 }
 
 // maxExplainedFiles bounds the per-file digests a COPY record keeps.

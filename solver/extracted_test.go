@@ -56,14 +56,16 @@ func TestWriteLayerExtracted(t *testing.T) {
 	}
 }
 
-func TestHasRun(t *testing.T) {
-	df, err := parser.Parse(strings.NewReader("FROM scratch\nCOPY a /a\nRUN true\nCOPY b /b\n"))
+func TestReadsRoot(t *testing.T) {
+	df, err := parser.Parse(strings.NewReader("FROM scratch\nCOPY a /a\nRUN true\nCOPY --link b /b\nCOPY c /c\nWORKDIR /w\nENV X=1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	insts := df.Stages[0].Instructions
-	if !hasRun(insts[1:]) || hasRun(insts[2:]) {
-		t.Errorf("hasRun after COPY a = %v, after RUN = %v; want true, false", hasRun(insts[1:]), hasRun(insts[2:]))
+	for i, want := range []bool{true, true, true, true, false, false} {
+		if got := readsRoot(insts[i+1:]); got != want {
+			t.Errorf("readsRoot after %q = %v, want %v", insts[i].Original(), got, want)
+		}
 	}
 }
 

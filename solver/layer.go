@@ -22,9 +22,9 @@ func (b *build) writeLayer(ctx context.Context, fn func(w io.Writer) error) (v1.
 // failed extraction costs only the extraction (the layer is extracted
 // from its tar when needed). hint names the step (its arguments, "" for
 // none): its files that the layer it made last has unchanged are hard
-// links to that layer's, and this layer is the next one's hint.
-func (b *build) writeLayerExtracted(ctx context.Context, fn func(w io.Writer) error, hint string) (v1.Layer, error) {
-	var opts []snapshot.ExtractOption
+// links to that layer's, and this layer is the next one's hint. opts add
+// to how the layer is extracted (snapshot.WithLinkSources).
+func (b *build) writeLayerExtracted(ctx context.Context, fn func(w io.Writer) error, hint string, opts ...snapshot.ExtractOption) (v1.Layer, error) {
 	if dir, ok := b.s.store.LinkHint(hint); ok && hint != "" {
 		opts = append(opts, snapshot.WithLinkFrom(dir))
 	}

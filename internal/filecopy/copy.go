@@ -40,6 +40,9 @@ func Copy(ctx context.Context, req Request, w io.Writer) error {
 			hdr.Linkname = e.hardTo
 			hdr.Size = 0
 		}
+		if req.OnFile != nil && e.fsys != nil && hdr.Typeflag == tar.TypeReg {
+			req.OnFile(hdr.Name, e.fsys, e.srcName) // before a reader of the tar sees the entry
+		}
 		if err := tw.WriteHeader(&hdr); err != nil {
 			return fmt.Errorf("write header %s: %w", hdr.Name, err)
 		}

@@ -226,16 +226,31 @@ func (d *dirFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return out, nil
 }
 
+// Open opens name, which is not a symlink, for reading: one open in the
+// root and an fstat of what it opened for the ignore patterns.
 func (d *dirFS) Open(name string) (io.ReadCloser, error) {
 	name = cleanName(name)
-	fi, err := d.Lstat(name)
+	f, err := d.openIn(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("is a symlink")}
+	}
 	if err != nil {
 		return nil, err
 	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("is a symlink")}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: unwrapPathErr(err)}
 	}
-	return d.openIn(name, unix.O_RDONLY|unix.O_NOFOLLOW)
+	ok, err := d.visible(name, fi.IsDir())
+	if err != nil || !ok {
+		f.Close()
+		if err == nil {
+			err = &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		}
+		return nil, err
+	}
+	return f, nil
 }
 
 func (d *dirFS) Readlink(name string) (string, error) {
