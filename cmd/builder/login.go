@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	regclient "github.com/builderdev/builder/registry"
@@ -108,8 +109,7 @@ func promptLogin(s stdio, registry, username, password string) (string, string, 
 	if password != "" {
 		return username, password, nil
 	}
-	fmt.Fprintf(s.out, "Password: ")
-	pw, err := term.ReadPassword(int(f.Fd()))
+	pw, err := readPassword(f, s.out, "Password: ")
 	fmt.Fprintln(s.out) // the newline the user typed was not echoed
 	if err != nil {
 		return "", "", fmt.Errorf("read password: %w", err)
@@ -118,6 +118,32 @@ func promptLogin(s stdio, registry, username, password string) (string, string, 
 		return "", "", &exitError{code: 2, err: errors.New("login: a password is required")}
 	}
 	return username, string(pw), nil
+}
+
+// readPassword turns the terminal's echo off, then prints prompt and reads
+// a line: in this order, so that what is typed as soon as the prompt shows
+// is never echoed (term.ReadPassword turns echo off only once called, after
+// the prompt). The terminal's settings are put back.
+func readPassword(f *os.File, out io.Writer, prompt string) ([]byte, error) {
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	noEcho := *old
+	noEcho.Lflag &^= unix.ECHO
+	noEcho.Lflag |= unix.ICANON | unix.ISIG
+	noEcho.Iflag |= unix.ICRNL
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &noEcho); err != nil {
+		return nil, err
+	}
+	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	fmt.Fprint(out, prompt)
+	line, err := readLine(f)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return []byte(line), nil
 }
 
 // readLine reads up to a newline a byte at a time, so nothing after it is
