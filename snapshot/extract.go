@@ -78,15 +78,16 @@ type extractor struct {
 	// The directory the last entry went to, kept open for the entries
 	// that follow in it (a tar lists a directory's files together);
 	// dirGen counts the times one was opened.
-	dirFD   int
-	dirName string
-	dirGen  uint64
+	dirFD    int
+	dirName  string
+	dirGen   uint64
+	dirStale bool // an entry was removed since: the path may lead elsewhere
 }
 
 // parentDir returns a descriptor of the directory dir (made where missing),
 // owned by x: the caller does not close it.
 func (x *extractor) parentDir(dir string) (int, error) {
-	if x.dirFD >= 0 && x.dirName == dir {
+	if x.dirFD >= 0 && x.dirName == dir && !x.dirStale {
 		return x.dirFD, nil
 	}
 	x.dropDir()
@@ -104,7 +105,7 @@ func (x *extractor) dropDir() {
 	if x.dirFD >= 0 {
 		unix.Close(x.dirFD)
 	}
-	x.dirFD, x.dirName = -1, ""
+	x.dirFD, x.dirName, x.dirStale = -1, "", false
 }
 
 // replacing forgets the kept directory when the entry name is it or one of
@@ -185,6 +186,8 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 		if err := os.RemoveAll(procPath(pfd, base)); err != nil {
 			return fmt.Errorf("remove existing: %w", err)
 		}
+		// What went may be where a symlink led the kept directory's path.
+		x.dirStale = true
 	}
 	perm := uint32(hdr.Mode) & 0o7777
 	symlink := false

@@ -109,3 +109,21 @@ func TestLinkFromGone(t *testing.T) {
 		t.Fatalf("d/f = %q, %v", data, err)
 	}
 }
+
+// TestExtractKeptDirFollowsReplacement: the directory an extraction keeps
+// open for consecutive entries is looked up again once an entry replaced
+// something in it: here l leads to b through b/x, which an entry of l
+// replaces with a file, so l leads nowhere and the next entry of l fails
+// as it does when each entry resolves its directory afresh.
+func TestExtractKeptDirFollowsReplacement(t *testing.T) {
+	root := t.TempDir()
+	b := mkTar(t, dir("b/", 0o755), dir("b/x/", 0o755), symlink("l", "b/x/.."), file("l/f1", "one"),
+		file("l/x", "now a file"), file("l/f2", "two"))
+	err := extract(context.Background(), root, bytes.NewReader(b), whiteoutsAsOverlay, extractConfig(nil))
+	if err == nil {
+		t.Fatalf("extraction through a path that no longer resolves succeeded")
+	}
+	if _, serr := os.Lstat(filepath.Join(root, "b", "f2")); serr == nil {
+		t.Errorf("l/f2 went to b/f2 through a directory kept open after l stopped leading there")
+	}
+}
