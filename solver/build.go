@@ -25,6 +25,7 @@ import (
 
 // build is the state of one Build call.
 type build struct {
+	speculations
 	s          *Solver
 	rep        Reporter  // s's reporter, masking the build's secrets
 	scrub      *scrubber // nil without secrets
@@ -73,9 +74,16 @@ type stageRun struct {
 	needed   bool
 	deps     map[int]bool
 	done     chan struct{}
-	result   *state
-	err      error
-	total    int // vertices of this stage, for "[label i/total]"
+	// insts are the instructions being run (ONBUILD triggers first), pos
+	// the one being dispatched; specs the speculations made for later
+	// ones (speculate.go).
+	insts  []parser.Instruction
+	pos    int
+	specMu sync.Mutex
+	specs  map[int]*speculation
+	result *state
+	err    error
+	total  int // vertices of this stage, for "[label i/total]"
 	// rootAhead: an instruction later in the stage than the one being
 	// dispatched reads the root (its layers will be needed extracted).
 	rootAhead bool
@@ -153,6 +161,13 @@ func (b *build) prepare() error {
 // returns the target's result.
 func (b *build) runStages(ctx context.Context) (*state, error) {
 	g, gctx := errgroup.WithContext(ctx)
+	specCtx, cancelSpecs := context.WithCancel(gctx)
+	b.specCtx = specCtx
+	defer func() {
+		// What was speculated and not used is of no use now.
+		cancelSpecs()
+		b.specWG.Wait()
+	}()
 	for i, sr := range b.stages {
 		if !sr.needed || b.external[i] {
 			continue
@@ -394,7 +409,9 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 	}
 	nTriggers := len(insts) - len(sr.stage.Instructions)
 	sr.scope = b.globals.NewStage(st.cfg.Config.Env)
+	sr.insts = insts
 	for i, inst := range insts {
+		sr.pos = i
 		sr.onbuild = i < nTriggers
 		sr.rootAhead = readsRoot(insts[i+1:])
 		next, err := b.dispatch(ctx, sr, st, inst)

@@ -34,22 +34,34 @@ func (b *build) copy(ctx context.Context, sr *stageRun, st *state, c *parser.Cop
 	return b.layerStep(ctx, s)
 }
 
-// copyStep prepares a COPY or ADD: its sources' checksums and its key.
-func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser.Copy, kind, text string) (step, error) {
+// copyPrep is a COPY or ADD made ready against one state: what it reads
+// and writes, and the arguments of its key.
+type copyPrep struct {
+	req    filecopy.Request
+	src    filecopy.FS
+	srcKey string
+	dirs   []string // the state's layer directories
+	chown  *user.Identity
+	args   map[string]any
+	hint   string // the link hint: the step without its files
+}
+
+// prepareCopy resolves c's sources, destination and owner against st.
+func (b *build) prepareCopy(ctx context.Context, sr *stageRun, st *state, c *parser.Copy, kind string) (*copyPrep, error) {
 	src, srcKey, err := b.sourceFS(ctx, c.From)
 	if err != nil {
-		return step{}, err
+		return nil, err
 	}
 	dirs, err := b.lowerDirs(ctx, st)
 	if err != nil {
-		return step{}, err
+		return nil, err
 	}
 	dest := snapshot.NewView(dirs)
 	var chown *user.Identity
 	if c.Chown != "" {
 		id, err := user.ResolveChown(dest, c.Chown)
 		if err != nil {
-			return step{}, fmt.Errorf("--chown=%s: %w", c.Chown, err)
+			return nil, fmt.Errorf("--chown=%s: %w", c.Chown, err)
 		}
 		chown = &id
 	}
@@ -63,7 +75,7 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 	}
 	heredocs, err := b.heredocFiles(sr, c.Heredocs)
 	if err != nil {
-		return step{}, err
+		return nil, err
 	}
 	req := filecopy.Request{
 		Src: src, SrcName: srcName(c.From), Dest: dest,
@@ -78,9 +90,52 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 	if c.Link {
 		req.Dest = nil // --link: the layer does not depend on what is below it
 	}
+	var uid, gid int64 = -1, -1
+	if chown != nil {
+		uid, gid = int64(chown.UID), int64(chown.GID)
+	}
+	args := map[string]any{
+		"sources": c.Sources, "dest": c.Dest, "workdir": st.cfg.Config.WorkingDir, "uid": uid, "gid": gid,
+		"chmod": c.Chmod, "link": c.Link, "parents": c.Parents, "excludes": c.Excludes,
+		"checksum": c.Checksum, "unpack": c.Unpack, "from": c.From,
+	}
+	// The step without its files: its last layer is where a rebuild after
+	// a change of some of them links the others from.
+	hint := "copy:" + keyOf(map[string]any{"kind": kind, "args": args}).Hex
+	return &copyPrep{req: req, src: src, srcKey: srcKey, dirs: dirs, chown: chown, args: args, hint: hint}, nil
+}
+
+// writeCopyLayer writes the layer of p into the store; extracted, it is
+// also extracted from the bytes being written (a later step of the stage
+// needs it as a lower directory), linking what a stage or an image source
+// has.
+func (b *build) writeCopyLayer(ctx context.Context, p *copyPrep, extracted bool) (v1.Layer, error) {
+	req := p.req
+	fn := func(w io.Writer) error { return filecopy.Copy(ctx, req, w) }
+	if !extracted {
+		return b.writeLayer(ctx, fn)
+	}
+	var opts []snapshot.ExtractOption
+	if view, ok := p.src.(*snapshot.View); ok {
+		var onFile func(string, filecopy.FS, string)
+		onFile, opts = linkSources(view, p.dirs)
+		req.OnFile = onFile
+	}
+	return b.writeLayerExtracted(ctx, fn, p.hint, opts...)
+}
+
+// copyStep prepares a COPY or ADD: its sources' checksums and its key.
+func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser.Copy, kind, text string) (step, error) {
+	spec := b.speculateWhileWaiting(ctx, sr, st, c)
+	p, err := b.prepareCopy(ctx, sr, st, c, kind)
+	spec.stop()
+	if err != nil {
+		return step{}, err
+	}
 	rootAhead := sr.rootAhead
+	speculated := sr.speculation(sr.pos)
 	hashStart := time.Now()
-	sum, files, err := filecopy.ChecksumFiles(ctx, req)
+	sum, files, err := filecopy.ChecksumFiles(ctx, p.req)
 	if err != nil {
 		return step{}, err
 	}
@@ -93,45 +148,23 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			explain["file:"+p] = d
 		}
 	}
-	var uid, gid int64 = -1, -1
-	if chown != nil {
-		uid, gid = int64(chown.UID), int64(chown.GID)
-	}
 	createdBy := copyHistory(c) + " # buildkit"
-	args := map[string]any{
-		"sources": c.Sources, "dest": c.Dest, "workdir": st.cfg.Config.WorkingDir, "uid": uid, "gid": gid,
-		"chmod": c.Chmod, "link": c.Link, "parents": c.Parents, "excludes": c.Excludes,
-		"checksum": c.Checksum, "unpack": c.Unpack, "from": c.From,
-	}
-	// The step without its files: its last layer is where a rebuild after
-	// a change of some of them links the others from.
-	hint := "copy:" + keyOf(map[string]any{"kind": kind, "args": args}).Hex
 	return step{
 		sr: sr, st: st, text: text, createdBy: createdBy, explain: explain,
-		key: keyInput{Kind: strings.ToLower(kind), Args: args,
-			Inputs: map[string]string{"files": sum.String(), "source": srcKey}},
+		key: keyInput{Kind: strings.ToLower(kind), Args: p.args,
+			Inputs: map[string]string{"files": sum.String(), "source": p.srcKey}},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
 			// The key's hashing came before the step started: report it
 			// now that the step has a vertex.
 			b.phase(v, PhaseHash, time.Now().Add(-hashTime))
 			started := time.Now()
-			write := b.writeLayer
-			req := req
-			if rootAhead {
-				// A later step of this stage needs the layer as a lower
-				// directory: extract it from the bytes being written,
-				// linking what a stage or an image source has.
-				var opts []snapshot.ExtractOption
-				if view, ok := src.(*snapshot.View); ok {
-					var onFile func(string, filecopy.FS, string)
-					onFile, opts = linkSources(view, dirs)
-					req.OnFile = onFile
-				}
-				write = func(ctx context.Context, fn func(io.Writer) error) (v1.Layer, error) {
-					return b.writeLayerExtracted(ctx, fn, hint, opts...)
-				}
+			var l v1.Layer
+			var err error
+			if rootAhead && speculated != nil {
+				l, err = b.writeSpeculated(ctx, p, speculated)
+			} else {
+				l, err = b.writeCopyLayer(ctx, p, rootAhead)
 			}
-			l, err := write(ctx, func(w io.Writer) error { return filecopy.Copy(ctx, req, w) })
 			if err == nil {
 				b.phase(v, PhaseCopyCompress, started)
 			}

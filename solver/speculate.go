@@ -1,0 +1,199 @@
+package solver
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/builderdev/builder/internal/filecopy"
+	"github.com/builderdev/builder/parser"
+)
+
+// While a stage waits for another (COPY --from a stage still running), a
+// later COPY of the build context in it can already write its layer and
+// extract it for the steps after it: against the state the stage has now,
+// which is what that COPY will see when nothing in between changes what
+// it reads (a COPY --from of other paths, as usual). That is speculation:
+// its layer is only kept as an extracted directory under its own diffID.
+// When the COPY's turn comes it writes its layer as always, from the real
+// state, and finds that directory in place when the two layers are the
+// same; else the layer is extracted when a step needs it. Nothing a
+// speculation makes is a cache record, a tag or a step.
+
+// speculationDelay is how long a wait must last before a speculation
+// starts: a wait for a stage that is only looking up cached steps ends
+// sooner, and a no-op rebuild speculates nothing.
+const speculationDelay = 100 * time.Millisecond
+
+// speculation is one COPY's layer made ahead.
+type speculation struct {
+	done   chan struct{}
+	diffID v1.Hash // set when the layer was written and extracted
+}
+
+// speculating is a scheduled speculation; stop keeps it from starting
+// when the wait ended first. Once stop returns none starts: the build
+// waits only for the speculations that started.
+type speculating struct {
+	mu      *sync.Mutex
+	stopped *bool
+	timer   *time.Timer
+}
+
+func (s speculating) stop() {
+	if s.timer == nil {
+		return
+	}
+	s.timer.Stop()
+	s.mu.Lock()
+	*s.stopped = true
+	s.mu.Unlock()
+}
+
+// speculation returns the speculation made for the instruction at pos of
+// sr, or nil.
+func (sr *stageRun) speculation(pos int) *speculation {
+	sr.specMu.Lock()
+	defer sr.specMu.Unlock()
+	return sr.specs[pos]
+}
+
+// speculateWhileWaiting schedules, when c copies from a stage that has not
+// finished, a speculation of the next COPY of the build context in sr
+// (st is the stage's state now) to start if the wait lasts.
+func (b *build) speculateWhileWaiting(ctx context.Context, sr *stageRun, st *state, c *parser.Copy) speculating {
+	j, ok := b.stageIndex(c.From, sr.stage.Index)
+	if !ok || b.specCtx == nil {
+		return speculating{}
+	}
+	select {
+	case <-b.stages[j].done:
+		return speculating{}
+	default:
+	}
+	k, next := b.speculable(sr)
+	if next == nil {
+		return speculating{}
+	}
+	// The state's layer directories, once, here: the speculation and
+	// this step then only read them.
+	if _, err := b.lowerDirs(ctx, st); err != nil {
+		return speculating{}
+	}
+	s := speculating{mu: &sync.Mutex{}, stopped: new(bool)}
+	s.timer = time.AfterFunc(speculationDelay, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !*s.stopped {
+			b.speculate(sr, st, k, next)
+		}
+	})
+	return s
+}
+
+// speculable finds the COPY of sr to speculate: the first of the build
+// context after the current instruction, with only COPY --from between,
+// written without variables or quotes (so it reads as it will expand),
+// no ADD, heredoc or named --chown, and a step after it that reads the
+// root (or its layer would not be extracted anyway).
+func (b *build) speculable(sr *stageRun) (int, *parser.Copy) {
+	for k := sr.pos + 1; k < len(sr.insts); k++ {
+		c, ok := sr.insts[k].(*parser.Copy)
+		if !ok {
+			return 0, nil
+		}
+		if c.From != "" {
+			continue
+		}
+		if c.Add || len(c.Heredocs) > 0 || strings.ContainsAny(c.Original(), "$'\"\\") ||
+			!numericChown(c.Chown) || !readsRoot(sr.insts[k+1:]) {
+			return 0, nil
+		}
+		return k, c
+	}
+	return 0, nil
+}
+
+// numericChown reports whether a --chown value needs no passwd lookup.
+func numericChown(v string) bool {
+	if v == "" {
+		return true
+	}
+	for _, part := range strings.SplitN(v, ":", 2) {
+		if _, err := strconv.ParseUint(part, 10, 32); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// speculate writes and extracts the layer of c, the instruction at k of
+// sr, against st, in the background of the build.
+func (b *build) speculate(sr *stageRun, st *state, k int, c *parser.Copy) {
+	spec := &speculation{done: make(chan struct{})}
+	sr.specMu.Lock()
+	if sr.specs == nil {
+		sr.specs = map[int]*speculation{}
+	}
+	if sr.specs[k] != nil {
+		sr.specMu.Unlock()
+		return
+	}
+	sr.specs[k] = spec
+	sr.specMu.Unlock()
+	ctx := b.specCtx
+	b.specWG.Add(1)
+	go func() {
+		defer b.specWG.Done()
+		defer close(spec.done)
+		p, err := b.prepareCopy(ctx, sr, st, c, "COPY")
+		if err != nil {
+			return
+		}
+		// The step's own hashing then costs stats.
+		if _, err := filecopy.Checksum(ctx, p.req); err != nil {
+			return
+		}
+		l, err := b.writeCopyLayer(ctx, p, true)
+		if err != nil {
+			return
+		}
+		if id, err := l.DiffID(); err == nil {
+			if _, err := b.s.layers.Ensure(ctx, id, l.Uncompressed); err == nil {
+				spec.diffID = id
+			}
+		}
+	}()
+}
+
+// writeSpeculated writes the layer of p, whose speculation is spec, once
+// spec is done: without extracting it, which the speculation did when it
+// made the same layer.
+func (b *build) writeSpeculated(ctx context.Context, p *copyPrep, spec *speculation) (v1.Layer, error) {
+	select {
+	case <-spec.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if spec.diffID == (v1.Hash{}) {
+		return b.writeCopyLayer(ctx, p, true)
+	}
+	l, err := b.writeCopyLayer(ctx, p, false)
+	if err != nil {
+		return nil, err
+	}
+	if id, err := l.DiffID(); err == nil && id == spec.diffID {
+		_ = b.s.store.RecordLinkHint(p.hint, id)
+	}
+	return l, nil
+}
+
+// speculations is the part of a build that runs speculations.
+type speculations struct {
+	specCtx context.Context // nil: none start
+	specWG  sync.WaitGroup
+}
