@@ -27,7 +27,7 @@ import (
 // speculationDelay is how long a wait must last before a speculation
 // starts: a wait for a stage that is only looking up cached steps ends
 // sooner, and a no-op rebuild speculates nothing.
-const speculationDelay = 100 * time.Millisecond
+const speculationDelay = 50 * time.Millisecond
 
 // speculation is one COPY's layer made ahead.
 type speculation struct {
@@ -154,10 +154,6 @@ func (b *build) speculate(sr *stageRun, st *state, k int, c *parser.Copy) {
 		if err != nil {
 			return
 		}
-		// The step's own hashing then costs stats.
-		if _, err := filecopy.Checksum(ctx, p.req); err != nil {
-			return
-		}
 		l, err := b.writeCopyLayer(ctx, p, true)
 		if err != nil {
 			return
@@ -167,6 +163,9 @@ func (b *build) speculate(sr *stageRun, st *state, k int, c *parser.Copy) {
 				spec.diffID = id
 			}
 		}
+		// Then the step's own hashing costs stats (its files are older
+		// than the stat cache's racy window by now).
+		_, _ = filecopy.Checksum(ctx, p.req)
 	}()
 }
 
