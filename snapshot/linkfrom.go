@@ -143,6 +143,14 @@ func (k *linker) link(x *extractor, pfd int, dir, base, name string, hdr *tar.He
 	if hdr.Size > maxLinkedFile || hdr.Uid < 0 || hdr.Gid < 0 || hasXattrs(hdr) {
 		return false, r, nil
 	}
+	var src string
+	srcOK := false
+	if k.sources != nil {
+		src, srcOK = k.sources(name)
+	}
+	if !srcOK && k.from == nil {
+		return false, r, nil // nothing to link it from: no need to read it first
+	}
 	if int64(cap(k.buf)) < hdr.Size {
 		k.buf = make([]byte, hdr.Size)
 	}
@@ -150,13 +158,9 @@ func (k *linker) link(x *extractor, pfd int, dir, base, name string, hdr *tar.He
 	if _, err := io.ReadFull(r, data); err != nil {
 		return false, nil, fmt.Errorf("read file: %w", err)
 	}
-	if k.sources != nil {
-		if src, ok := k.sources(name); ok {
-			if sameFile(unix.AT_FDCWD, src, hdr, data, true) && unix.Linkat(unix.AT_FDCWD, src, pfd, base, 0) == nil {
-				k.linked[name] = true
-				return true, nil, nil
-			}
-		}
+	if srcOK && sameFile(unix.AT_FDCWD, src, hdr, data, true) && unix.Linkat(unix.AT_FDCWD, src, pfd, base, 0) == nil {
+		k.linked[name] = true
+		return true, nil, nil
 	}
 	k.enter(x, dir, pfd)
 	if !k.ok || !sameFile(k.fromFD, base, hdr, data, false) {

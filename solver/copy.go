@@ -41,7 +41,6 @@ type copyPrep struct {
 	src    filecopy.FS
 	srcKey string
 	dirs   []string // the state's layer directories
-	chown  *user.Identity
 	args   map[string]any
 	hint   string // the link hint: the step without its files
 }
@@ -102,7 +101,7 @@ func (b *build) prepareCopy(ctx context.Context, sr *stageRun, st *state, c *par
 	// The step without its files: its last layer is where a rebuild after
 	// a change of some of them links the others from.
 	hint := "copy:" + keyOf(map[string]any{"kind": kind, "args": args}).Hex
-	return &copyPrep{req: req, src: src, srcKey: srcKey, dirs: dirs, chown: chown, args: args, hint: hint}, nil
+	return &copyPrep{req: req, src: src, srcKey: srcKey, dirs: dirs, args: args, hint: hint}, nil
 }
 
 // writeCopyLayer writes the layer of p into the store; extracted, it is

@@ -170,25 +170,16 @@ func (b *build) speculate(sr *stageRun, st *state, k int, c *parser.Copy) {
 }
 
 // writeSpeculated writes the layer of p, whose speculation is spec, once
-// spec is done: without extracting it, which the speculation did when it
-// made the same layer.
+// spec is done: without extracting it, which the speculation did (and
+// recorded as the COPY's link hint) when it made the same layer; a
+// different layer is extracted from its tar when a step needs it.
 func (b *build) writeSpeculated(ctx context.Context, p *copyPrep, spec *speculation) (v1.Layer, error) {
 	select {
 	case <-spec.done:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if spec.diffID == (v1.Hash{}) {
-		return b.writeCopyLayer(ctx, p, true)
-	}
-	l, err := b.writeCopyLayer(ctx, p, false)
-	if err != nil {
-		return nil, err
-	}
-	if id, err := l.DiffID(); err == nil && id == spec.diffID {
-		_ = b.s.store.RecordLinkHint(p.hint, id)
-	}
-	return l, nil
+	return b.writeCopyLayer(ctx, p, spec.diffID == (v1.Hash{}))
 }
 
 // speculations is the part of a build that runs speculations.
