@@ -1,16 +1,13 @@
 package solver
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/parser"
-	"github.com/builderdev/builder/store"
 )
 
 // TestCopyFromStageKeyedByContent: COPY --from=stage is keyed on the files
@@ -19,7 +16,6 @@ import (
 // --from cached, and its files are answered from the stat cache; changing a
 // copied file reruns it.
 func TestCopyFromStageKeyedByContent(t *testing.T) {
-	ctx := context.Background()
 	root, ctxDir := t.TempDir(), t.TempDir()
 	writeTree(t, ctxDir, map[string]string{
 		"deps/a.txt": "a", "deps/sub/b.txt": "b", "deps/sub/c.txt": "c",
@@ -32,23 +28,7 @@ func TestCopyFromStageKeyedByContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func() (*Result, int64) {
-		t.Helper()
-		st, err := store.Open(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := cache.Open(st.CacheDir(), st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := New(st, c)
-		res, err := s.Build(ctx, &Request{Dockerfile: df, ContextDir: ctxDir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res, s.stats.Reads()
-	}
+	build := func() (*Result, int64) { t.Helper(); return buildIn(t, root, df, ctxDir) }
 	cold, _ := build() // no sleep before the next build: the layer files' sums are kept though they are new
 	if cold.Steps != 3 {
 		t.Fatalf("cold build ran %d steps, want 3", cold.Steps)

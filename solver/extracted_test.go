@@ -13,25 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/parser"
 	"github.com/builderdev/builder/snapshot"
-	"github.com/builderdev/builder/store"
 )
 
 // TestWriteLayerExtracted: a layer written for a stage with a RUN ahead is
 // also in place as an extracted directory, from the same bytes.
 func TestWriteLayerExtracted(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.Open(st.CacheDir(), st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &build{s: New(st, c), req: &Request{}}
+	b := &build{s: testSolver(t, t.TempDir()), req: &Request{}}
 	l, err := b.writeLayerExtracted(ctx, func(w io.Writer) error {
 		tw := tar.NewWriter(w)
 		body := []byte("hello")
@@ -75,15 +65,7 @@ func TestReadsRoot(t *testing.T) {
 // mtime, link target, hard links) and content.
 func TestWriteLayerExtractedMatchesTar(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.Open(st.CacheDir(), st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &build{s: New(st, c), req: &Request{}}
+	b := &build{s: testSolver(t, t.TempDir()), req: &Request{}}
 	when := time.Date(2021, 2, 3, 4, 5, 6, 789000000, time.UTC) // a USTAR header rounds it to the second
 	entries := []struct {
 		hdr  tar.Header

@@ -1,7 +1,6 @@
 package solver
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/builderdev/builder/cache"
 	"github.com/builderdev/builder/parser"
-	"github.com/builderdev/builder/store"
 )
 
 // TestNoOpRebuildReadsNoFileContent: a rebuild of an unchanged context
@@ -19,7 +16,6 @@ import (
 // no file (each build is a new Solver over the same store, as each run of
 // the binary is). Changing one file reads that file only.
 func TestNoOpRebuildReadsNoFileContent(t *testing.T) {
-	ctx := context.Background()
 	root, ctxDir := t.TempDir(), t.TempDir()
 	const files = 300
 	for i := 0; i < files; i++ {
@@ -38,23 +34,7 @@ func TestNoOpRebuildReadsNoFileContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func() (*Result, int64) {
-		t.Helper()
-		st, err := store.Open(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := cache.Open(st.CacheDir(), st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := New(st, c)
-		res, err := s.Build(ctx, &Request{Dockerfile: df, ContextDir: ctxDir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res, s.stats.Reads()
-	}
+	build := func() (*Result, int64) { t.Helper(); return buildIn(t, root, df, ctxDir) }
 	res, reads := build()
 	if res.Steps != 2 || reads != files {
 		t.Fatalf("cold build: %d steps run, %d files read; want 2 and %d", res.Steps, reads, files)
