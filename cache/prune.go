@@ -67,7 +67,7 @@ func (c *Cache) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 		return rep, fmt.Errorf("prune: %w", err)
 	}
 	// So are link hints to extracted layers that went.
-	if _, err := c.store.PruneLinkHints(); err != nil {
+	if _, err := c.store.PruneLinkHints(ctx); err != nil {
 		return rep, fmt.Errorf("prune: %w", err)
 	}
 	return rep, nil

@@ -92,28 +92,38 @@ func (s *Store) RecordConversion(ctx context.Context, c Conversion) error {
 // PruneConversions removes the records whose blob is gone and returns how
 // many it removed. Prune calls it after removing blobs.
 func (s *Store) PruneConversions(ctx context.Context) (int, error) {
-	ents, err := os.ReadDir(s.ConversionsDir())
+	n, err := pruneRecords(ctx, s.ConversionsDir(), func(name string, data []byte) bool {
+		var c Conversion
+		return strings.HasSuffix(name, ".json") && json.Unmarshal(data, &c) == nil && s.HasBlob(ctx, c.Digest)
+	})
+	if err != nil {
+		return n, fmt.Errorf("prune conversions: %w", err)
+	}
+	return n, nil
+}
+
+// pruneRecords removes each regular file of dir whose name and content
+// keep rejects (one that cannot be read is left), and returns how many it
+// removed; a missing dir holds none.
+func pruneRecords(ctx context.Context, dir string, keep func(name string, data []byte) bool) (int, error) {
+	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("prune conversions: %w", err)
+		return 0, err
 	}
 	n := 0
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
-			return n, fmt.Errorf("prune conversions: %w", err)
+			return n, err
 		}
-		if !strings.HasSuffix(e.Name(), ".json") || !e.Type().IsRegular() {
+		if !e.Type().IsRegular() {
 			continue
 		}
-		p := filepath.Join(s.ConversionsDir(), e.Name())
+		p := filepath.Join(dir, e.Name())
 		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		var c Conversion
-		if json.Unmarshal(data, &c) == nil && s.HasBlob(ctx, c.Digest) {
+		if err != nil || keep(e.Name(), data) {
 			continue
 		}
 		if os.Remove(p) == nil {

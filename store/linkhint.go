@@ -1,9 +1,9 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +30,11 @@ func (s *Store) LinkHint(key string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
+	return s.hintDir(data)
+}
+
+// hintDir is the extracted layer directory a hint file's content names.
+func (s *Store) hintDir(data []byte) (string, bool) {
 	h, err := v1.NewHash(strings.TrimSpace(string(data)))
 	if err != nil || validDiffID(h) != nil {
 		return "", false
@@ -55,29 +60,13 @@ func (s *Store) RecordLinkHint(key string, diffID v1.Hash) error {
 
 // PruneLinkHints removes the hints whose layer directory is gone and
 // returns how many it removed. Prune calls it after removing layers.
-func (s *Store) PruneLinkHints() (int, error) {
-	dir := filepath.Join(s.root, "link-hints")
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
+func (s *Store) PruneLinkHints(ctx context.Context) (int, error) {
+	n, err := pruneRecords(ctx, filepath.Join(s.root, "link-hints"), func(_ string, data []byte) bool {
+		_, ok := s.hintDir(data)
+		return ok
+	})
 	if err != nil {
-		return 0, fmt.Errorf("prune link hints: %w", err)
-	}
-	n := 0
-	for _, e := range ents {
-		p := filepath.Join(dir, e.Name())
-		data, err := os.ReadFile(p)
-		if err == nil {
-			if h, err := v1.NewHash(strings.TrimSpace(string(data))); err == nil && validDiffID(h) == nil {
-				if _, err := os.Stat(s.LayerDir(h)); err == nil {
-					continue
-				}
-			}
-		}
-		if os.Remove(p) == nil {
-			n++
-		}
+		return n, fmt.Errorf("prune link hints: %w", err)
 	}
 	return n, nil
 }
