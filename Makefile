@@ -40,7 +40,7 @@ test: deps lint test-go fuzz
 # regression cases in its package's testdata/fuzz/FuzzX/). A crasher is
 # written there by go test: commit it as a regression case.
 FUZZTIME ?= 20s
-FUZZERS := ./parser:FuzzParse ./parser/shell:FuzzProcessWord ./snapshot:FuzzApply \
+FUZZERS := ./parser:FuzzParse ./parser/shell:FuzzProcessWord ./snapshot:FuzzApply ./snapshot:FuzzIndex \
 	./internal/filecopy:FuzzSelect ./internal/filecopy:FuzzDockerignore ./check:FuzzRun \
 	./registry:FuzzErrorResponse ./internal/attest:FuzzRPMHeader ./internal/attest:FuzzBerkeleyDB
 

@@ -15,7 +15,7 @@ import (
 )
 
 // View is a read-only merged view over extracted layer directories in
-// overlay-native form, resolved like overlayfs would: upper entries hide
+// overlay-native form (or their indexes, NewLazyView), resolved like overlayfs would: upper entries hide
 // lower ones, whiteouts hide, opaque directories stop the merge, and only
 // directories merge. Names are unrooted slash paths, "." is the root.
 //
@@ -25,7 +25,7 @@ import (
 // the view is in use, as extracted layers never do. Safe for concurrent
 // use.
 type View struct {
-	lowers []string // bottom first
+	lowers []*lower // bottom first
 
 	mu   sync.Mutex
 	dirs map[string]*viewDir // clean name → the merged directory
@@ -40,7 +40,90 @@ type viewDir struct {
 
 // NewView returns the view over lowers (bottom first).
 func NewView(lowers []string) *View {
-	return &View{lowers: append([]string(nil), lowers...), dirs: map[string]*viewDir{}}
+	v := &View{lowers: make([]*lower, len(lowers)), dirs: map[string]*viewDir{}}
+	for i, d := range lowers {
+		v.lowers[i] = &lower{dir: d}
+	}
+	return v
+}
+
+// Lower is one layer of a lazy view: its extracted directory, or its
+// Index and Extract, which extracts it and returns the directory.
+type Lower struct {
+	Dir     string
+	Index   *Index
+	Extract func() (string, error)
+}
+
+// NewLazyView returns the view over lowers (bottom first). Names are
+// looked up, directories listed and symlinks read in the index of a layer
+// that has no directory; the first read of one of its files' content or
+// real path extracts it.
+func NewLazyView(lowers []Lower) *View {
+	v := &View{lowers: make([]*lower, len(lowers)), dirs: map[string]*viewDir{}}
+	for i, l := range lowers {
+		v.lowers[i] = &lower{dir: l.Dir, index: l.Index, extract: l.Extract}
+		if l.Dir != "" {
+			v.lowers[i].index = nil
+		}
+	}
+	return v
+}
+
+// lower is a layer of a view.
+type lower struct {
+	dir     string // "" while only index is there
+	index   *Index
+	extract func() (string, error)
+	once    sync.Once
+	err     error
+}
+
+// path returns the path on disk of clean in the layer, extracting it if
+// it is only indexed.
+func (l *lower) path(clean string) (string, error) {
+	if l.index != nil {
+		l.once.Do(func() {
+			dir, err := l.extract()
+			if err != nil {
+				l.err = fmt.Errorf("extract layer: %w", err)
+				return
+			}
+			l.dir = dir
+		})
+		if l.err != nil {
+			return "", l.err
+		}
+	}
+	return filepath.Join(l.dir, clean), nil
+}
+
+func (l *lower) lstat(clean string) (fs.FileInfo, error) {
+	if l.index != nil {
+		return l.index.lstat(clean)
+	}
+	return os.Lstat(filepath.Join(l.dir, clean))
+}
+
+func (l *lower) readDir(clean string) ([]fs.DirEntry, error) {
+	if l.index != nil {
+		return l.index.readDir(clean)
+	}
+	return os.ReadDir(filepath.Join(l.dir, clean))
+}
+
+func (l *lower) opaque(clean string) bool {
+	if l.index != nil {
+		return l.index.opaque(clean)
+	}
+	return isOpaque(filepath.Join(l.dir, clean))
+}
+
+func (l *lower) readlink(clean string) (string, error) {
+	if l.index != nil {
+		return l.index.readlink(clean)
+	}
+	return os.Readlink(filepath.Join(l.dir, clean))
 }
 
 // Immutable reports that no file of the view changes after it is read:
@@ -79,7 +162,7 @@ func (v *View) lookup(clean string) ([]int, fs.FileInfo, error) {
 		if len(layers) == 0 {
 			return nil, nil, fs.ErrNotExist
 		}
-		fi, err := os.Lstat(v.lowers[layers[0]])
+		fi, err := v.lowers[layers[0]].lstat(".")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -98,7 +181,7 @@ func (v *View) lookup(clean string) ([]int, fs.FileInfo, error) {
 			return nil, nil, fs.ErrNotExist
 		}
 		for _, i := range pl {
-			fi, err := os.Lstat(filepath.Join(v.lowers[i], parent, base))
+			fi, err := v.lowers[i].lstat(path.Join(parent, base))
 			if err != nil {
 				continue // absent here (or a non-directory on the way)
 			}
@@ -126,7 +209,7 @@ func (v *View) lookup(clean string) ([]int, fs.FileInfo, error) {
 	// An opaque directory hides the lower ones: only a directory that
 	// merges with one below needs the (xattr) check.
 	for k, i := range layers[:len(layers)-1] {
-		if isOpaque(filepath.Join(v.lowers[i], clean)) {
+		if v.lowers[i].opaque(clean) {
 			layers = layers[:k+1]
 			break
 		}
@@ -137,18 +220,24 @@ func (v *View) lookup(clean string) ([]int, fs.FileInfo, error) {
 	return layers, top, nil
 }
 
-// path returns the real path of name's top entry.
+// realPath returns the real path of name's top entry (its layer
+// extracted).
 func (v *View) realPath(op, name string) (string, fs.FileInfo, error) {
 	layers, fi, err := v.find(op, name)
 	if err != nil {
 		return "", nil, err
 	}
 	clean, _ := cleanName(name)
-	return filepath.Join(v.lowers[layers[0]], clean), fi, nil
+	p, err := v.lowers[layers[0]].path(clean)
+	if err != nil {
+		return "", nil, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	return p, fi, nil
 }
 
 // Lstat returns the info of name without following a final symlink; Sys()
-// is the *syscall.Stat_t of the entry on disk.
+// is the *syscall.Stat_t of the entry on disk (of an indexed layer: without
+// device and inode numbers).
 func (v *View) Lstat(name string) (fs.FileInfo, error) {
 	_, fi, err := v.find("lstat", name)
 	return fi, err
@@ -167,8 +256,7 @@ func (v *View) ReadDir(name string) ([]fs.DirEntry, error) {
 	seen := map[string]bool{}
 	var out []fs.DirEntry
 	for _, i := range layers {
-		dir := filepath.Join(v.lowers[i], clean)
-		ents, err := os.ReadDir(dir)
+		ents, err := v.lowers[i].readDir(clean)
 		if err != nil {
 			return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
 		}
@@ -218,14 +306,19 @@ func (v *View) Open(name string) (io.ReadCloser, error) {
 
 // Readlink returns the target of the symlink name.
 func (v *View) Readlink(name string) (string, error) {
-	p, fi, err := v.realPath("readlink", name)
+	layers, fi, err := v.find("readlink", name)
 	if err != nil {
 		return "", err
 	}
 	if fi.Mode()&fs.ModeSymlink == 0 {
 		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
 	}
-	return os.Readlink(p)
+	clean, _ := cleanName(name)
+	t, err := v.lowers[layers[0]].readlink(clean)
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
+	}
+	return t, nil
 }
 
 // Resolve follows symlinks in name inside the view (absolute targets are

@@ -26,6 +26,7 @@ import (
 // build is the state of one Build call.
 type build struct {
 	speculations
+	layerIndexes
 	s          *Solver
 	rep        Reporter  // s's reporter, masking the build's secrets
 	scrub      *scrubber // nil without secrets
@@ -84,11 +85,12 @@ type stageRun struct {
 	result *state
 	err    error
 	total  int // vertices of this stage, for "[label i/total]"
-	// rootAhead: an instruction later in the stage than the one being
-	// dispatched reads the root (its layers will be needed extracted).
-	rootAhead bool
-	count     int
-	onbuild   bool // a base image's ONBUILD trigger is being run
+	// ahead is how an instruction later in the stage than the one being
+	// dispatched reads the root: whether its layers will be needed
+	// extracted, or only looked up.
+	ahead   rootNeed
+	count   int
+	onbuild bool // a base image's ONBUILD trigger is being run
 }
 
 // vertex is one executed instruction, as progress shows it.
@@ -413,7 +415,7 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 	for i, inst := range insts {
 		sr.pos = i
 		sr.onbuild = i < nTriggers
-		sr.rootAhead = readsRoot(insts[i+1:])
+		sr.ahead = rootNeedOf(insts[i+1:])
 		next, err := b.dispatch(ctx, sr, st, inst)
 		if err != nil {
 			return nil, instErr(inst.Location(), shorten(inst.Original(), 60), err)
@@ -423,21 +425,35 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*state, error) {
 	return st, nil
 }
 
-// readsRoot reports whether one of insts reads the stage's root file
-// system: a RUN, a WORKDIR, or a COPY or ADD without --link (its
-// destination's directories and owners).
-func readsRoot(insts []parser.Instruction) bool {
+// rootNeed is how instructions read a stage's root file system.
+type rootNeed int
+
+const (
+	needNothing rootNeed = iota
+	// needNames: they look names up (a COPY's or ADD's destination without
+	// --link, its directories and owners; a WORKDIR), which an index of
+	// each layer answers (destView).
+	needNames
+	// needFiles: a RUN runs on the layers extracted.
+	needFiles
+)
+
+// rootNeedOf is the most any of insts needs of the root.
+func rootNeedOf(insts []parser.Instruction) rootNeed {
+	need := needNothing
 	for _, in := range insts {
 		switch in := in.(type) {
-		case *parser.Run, *parser.Workdir:
-			return true
+		case *parser.Run:
+			return needFiles
+		case *parser.Workdir:
+			need = needNames
 		case *parser.Copy:
 			if !in.Link {
-				return true
+				need = needNames
 			}
 		}
 	}
-	return false
+	return need
 }
 
 // locErr attaches the Dockerfile location to an error once.

@@ -46,16 +46,16 @@ type copyPrep struct {
 }
 
 // prepareCopy resolves c's sources, destination and owner against st.
-func (b *build) prepareCopy(ctx context.Context, sr *stageRun, st *state, c *parser.Copy, kind string) (*copyPrep, error) {
+// need is what the steps after c need of the root (destView).
+func (b *build) prepareCopy(ctx context.Context, sr *stageRun, st *state, c *parser.Copy, kind string, need rootNeed) (*copyPrep, error) {
 	src, srcKey, err := b.sourceFS(ctx, c.From)
 	if err != nil {
 		return nil, err
 	}
-	dirs, err := b.lowerDirs(ctx, st)
+	dest, dirs, err := b.destView(ctx, st, need)
 	if err != nil {
 		return nil, err
 	}
-	dest := snapshot.NewView(dirs)
 	var chown *user.Identity
 	if c.Chown != "" {
 		id, err := user.ResolveChown(dest, c.Chown)
@@ -104,15 +104,18 @@ func (b *build) prepareCopy(ctx context.Context, sr *stageRun, st *state, c *par
 	return &copyPrep{req: req, src: src, srcKey: srcKey, dirs: dirs, args: args, hint: hint}, nil
 }
 
-// writeCopyLayer writes the layer of p into the store; extracted, it is
-// also extracted from the bytes being written (a later step of the stage
-// needs it as a lower directory), linking what a stage or an image source
-// has.
-func (b *build) writeCopyLayer(ctx context.Context, p *copyPrep, extracted bool) (v1.Layer, error) {
+// writeCopyLayer writes the layer of p into the store. With a RUN ahead
+// (need) it is also extracted from the bytes being written, linking what
+// a stage or an image source has; with a step ahead that looks names up,
+// indexed.
+func (b *build) writeCopyLayer(ctx context.Context, p *copyPrep, need rootNeed) (v1.Layer, error) {
 	req := p.req
 	fn := func(w io.Writer) error { return filecopy.Copy(ctx, req, w) }
-	if !extracted {
+	switch need {
+	case needNothing:
 		return b.writeLayer(ctx, fn)
+	case needNames:
+		return b.writeLayerIndexed(ctx, fn)
 	}
 	var opts []snapshot.ExtractOption
 	if view, ok := p.src.(*snapshot.View); ok {
@@ -126,12 +129,12 @@ func (b *build) writeCopyLayer(ctx context.Context, p *copyPrep, extracted bool)
 // copyStep prepares a COPY or ADD: its sources' checksums and its key.
 func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser.Copy, kind, text string) (step, error) {
 	spec := b.speculateWhileWaiting(ctx, sr, st, c)
-	p, err := b.prepareCopy(ctx, sr, st, c, kind)
+	ahead := sr.ahead
+	p, err := b.prepareCopy(ctx, sr, st, c, kind, ahead)
 	spec.stop()
 	if err != nil {
 		return step{}, err
 	}
-	rootAhead := sr.rootAhead
 	speculated := sr.speculation(sr.pos)
 	hashStart := time.Now()
 	sum, files, err := filecopy.ChecksumFiles(ctx, p.req)
@@ -159,10 +162,10 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			started := time.Now()
 			var l v1.Layer
 			var err error
-			if rootAhead && speculated != nil {
+			if ahead == needFiles && speculated != nil {
 				l, err = b.writeSpeculated(ctx, p, speculated)
 			} else {
-				l, err = b.writeCopyLayer(ctx, p, rootAhead)
+				l, err = b.writeCopyLayer(ctx, p, ahead)
 			}
 			if err == nil {
 				b.phase(v, PhaseCopyCompress, started)

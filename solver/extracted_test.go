@@ -46,15 +46,15 @@ func TestWriteLayerExtracted(t *testing.T) {
 	}
 }
 
-func TestReadsRoot(t *testing.T) {
+func TestRootNeedOf(t *testing.T) {
 	df, err := parser.Parse(strings.NewReader("FROM scratch\nCOPY a /a\nRUN true\nCOPY --link b /b\nCOPY c /c\nWORKDIR /w\nENV X=1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	insts := df.Stages[0].Instructions
-	for i, want := range []bool{true, true, true, true, false, false} {
-		if got := readsRoot(insts[i+1:]); got != want {
-			t.Errorf("readsRoot after %q = %v, want %v", insts[i].Original(), got, want)
+	for i, want := range []rootNeed{needFiles, needNames, needNames, needNames, needNothing, needNothing} {
+		if got := rootNeedOf(insts[i+1:]); got != want {
+			t.Errorf("rootNeedOf after %q = %v, want %v", insts[i].Original(), got, want)
 		}
 	}
 }

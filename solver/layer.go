@@ -48,6 +48,24 @@ func (b *build) writeLayerExtracted(ctx context.Context, fn func(w io.Writer) er
 	return l, nil
 }
 
+// writeLayerIndexed is writeLayer that also indexes the layer from the
+// same bytes, for the steps after it that only look names up in it
+// (destView). A failed index costs only the index.
+func (b *build) writeLayerIndexed(ctx context.Context, fn func(w io.Writer) error) (v1.Layer, error) {
+	x := snapshot.NewIndexer(ctx)
+	side := &sideWriter{w: x}
+	l, err := b.writeLayerTo(ctx, fn, side)
+	if err != nil || side.w == nil {
+		x.Abort()
+		return l, err
+	}
+	id, err := l.DiffID()
+	if ix, ierr := x.Finish(); err == nil && ierr == nil {
+		b.indexes.Store(id, ix)
+	}
+	return l, nil
+}
+
 // sideWriter passes writes on to w until w fails once, then drops them.
 type sideWriter struct{ w io.Writer }
 

@@ -98,8 +98,8 @@ func (b *build) speculateWhileWaiting(ctx context.Context, sr *stageRun, st *sta
 // speculable finds the COPY of sr to speculate: the first of the build
 // context after the current instruction, with only COPY --from between,
 // written without variables or quotes (so it reads as it will expand),
-// no ADD, heredoc or named --chown, and a step after it that reads the
-// root (or its layer would not be extracted anyway).
+// no ADD, heredoc or named --chown, and a RUN after it (or its layer
+// would not be extracted anyway).
 func (b *build) speculable(sr *stageRun) (int, *parser.Copy) {
 	for k := sr.pos + 1; k < len(sr.insts); k++ {
 		c, ok := sr.insts[k].(*parser.Copy)
@@ -110,7 +110,7 @@ func (b *build) speculable(sr *stageRun) (int, *parser.Copy) {
 			continue
 		}
 		if c.Add || len(c.Heredocs) > 0 || strings.ContainsAny(c.Original(), "$'\"\\") ||
-			!numericChown(c.Chown) || !readsRoot(sr.insts[k+1:]) {
+			!numericChown(c.Chown) || rootNeedOf(sr.insts[k+1:]) != needFiles {
 			return 0, nil
 		}
 		return k, c
@@ -150,11 +150,11 @@ func (b *build) speculate(sr *stageRun, st *state, k int, c *parser.Copy) {
 	go func() {
 		defer b.specWG.Done()
 		defer close(spec.done)
-		p, err := b.prepareCopy(ctx, sr, st, c, "COPY")
+		p, err := b.prepareCopy(ctx, sr, st, c, "COPY", needFiles)
 		if err != nil {
 			return
 		}
-		l, err := b.writeCopyLayer(ctx, p, true)
+		l, err := b.writeCopyLayer(ctx, p, needFiles)
 		if err != nil {
 			return
 		}
@@ -179,7 +179,10 @@ func (b *build) writeSpeculated(ctx context.Context, p *copyPrep, spec *speculat
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return b.writeCopyLayer(ctx, p, spec.diffID == (v1.Hash{}))
+	if spec.diffID == (v1.Hash{}) {
+		return b.writeCopyLayer(ctx, p, needFiles)
+	}
+	return b.writeCopyLayer(ctx, p, needNothing)
 }
 
 // speculations is the part of a build that runs speculations.

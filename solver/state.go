@@ -78,14 +78,9 @@ func (b *build) lowerDirs(ctx context.Context, st *state) ([]string, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	for i, l := range st.layers {
 		g.Go(func() error {
-			diffID, err := l.DiffID()
+			diffID, err := b.leaseLayer(gctx, l)
 			if err != nil {
-				return fmt.Errorf("layer diffID: %w", err)
-			}
-			if d, err := l.Digest(); err == nil {
-				if err := b.lease.Add(gctx, d, diffID); err != nil {
-					return err
-				}
+				return err
 			}
 			dir, err := b.s.layers.Ensure(gctx, diffID, l.Uncompressed)
 			if err != nil {

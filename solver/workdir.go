@@ -12,7 +12,6 @@ import (
 	"github.com/builderdev/builder/internal/filecopy"
 	"github.com/builderdev/builder/internal/user"
 	"github.com/builderdev/builder/parser"
-	"github.com/builderdev/builder/snapshot"
 )
 
 // workdir is WORKDIR: the config changes, and the directory is created (in
@@ -21,11 +20,10 @@ func (b *build) workdir(ctx context.Context, sr *stageRun, st *state, w *parser.
 	wd := normalizeWorkdir(st.cfg.Config.WorkingDir, w.Path)
 	next := st.clone()
 	next.cfg.Config.WorkingDir = wd
-	dirs, err := b.lowerDirs(ctx, st)
+	view, _, err := b.destView(ctx, st, sr.ahead)
 	if err != nil {
 		return nil, err
 	}
-	view := snapshot.NewView(dirs)
 	createdBy := "WORKDIR " + wd
 	// The directory is made where the path leads inside the image: through
 	// its symlinks (Debian's /var/run -> /run), never replacing them.

@@ -1,0 +1,371 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/layer"
+	"github.com/builderdev/builder/internal/userns"
+)
+
+// Index is a layer as its extraction would leave it on disk, read from
+// its tar headers alone: every entry's type, mode, owner, size, mtime and
+// symlink target, whiteouts as character devices 0:0 and opaque
+// directories marked, without the files' content. A View looks names up
+// in it, lists its directories and reads its symlinks without the layer
+// extracted (NewLazyView), so a step that only resolves paths in a root
+// (a COPY's destination, a WORKDIR) creates no file for it. Making one
+// creates no file either. Safe for concurrent reads once made.
+type Index struct {
+	root  *indexNode
+	nodes map[string]*indexNode          // clean name → entry, the root not included
+	kids  map[string]map[string]struct{} // directory → the names of its entries
+}
+
+// indexNode is one entry; hard links share st.
+type indexNode struct {
+	st     *syscall.Stat_t
+	link   string // a symlink's target
+	opaque bool
+	dated  bool // a directory that has its header's mtime
+}
+
+// errNotIndexable: the tar does something an index does not follow (an
+// entry below a symlink of the layer, a hard link it cannot place); the
+// layer is extracted instead, which follows it or reports the error.
+var errNotIndexable = errors.New("layer cannot be indexed")
+
+// ReadIndex reads the uncompressed layer tar r into an Index. It fails
+// where the extraction of the tar could differ from what the headers say
+// (the caller extracts the layer then).
+func ReadIndex(ctx context.Context, r io.Reader) (*Index, error) {
+	b := newIndexBuilder()
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read layer tar: %w", err)
+		}
+		if err := layer.CheckName(hdr.Name); err != nil {
+			return nil, fmt.Errorf("index %.64q...: %w", hdr.Name, err)
+		}
+		if err := b.entry(hdr); err != nil {
+			return nil, fmt.Errorf("index %q: %w", hdr.Name, err)
+		}
+	}
+	return b.ix, nil
+}
+
+// Indexer indexes a layer tar while it is being written, from the same
+// bytes (as Extraction extracts one).
+type Indexer struct {
+	pw   *io.PipeWriter
+	done chan indexResult
+}
+
+type indexResult struct {
+	ix  *Index
+	err error
+}
+
+// NewIndexer starts an index; write the uncompressed tar to it, then call
+// Finish or Abort.
+func NewIndexer(ctx context.Context) *Indexer {
+	pr, pw := io.Pipe()
+	x := &Indexer{pw: pw, done: make(chan indexResult, 1)}
+	go func() {
+		ix, err := ReadIndex(ctx, pr)
+		if err == nil {
+			_, err = io.Copy(io.Discard, pr) // tar padding after the end marker
+		}
+		if err != nil {
+			pr.CloseWithError(err)
+		} else {
+			pr.Close()
+		}
+		x.done <- indexResult{ix, err}
+	}()
+	return x
+}
+
+// Write passes tar bytes to the indexer. It fails once indexing failed
+// (the caller may carry on without it).
+func (x *Indexer) Write(p []byte) (int, error) { return x.pw.Write(p) }
+
+// Finish ends the tar and returns the index.
+func (x *Indexer) Finish() (*Index, error) {
+	x.pw.Close()
+	r := <-x.done
+	return r.ix, r.err
+}
+
+// Abort stops the indexer.
+func (x *Indexer) Abort() {
+	x.pw.CloseWithError(errExtractionAborted)
+	<-x.done
+}
+
+type indexBuilder struct {
+	ix       *Index
+	uid, gid uint32 // who owns what the extraction makes itself
+	chown    bool   // the extraction can give entries the owners of their headers
+	devices  bool   // the extraction can make devices
+	now      time.Time
+}
+
+func newIndexBuilder() *indexBuilder {
+	euid := os.Geteuid()
+	b := &indexBuilder{
+		uid: uint32(euid), gid: uint32(os.Getegid()), now: time.Now(),
+		chown: euid == 0 || userns.Inside(), devices: euid == 0 && !userns.Inside(),
+	}
+	b.ix = &Index{nodes: map[string]*indexNode{}, kids: map[string]map[string]struct{}{}}
+	b.ix.root = b.made(unix.S_IFDIR | 0o755)
+	return b
+}
+
+// made is a node the extraction makes itself (directories of the way,
+// whiteouts): owned by the process, dated now.
+func (b *indexBuilder) made(mode uint32) *indexNode {
+	st := &syscall.Stat_t{Mode: mode, Uid: b.uid, Gid: b.gid, Nlink: 1}
+	st.Mtim = syscall.NsecToTimespec(b.now.UnixNano())
+	return &indexNode{st: st}
+}
+
+// entry follows extract's entry (in whiteoutsAsOverlay form).
+func (b *indexBuilder) entry(hdr *tar.Header) error {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil
+	}
+	name, ok := cleanName(hdr.Name)
+	if !ok {
+		return errors.New("path escapes the root")
+	}
+	if name == "." {
+		return nil // the root keeps its attributes
+	}
+	dir, base := path.Split(name)
+	dir = path.Clean(dir)
+	if strings.HasPrefix(base, whiteoutPrefix) {
+		return b.whiteout(dir, base)
+	}
+	if err := b.mkdirAll(dir); err != nil {
+		return err
+	}
+	old := b.ix.nodes[name]
+	keepDir := old != nil && old.st.Mode&unix.S_IFMT == unix.S_IFDIR && hdr.Typeflag == tar.TypeDir
+	if old != nil && !keepDir {
+		b.remove(name)
+	}
+	perm := uint32(hdr.Mode) & 0o7777
+	var n *indexNode
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		n = old
+		if !keepDir {
+			n = &indexNode{st: &syscall.Stat_t{Mode: unix.S_IFDIR, Nlink: 1}}
+		}
+	case tar.TypeReg, tar.TypeRegA:
+		n = &indexNode{st: &syscall.Stat_t{Mode: unix.S_IFREG, Size: hdr.Size, Nlink: 1}}
+	case tar.TypeSymlink:
+		n = &indexNode{st: &syscall.Stat_t{Mode: unix.S_IFLNK | 0o777, Size: int64(len(hdr.Linkname)), Nlink: 1}, link: hdr.Linkname}
+	case tar.TypeLink:
+		t, ok := cleanName(hdr.Linkname)
+		target := b.ix.nodes[t]
+		if !ok || t == "." || target == nil || target.st.Mode&unix.S_IFMT == unix.S_IFDIR || b.throughSymlink(t) {
+			return errNotIndexable
+		}
+		target.st.Nlink++
+		n = &indexNode{st: target.st, link: target.link}
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		if hdr.Typeflag != tar.TypeFifo && !b.devices {
+			return nil // skipped, as extract skips what it may not make
+		}
+		typ := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
+		n = &indexNode{st: &syscall.Stat_t{Mode: typ, Nlink: 1, Rdev: unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))}}
+	default:
+		return fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
+	}
+	b.put(name, n)
+	// The metadata extract sets: owner, mode (not a symlink's), times.
+	st := n.st
+	if b.chown {
+		st.Uid, st.Gid = uint32(hdr.Uid), uint32(hdr.Gid)
+	} else {
+		st.Uid, st.Gid = b.uid, b.gid
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		st.Mode = st.Mode&unix.S_IFMT | perm
+	}
+	// extract dates directories last, the first entry of one last of all.
+	if !n.dated {
+		st.Mtim = syscall.NsecToTimespec(hdr.ModTime.UnixNano())
+		n.dated = hdr.Typeflag == tar.TypeDir
+	}
+	return nil
+}
+
+// whiteout follows extract's whiteout and opaque in overlay form.
+func (b *indexBuilder) whiteout(dir, base string) error {
+	if base != whiteoutOpaque && strings.HasPrefix(base, whiteoutMeta) {
+		return nil
+	}
+	if err := b.mkdirAll(dir); err != nil {
+		return err
+	}
+	if base == whiteoutOpaque {
+		if d := b.node(dir); d != nil {
+			d.opaque = true
+		}
+		return nil
+	}
+	target := strings.TrimPrefix(base, whiteoutPrefix)
+	if target == "" || target == "." || target == ".." {
+		return fmt.Errorf("invalid whiteout %q", base)
+	}
+	name := path.Join(dir, target)
+	b.remove(name)
+	b.put(name, b.made(unix.S_IFCHR))
+	return nil
+}
+
+// node returns the entry clean names ("." the root), nil if none.
+func (b *indexBuilder) node(clean string) *indexNode {
+	if clean == "." {
+		return b.ix.root
+	}
+	return b.ix.nodes[clean]
+}
+
+// mkdirAll makes the directories of dir that are missing, as extract does
+// on its way to an entry; a symlink or a non-directory on the way is not
+// followed here.
+func (b *indexBuilder) mkdirAll(dir string) error {
+	if dir == "." {
+		return nil
+	}
+	cur := "."
+	for _, c := range strings.Split(dir, "/") {
+		cur = path.Join(cur, c)
+		n := b.ix.nodes[cur]
+		switch {
+		case n == nil:
+			b.put(cur, b.made(unix.S_IFDIR|0o755))
+		case n.st.Mode&unix.S_IFMT != unix.S_IFDIR:
+			return errNotIndexable
+		}
+	}
+	return nil
+}
+
+// throughSymlink reports whether a directory on the way to clean is not a
+// plain directory of the index.
+func (b *indexBuilder) throughSymlink(clean string) bool {
+	for d := path.Dir(clean); d != "."; d = path.Dir(d) {
+		n := b.ix.nodes[d]
+		if n == nil || n.st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *indexBuilder) put(name string, n *indexNode) {
+	b.ix.nodes[name] = n
+	dir := path.Dir(name)
+	k := b.ix.kids[dir]
+	if k == nil {
+		k = map[string]struct{}{}
+		b.ix.kids[dir] = k
+	}
+	k[path.Base(name)] = struct{}{}
+}
+
+// remove deletes name and everything below it.
+func (b *indexBuilder) remove(name string) {
+	n := b.ix.nodes[name]
+	if n == nil {
+		return
+	}
+	for k := range b.ix.kids[name] {
+		b.remove(path.Join(name, k))
+	}
+	delete(b.ix.kids, name)
+	delete(b.ix.nodes, name)
+	delete(b.ix.kids[path.Dir(name)], path.Base(name))
+	if n.st.Nlink > 1 {
+		n.st.Nlink--
+	}
+}
+
+// lstat returns the entry clean names, as os.Lstat of it in the extracted
+// layer would.
+func (ix *Index) lstat(clean string) (fs.FileInfo, error) {
+	n := ix.nodes[clean]
+	if clean == "." {
+		n = ix.root
+	}
+	if n == nil {
+		return nil, fs.ErrNotExist
+	}
+	return layer.StatInfo(path.Base(clean), n.st), nil
+}
+
+// readDir lists the directory clean, unsorted.
+func (ix *Index) readDir(clean string) ([]fs.DirEntry, error) {
+	fi, err := ix.lstat(clean)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, syscall.ENOTDIR
+	}
+	names := make([]string, 0, len(ix.kids[clean]))
+	for k := range ix.kids[clean] {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	out := make([]fs.DirEntry, 0, len(names))
+	for _, k := range names {
+		fi, err := ix.lstat(path.Join(clean, k))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs.FileInfoToDirEntry(fi))
+	}
+	return out, nil
+}
+
+func (ix *Index) opaque(clean string) bool {
+	n := ix.nodes[clean]
+	return n != nil && n.opaque
+}
+
+func (ix *Index) readlink(clean string) (string, error) {
+	n := ix.nodes[clean]
+	if n == nil {
+		return "", fs.ErrNotExist
+	}
+	if n.st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return "", fs.ErrInvalid
+	}
+	return n.link, nil
+}
