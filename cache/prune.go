@@ -70,6 +70,10 @@ func (c *Cache) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 	if _, err := c.store.PruneLinkHints(ctx); err != nil {
 		return rep, fmt.Errorf("prune: %w", err)
 	}
+	// And indexes of layer blobs that went.
+	if _, err := c.store.PruneLayerIndexes(ctx); err != nil {
+		return rep, fmt.Errorf("prune: %w", err)
+	}
 	return rep, nil
 }
 

@@ -3,8 +3,10 @@ package snapshot
 import (
 	"archive/tar"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -368,4 +370,140 @@ func (ix *Index) readlink(clean string) (string, error) {
 		return "", fs.ErrInvalid
 	}
 	return n.link, nil
+}
+
+// indexMagic starts an encoded Index (version 1).
+const indexMagic = "builder-layer-index-1\n"
+
+// MarshalBinary encodes the index (its entries sorted by name, a CRC-32 of
+// them at the end), to be kept beside the layer and read back with
+// UnmarshalIndex instead of reading the layer's tar again.
+func (ix *Index) MarshalBinary() ([]byte, error) {
+	names := make([]string, 0, len(ix.nodes))
+	for n := range ix.nodes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := append([]byte(nil), indexMagic...)
+	out = binary.AppendUvarint(out, uint64(len(names)))
+	out = appendNode(out, ".", ix.root)
+	for _, n := range names {
+		out = appendNode(out, n, ix.nodes[n])
+	}
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out)), nil
+}
+
+func appendNode(out []byte, name string, n *indexNode) []byte {
+	st := n.st
+	out = appendString(out, name)
+	for _, v := range []uint64{uint64(st.Mode), uint64(st.Uid), uint64(st.Gid), uint64(st.Size), uint64(st.Nlink), st.Rdev,
+		uint64(st.Mtim.Sec), uint64(st.Mtim.Nsec)} {
+		out = binary.AppendUvarint(out, v)
+	}
+	out = appendString(out, n.link)
+	if n.opaque {
+		return append(out, 1)
+	}
+	return append(out, 0)
+}
+
+func appendString(out []byte, s string) []byte {
+	return append(binary.AppendUvarint(out, uint64(len(s))), s...)
+}
+
+// UnmarshalIndex decodes what MarshalBinary made. It fails on anything
+// else (a damaged file): the caller reads the layer's tar instead.
+func UnmarshalIndex(data []byte) (*Index, error) {
+	bad := func(what string) (*Index, error) { return nil, fmt.Errorf("decode layer index: %s", what) }
+	if len(data) < len(indexMagic)+4 || string(data[:len(indexMagic)]) != indexMagic {
+		return bad("not a layer index")
+	}
+	body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
+	if crc32.ChecksumIEEE(body) != sum {
+		return bad("checksum mismatch")
+	}
+	d := indexDecoder{buf: body[len(indexMagic):]}
+	count := d.uvarint()
+	if d.err != nil || count > uint64(len(d.buf)) {
+		return bad("bad entry count")
+	}
+	ix := &Index{nodes: make(map[string]*indexNode, count), kids: map[string]map[string]struct{}{}}
+	for i := uint64(0); i <= count; i++ {
+		name := d.string()
+		st := &syscall.Stat_t{Mode: uint32(d.uvarint()), Uid: uint32(d.uvarint()), Gid: uint32(d.uvarint()),
+			Size: int64(d.uvarint()), Nlink: d.uvarint(), Rdev: d.uvarint()}
+		st.Mtim = syscall.Timespec{Sec: int64(d.uvarint()), Nsec: int64(d.uvarint())}
+		n := &indexNode{st: st, link: d.string(), opaque: d.byte() == 1}
+		if d.err != nil {
+			return bad(d.err.Error())
+		}
+		if i == 0 {
+			if name != "." || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return bad("no root directory")
+			}
+			ix.root = n
+			continue
+		}
+		clean, ok := cleanName(name)
+		if !ok || clean != name || name == "." || !fs.ValidPath(name) || ix.nodes[name] != nil {
+			return bad(fmt.Sprintf("bad entry name %q", name))
+		}
+		parent := path.Dir(name)
+		if p := ix.root; parent != "." {
+			p = ix.nodes[parent] // sorted: a directory comes before its entries
+			if p == nil || p.st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return bad(fmt.Sprintf("entry %q without its directory", name))
+			}
+		}
+		ix.nodes[name] = n
+		k := ix.kids[parent]
+		if k == nil {
+			k = map[string]struct{}{}
+			ix.kids[parent] = k
+		}
+		k[path.Base(name)] = struct{}{}
+	}
+	if len(d.buf) != 0 {
+		return bad("trailing data")
+	}
+	return ix, nil
+}
+
+type indexDecoder struct {
+	buf []byte
+	err error
+}
+
+func (d *indexDecoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.buf)
+	if n <= 0 {
+		d.err = errors.New("truncated")
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *indexDecoder) string() string {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.buf)) {
+		d.err = errors.New("truncated")
+		return ""
+	}
+	s := string(d.buf[:n])
+	d.buf = d.buf[n:]
+	return s
+}
+
+func (d *indexDecoder) byte() byte {
+	if d.err != nil || len(d.buf) == 0 {
+		d.err = errors.New("truncated")
+		return 0
+	}
+	b := d.buf[0]
+	d.buf = d.buf[1:]
+	return b
 }

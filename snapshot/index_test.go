@@ -168,10 +168,48 @@ func checkIndexMatches(t *testing.T, b []byte) (indexable bool) {
 		return false
 	}
 	dated := datedNames(t, b)
-	if d := cmp.Diff(onDisk(t, root, dated), inIndex(t, ix, dated)); d != "" {
+	want := onDisk(t, root, dated)
+	if d := cmp.Diff(want, inIndex(t, ix, dated)); d != "" {
 		t.Errorf("index differs from the extraction (-extracted +index):\n%s", d)
 	}
+	data, err := ix.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalIndex(data)
+	if err != nil {
+		t.Fatalf("UnmarshalIndex of MarshalBinary: %v", err)
+	}
+	if d := cmp.Diff(want, inIndex(t, back, dated)); d != "" {
+		t.Errorf("decoded index differs from the extraction (-extracted +decoded):\n%s", d)
+	}
 	return true
+}
+
+// TestUnmarshalIndexRefusesDamage: a truncated, altered or foreign file is
+// an error, never a wrong index.
+func TestUnmarshalIndexRefusesDamage(t *testing.T) {
+	ix, err := ReadIndex(context.Background(), bytes.NewReader(mkTar(t, dir("a/", 0o755), file("a/f", "f"), symlink("l", "a"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := ix.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range data {
+		if _, err := UnmarshalIndex(data[:i]); err == nil {
+			t.Fatalf("truncated to %d of %d bytes: no error", i, len(data))
+		}
+		altered := append([]byte(nil), data...)
+		altered[i] ^= 0x20
+		if _, err := UnmarshalIndex(altered); err == nil {
+			t.Fatalf("byte %d altered: no error", i)
+		}
+	}
+	if _, err := UnmarshalIndex(append(data, 0)); err == nil {
+		t.Errorf("trailing byte: no error")
+	}
 }
 
 // TestIndexMatchesExtraction: an index of a layer says, of every entry,

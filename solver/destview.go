@@ -18,7 +18,8 @@ import (
 // no RUN of the stage comes after it, a layer of the root that is not
 // extracted yet is not extracted for it: the view looks the names up in
 // the layer's index, made from the layer's tar headers while the layer was
-// written (a COPY with such a step ahead) or read from its tar. A stage
+// written (a COPY with such a step ahead) or read from its tar, and kept
+// in the store for the builds after (store.LayerIndex). A stage
 // that only copies (a final stage of COPY --from) then creates no file
 // but its layers' tars; BuildKit copies into a snapshot of real files.
 // Reading a file's content through the view (a --chown name looked up in
@@ -77,9 +78,9 @@ func (b *build) destView(ctx context.Context, st *state, need rootNeed) (*snapsh
 	return snapshot.NewLazyView(lowers), dirs, nil
 }
 
-// layerIndex returns the index of layer l: the one made while it was
-// written, else one read from its tar (once per build, holding a CPU
-// slot).
+// layerIndex returns the index of layer l: the one this build made, else
+// the one the store keeps for its blob, else one read from its tar (once,
+// holding a CPU slot, and kept in the store).
 func (b *build) layerIndex(ctx context.Context, diffID v1.Hash, l v1.Layer) (*snapshot.Index, error) {
 	if v, ok := b.indexes.Load(diffID); ok {
 		return v.(*snapshot.Index), nil
@@ -87,6 +88,15 @@ func (b *build) layerIndex(ctx context.Context, diffID v1.Hash, l v1.Layer) (*sn
 	v, err, _ := b.group.Do(diffID.Hex, func() (any, error) {
 		if v, ok := b.indexes.Load(diffID); ok {
 			return v, nil
+		}
+		digest, derr := l.Digest()
+		if derr == nil {
+			if data, ok := b.s.store.LayerIndex(digest); ok {
+				if ix, err := snapshot.UnmarshalIndex(data); err == nil {
+					b.indexes.Store(diffID, ix)
+					return ix, nil
+				}
+			}
 		}
 		var ix *snapshot.Index
 		err := b.s.store.CPU().Do(ctx, func() error {
@@ -101,13 +111,26 @@ func (b *build) layerIndex(ctx context.Context, diffID v1.Hash, l v1.Layer) (*sn
 		if err != nil {
 			return nil, fmt.Errorf("index layer %s: %w", diffID, err)
 		}
-		b.indexes.Store(diffID, ix)
+		b.keepIndex(l, diffID, ix)
 		return ix, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return v.(*snapshot.Index), nil
+}
+
+// keepIndex keeps ix as the index of layer l for this build and, best
+// effort, in the store.
+func (b *build) keepIndex(l v1.Layer, diffID v1.Hash, ix *snapshot.Index) {
+	b.indexes.Store(diffID, ix)
+	digest, err := l.Digest()
+	if err != nil {
+		return
+	}
+	if data, err := ix.MarshalBinary(); err == nil {
+		_ = b.s.store.RecordLayerIndex(digest, data) // a missing index costs a read of the tar
+	}
 }
 
 // leaseLayer keeps l in the store for the build and returns its diffID.

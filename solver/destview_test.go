@@ -2,6 +2,7 @@ package solver
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -15,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/builderdev/builder/parser"
+	"github.com/builderdev/builder/snapshot"
 )
 
 // layerHeaders lists the tar headers of l as "name uid:gid mode".
@@ -150,5 +152,62 @@ func TestCopyChownNameReadsIndexedLayer(t *testing.T) {
 	}
 	if got := extractedLayers(t, s, res.Image); !got[0] || got[1] {
 		t.Errorf("extracted layers %v, want the /etc one only (read for the owner)", got)
+	}
+}
+
+// TestLayerIndexKeptInStore: the index made while a layer was written is
+// kept in the store and is what a later build looks names up in (one
+// whose layer index says otherwise changes that build's result); a
+// damaged one is read past, from the layer's tar.
+func TestLayerIndexKeptInStore(t *testing.T) {
+	root, ctxDir := t.TempDir(), t.TempDir()
+	writeTree(t, ctxDir, map[string]string{"deps/a.js": "a", "app.txt": "v1"})
+	df, err := parser.Parse(strings.NewReader("FROM scratch AS build\nCOPY deps /deps/\n" +
+		"FROM scratch\nCOPY --from=build /deps /app/deps\nCOPY app.txt /app/deps/\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testSolver(t, root)
+	res, err := s.Build(context.Background(), &Request{Dockerfile: df, ContextDir: ctxDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := res.Image.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := ls[0].Digest()
+	if _, ok := s.store.LayerIndex(digest); !ok {
+		t.Fatalf("no index of the COPY --from layer in the store")
+	}
+	if extractedLayers(t, s, res.Image)[0] {
+		t.Fatalf("the COPY --from layer was extracted")
+	}
+	// An index in which /app/deps is a file.
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "app/deps", Mode: 0o644})
+	_ = tw.Close()
+	fake, err := snapshot.ReadIndex(context.Background(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := fake.MarshalBinary()
+	if err := s.store.RecordLayerIndex(digest, data); err != nil {
+		t.Fatal(err)
+	}
+	rebuild := func(content string) error {
+		writeTree(t, ctxDir, map[string]string{"app.txt": content})
+		_, err := testSolver(t, root).Build(context.Background(), &Request{Dockerfile: df, ContextDir: ctxDir})
+		return err
+	}
+	if err := rebuild("v2"); err == nil || !strings.Contains(err.Error(), "cannot copy to non-directory") {
+		t.Errorf("build over an index with /app/deps a file: %v, want a not-a-directory error", err)
+	}
+	if err := s.store.RecordLayerIndex(digest, append(data[:len(data)-1:len(data)-1], data[len(data)-1]^1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := rebuild("v3"); err != nil {
+		t.Errorf("build over a damaged index: %v", err)
 	}
 }

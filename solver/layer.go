@@ -61,7 +61,7 @@ func (b *build) writeLayerIndexed(ctx context.Context, fn func(w io.Writer) erro
 	}
 	id, err := l.DiffID()
 	if ix, ierr := x.Finish(); err == nil && ierr == nil {
-		b.indexes.Store(id, ix)
+		b.keepIndex(l, id, ix)
 	}
 	return l, nil
 }

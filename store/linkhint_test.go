@@ -51,3 +51,38 @@ func TestLinkHints(t *testing.T) {
 		t.Errorf("the hint to an extracted layer was pruned")
 	}
 }
+
+// TestLayerIndexes: an index is kept per blob digest and pruned when its
+// blob goes; a digest that is not one names no file.
+func TestLayerIndexes(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	here, _, err := s.WriteBlob(ctx, "application/octet-stream", strings.NewReader("a layer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
+	for _, d := range []v1.Hash{here, gone} {
+		if err := s.RecordLayerIndex(d, []byte("index of "+d.Hex)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if data, ok := s.LayerIndex(here); !ok || string(data) != "index of "+here.Hex {
+		t.Errorf("LayerIndex(here) = %q, %v", data, ok)
+	}
+	if err := s.RecordLayerIndex(v1.Hash{Algorithm: "sha256", Hex: "../../x"}, nil); err == nil {
+		t.Errorf("RecordLayerIndex of a bad digest: no error")
+	}
+	if n, err := s.PruneLayerIndexes(ctx); err != nil || n != 1 {
+		t.Fatalf("PruneLayerIndexes = %d, %v; want 1 removed", n, err)
+	}
+	if _, ok := s.LayerIndex(gone); ok {
+		t.Errorf("the index of a blob that is gone is left")
+	}
+	if _, ok := s.LayerIndex(here); !ok {
+		t.Errorf("the index of a blob in the store was pruned")
+	}
+}
