@@ -157,19 +157,29 @@ func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o 
 	return nil
 }
 
-func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) error {
+// entryPath returns where hdr goes: its clean name, directory and base
+// name; skip for what makes no entry (a global header, the root's own
+// entry: the root keeps its attributes).
+func entryPath(hdr *tar.Header) (name, dir, base string, skip bool, err error) {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
-		return nil
+		return "", "", "", true, nil
 	}
 	name, ok := cleanName(hdr.Name)
 	if !ok {
-		return errors.New("path escapes the root")
+		return "", "", "", false, errors.New("path escapes the root")
 	}
 	if name == "." {
-		return nil // the root's own entry: the root keeps its attributes
+		return "", "", "", true, nil
 	}
-	dir, base := path.Split(name)
-	dir = path.Clean(dir)
+	dir, base = path.Split(name)
+	return name, path.Clean(dir), base, false, nil
+}
+
+func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) error {
+	name, dir, base, skip, err := entryPath(hdr)
+	if skip || err != nil {
+		return err
+	}
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		x.dropDir() // it removes what it names, or what a directory held
 		return x.whiteout(dir, base)

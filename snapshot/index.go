@@ -80,31 +80,18 @@ func ReadIndex(ctx context.Context, r io.Reader) (*Index, error) {
 // bytes (as Extraction extracts one).
 type Indexer struct {
 	pw   *io.PipeWriter
-	done chan indexResult
-}
-
-type indexResult struct {
-	ix  *Index
-	err error
+	done chan error
+	ix   *Index
 }
 
 // NewIndexer starts an index; write the uncompressed tar to it, then call
 // Finish or Abort.
 func NewIndexer(ctx context.Context) *Indexer {
-	pr, pw := io.Pipe()
-	x := &Indexer{pw: pw, done: make(chan indexResult, 1)}
-	go func() {
-		ix, err := ReadIndex(ctx, pr)
-		if err == nil {
-			_, err = io.Copy(io.Discard, pr) // tar padding after the end marker
-		}
-		if err != nil {
-			pr.CloseWithError(err)
-		} else {
-			pr.Close()
-		}
-		x.done <- indexResult{ix, err}
-	}()
+	x := &Indexer{}
+	x.pw, x.done = consume(func(r io.Reader) (err error) {
+		x.ix, err = ReadIndex(ctx, r)
+		return err
+	})
 	return x
 }
 
@@ -115,8 +102,10 @@ func (x *Indexer) Write(p []byte) (int, error) { return x.pw.Write(p) }
 // Finish ends the tar and returns the index.
 func (x *Indexer) Finish() (*Index, error) {
 	x.pw.Close()
-	r := <-x.done
-	return r.ix, r.err
+	if err := <-x.done; err != nil {
+		return nil, err
+	}
+	return x.ix, nil
 }
 
 // Abort stops the indexer.
@@ -154,18 +143,10 @@ func (b *indexBuilder) made(mode uint32) *indexNode {
 
 // entry follows extract's entry (in whiteoutsAsOverlay form).
 func (b *indexBuilder) entry(hdr *tar.Header) error {
-	if hdr.Typeflag == tar.TypeXGlobalHeader {
-		return nil
+	name, dir, base, skip, err := entryPath(hdr)
+	if skip || err != nil {
+		return err
 	}
-	name, ok := cleanName(hdr.Name)
-	if !ok {
-		return errors.New("path escapes the root")
-	}
-	if name == "." {
-		return nil // the root keeps its attributes
-	}
-	dir, base := path.Split(name)
-	dir = path.Clean(dir)
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		return b.whiteout(dir, base)
 	}

@@ -44,21 +44,30 @@ func (l *Layers) NewExtraction(ctx context.Context, opts ...ExtractOption) (*Ext
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("chmod extraction dir: %w", err)
 	}
+	pw, done := consume(func(r io.Reader) error { return extract(ctx, tmp, r, whiteoutsAsOverlay, o) })
+	return &Extraction{l: l, tmp: tmp, pw: pw, done: done}, nil
+}
+
+// consume runs fn, in a goroutine, over the tar written to the returned
+// pipe; done receives fn's error once fn returned and the rest of the
+// stream (tar padding after the end marker) was read. A failure fails
+// the writes after it.
+func consume(fn func(r io.Reader) error) (*io.PipeWriter, chan error) {
 	pr, pw := io.Pipe()
-	e := &Extraction{l: l, tmp: tmp, pw: pw, done: make(chan error, 1)}
+	done := make(chan error, 1)
 	go func() {
-		err := extract(ctx, tmp, pr, whiteoutsAsOverlay, o)
+		err := fn(pr)
 		if err == nil {
-			_, err = io.Copy(io.Discard, pr) // tar padding after the end marker
+			_, err = io.Copy(io.Discard, pr)
 		}
 		if err != nil {
 			pr.CloseWithError(err)
 		} else {
 			pr.Close()
 		}
-		e.done <- err
+		done <- err
 	}()
-	return e, nil
+	return pw, done
 }
 
 // Write passes tar bytes to the extraction. It fails once the extraction
