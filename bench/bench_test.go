@@ -72,7 +72,7 @@ func BenchmarkBuild(b *testing.B) {
 		builderErr = fmt.Errorf("go build ./cmd/builder: %w: %s", err, lastLines(string(out), 3))
 	}
 	tools = append(tools, &Builder{Bin: bin, Root: filepath.Join(work, "builder-root"), BaseRef: baseRef, Env: env,
-		ProfileDir: os.Getenv("BENCH_PROFILE_DIR")})
+		ProfileDir: os.Getenv("BENCH_PROFILE_DIR"), Trace: os.Getenv("BENCH_TRACE") != ""})
 	notes := []string{"builder: " + toolVersion(ctx, bin, "version")}
 	if builderErr != nil {
 		notes[0] = "builder: " + builderErr.Error()

@@ -53,8 +53,10 @@ type Builder struct {
 	// Env is the child's environment (nil: the parent's).
 	Env []string
 	// ProfileDir, when set, gets a CPU profile of every build
-	// (--debug-profile DIR/TAG-N.prof, N counting builds from 1).
+	// (--debug-profile DIR/TAG-N.prof, N counting builds from 1), or with
+	// Trace an execution trace (DIR/TAG-N.trace).
 	ProfileDir string
+	Trace      bool
 	builds     int
 }
 
@@ -73,7 +75,11 @@ func (t *Builder) Build(ctx context.Context, b Build) (Sample, error) {
 	args := []string{"--root", t.Root}
 	if t.ProfileDir != "" {
 		t.builds++
-		args = append(args, "--debug-profile", filepath.Join(t.ProfileDir, fmt.Sprintf("%s-%d.prof", b.Tag, t.builds)))
+		ext := "prof"
+		if t.Trace {
+			ext = "trace"
+		}
+		args = append(args, "--debug-profile", filepath.Join(t.ProfileDir, fmt.Sprintf("%s-%d.%s", b.Tag, t.builds, ext)))
 	}
 	args = append(args, "build", "--progress", "json", "-f", b.Dockerfile,
 		"--build-context", "busybox=docker-image://"+t.BaseRef)

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/builderdev/builder/internal/ctxio"
 	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/internal/userns"
 )
@@ -79,7 +80,7 @@ func ReadIndex(ctx context.Context, r io.Reader) (*Index, error) {
 // Indexer indexes a layer tar while it is being written, from the same
 // bytes (as Extraction extracts one).
 type Indexer struct {
-	pw   *io.PipeWriter
+	pw   *ctxio.PipeWriter
 	done chan error
 	ix   *Index
 }

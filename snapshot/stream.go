@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/builderdev/builder/internal/ctxio"
 	"github.com/builderdev/builder/internal/procowner"
 )
 
@@ -20,9 +21,13 @@ import (
 type Extraction struct {
 	l    *Layers
 	tmp  string
-	pw   *io.PipeWriter
+	pw   *ctxio.PipeWriter
 	done chan error
 }
+
+// streamBuffer is how far a layer's writer may run ahead of its extraction
+// or index.
+const streamBuffer = 1 << 20
 
 var errExtractionAborted = errors.New("extraction aborted")
 
@@ -52,8 +57,10 @@ func (l *Layers) NewExtraction(ctx context.Context, opts ...ExtractOption) (*Ext
 // pipe; done receives fn's error once fn returned and the rest of the
 // stream (tar padding after the end marker) was read. A failure fails
 // the writes after it.
-func consume(fn func(r io.Reader) error) (*io.PipeWriter, chan error) {
-	pr, pw := io.Pipe()
+func consume(fn func(r io.Reader) error) (*ctxio.PipeWriter, chan error) {
+	// The writer runs ahead of fn by up to a buffer: a small write (a tar
+	// header) does not wait for fn to make the entry before it.
+	pr, pw := ctxio.Pipe(streamBuffer)
 	done := make(chan error, 1)
 	go func() {
 		err := fn(pr)

@@ -48,7 +48,7 @@ func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
 	// The current value is the default: the flag may come before the
 	// subcommand too.
 	fs.StringVar(&o.root, "root", o.root, "store directory (env BUILDER_ROOT; default /var/lib/builder as root)")
-	fs.StringVar(&o.profile, "debug-profile", o.profile, "write a Go CPU profile of the command to `FILE` (for performance work)")
+	fs.StringVar(&o.profile, "debug-profile", o.profile, "write a Go CPU profile of the command to `FILE`, an execution trace if it ends in .trace (for performance work)")
 	_ = fs.MarkHidden("debug-profile")
 }
 

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
+	"strings"
 )
 
-// startProfile starts a CPU profile into file (none when file is empty) and
-// returns the function that stops it and closes the file.
+// startProfile starts --debug-profile: a Go CPU profile written to file,
+// or, for a file named *.trace, a Go execution trace (where the wall time
+// goes: blocking, syscalls, network waits; `go tool trace`).
 func startProfile(file string) (stop func() error, err error) {
 	if file == "" {
 		return func() error { return nil }, nil
@@ -16,12 +19,16 @@ func startProfile(file string) (stop func() error, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("create profile: %w", err)
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	start, end := pprof.StartCPUProfile, pprof.StopCPUProfile
+	if strings.HasSuffix(file, ".trace") {
+		start, end = trace.Start, trace.Stop
+	}
+	if err := start(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start profile: %w", err)
 	}
 	return func() error {
-		pprof.StopCPUProfile()
+		end()
 		return f.Close()
 	}, nil
 }

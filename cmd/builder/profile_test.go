@@ -33,3 +33,17 @@ func TestDebugProfile(t *testing.T) {
 		t.Fatalf("unwritable profile: exit %d, stderr %q; want 2 naming --debug-profile", code, errb.String())
 	}
 }
+
+// TestDebugProfileTrace: a --debug-profile file named *.trace gets a Go
+// execution trace instead of a CPU profile.
+func TestDebugProfileTrace(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "images.trace")
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--root", t.TempDir(), "--debug-profile", file, "images"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	data, err := os.ReadFile(file)
+	if err != nil || !bytes.HasPrefix(data, []byte("go 1.")) {
+		t.Fatalf("not a Go execution trace: %.20q, %v", data, err)
+	}
+}

@@ -18,7 +18,7 @@ var allowed = map[string][]string{
 	"parser":             {"parser/shell"},
 	"internal/user":      {},
 	"store":              {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/layer", "internal/platform"},
-	"snapshot":           {"internal/cpulimit", "internal/procowner", "internal/mount", "internal/fsroot", "internal/userns", "internal/layer"},
+	"snapshot":           {"internal/cpulimit", "internal/ctxio", "internal/procowner", "internal/mount", "internal/fsroot", "internal/userns", "internal/layer"},
 	"executor":           {"internal/procowner", "internal/mount", "internal/fsroot", "internal/userns"},
 	"internal/filecopy":  {"internal/cpulimit", "internal/ctxio", "parser", "parser/shell", "internal/user", "internal/layer", "internal/fsroot"},
 	"registry":           {}, // knows no solver, exporter or cache
