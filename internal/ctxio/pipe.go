@@ -118,4 +118,3 @@ func (w *PipeWriter) CloseWithError(err error) error {
 
 // Close is CloseWithError(nil).
 func (w *PipeWriter) Close() error { return w.CloseWithError(nil) }
-
