@@ -163,7 +163,7 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			var l v1.Layer
 			var err error
 			if ahead == needFiles && speculated != nil {
-				l, err = b.writeSpeculated(ctx, p, speculated)
+				l, err = b.writeSpeculated(ctx, v, p, sum.String(), speculated)
 			} else {
 				l, err = b.writeCopyLayer(ctx, p, ahead)
 			}

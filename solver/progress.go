@@ -26,7 +26,7 @@ const (
 	StatusCanceled Status = "canceled"
 
 	// StatusPhase reports a timed part of a step (Data names it: "extract",
-	// "hash", "run", "diff+compress", "copy+compress"; Duration is how long
+	// "hash", "run", "diff+compress", "copy+compress", "speculated"; Duration is how long
 	// it took, Time when it ended), for performance work. Renderers may
 	// ignore it; it comes before the step's own end.
 	StatusPhase Status = "phase"
@@ -39,6 +39,7 @@ const (
 	PhaseRun          = "run"           // the RUN process
 	PhaseDiffCompress = "diff+compress" // a RUN's changes tarred, compressed, stored
 	PhaseCopyCompress = "copy+compress" // a COPY's files tarred, compressed, stored
+	PhaseSpeculated   = "speculated"    // a COPY's layer made while its stage waited, checked and used
 )
 
 // Event is one typed progress report. Libraries never print; the caller

@@ -2,9 +2,14 @@ package solver
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -33,6 +38,14 @@ const speculationDelay = 50 * time.Millisecond
 type speculation struct {
 	done   chan struct{}
 	diffID v1.Hash // set when the layer was written and extracted
+	// layer, files and reads, set with diffID: the layer, the checksum of
+	// the files it copied (taken before they were copied) and what it
+	// looked up in the destination. The COPY uses the layer as its own
+	// when its files have that checksum and its destination answers those
+	// lookups alike: the layer would be the same bytes.
+	layer v1.Layer
+	files string
+	reads *destReads
 }
 
 // speculating is a scheduled speculation; stop keeps it from starting
@@ -154,26 +167,33 @@ func (b *build) speculate(sr *stageRun, st *state, k int, c *parser.Copy) {
 		if err != nil {
 			return
 		}
+		// The checksum first: the step compares it with its own. Its
+		// hashing then costs stats.
+		sum, _, err := filecopy.ChecksumFiles(ctx, p.req)
+		if err != nil {
+			return
+		}
+		reads := &destReads{fs: p.req.Dest}
+		p.req.Dest = reads
 		l, err := b.writeCopyLayer(ctx, p, needFiles)
 		if err != nil {
 			return
 		}
 		if id, err := l.DiffID(); err == nil {
 			if _, err := b.s.layers.Ensure(ctx, id, l.Uncompressed); err == nil {
-				spec.diffID = id
+				spec.diffID, spec.layer, spec.files, spec.reads = id, l, sum.String(), reads
 			}
 		}
-		// Then the step's own hashing costs stats (its files are older
-		// than the stat cache's racy window by now).
-		_, _ = filecopy.Checksum(ctx, p.req)
 	}()
 }
 
-// writeSpeculated writes the layer of p, whose speculation is spec, once
-// spec is done: without extracting it, which the speculation did (and
-// recorded as the COPY's link hint) when it made the same layer; a
-// different layer is extracted from its tar when a step needs it.
-func (b *build) writeSpeculated(ctx context.Context, p *copyPrep, spec *speculation) (v1.Layer, error) {
+// writeSpeculated makes the layer of p, whose files have the checksum
+// files and whose speculation is spec, once spec is done: it is the
+// speculation's layer when p's files and destination are what the
+// speculation read; else p's layer is written, without extracting it when
+// the speculation extracted the same layer (a different one is extracted
+// from its tar when a step needs it).
+func (b *build) writeSpeculated(ctx context.Context, v *vertex, p *copyPrep, files string, spec *speculation) (v1.Layer, error) {
 	select {
 	case <-spec.done:
 	case <-ctx.Done():
@@ -182,7 +202,119 @@ func (b *build) writeSpeculated(ctx context.Context, p *copyPrep, spec *speculat
 	if spec.diffID == (v1.Hash{}) {
 		return b.writeCopyLayer(ctx, p, needFiles)
 	}
+	checked := time.Now()
+	if spec.files == files && spec.reads.sameIn(p.req.Dest) {
+		if _, err := b.leaseLayer(ctx, spec.layer); err == nil {
+			b.phase(v, PhaseSpeculated, checked)
+			return spec.layer, nil
+		}
+	}
 	return b.writeCopyLayer(ctx, p, needNothing)
+}
+
+// destReads is a COPY's destination that records what is looked up in
+// it, to ask the same of another destination.
+type destReads struct {
+	fs     filecopy.FS
+	mu     sync.Mutex
+	reads  []destRead
+	opened bool // a file's content was read: not recorded
+}
+
+type destRead struct{ op, name, answer string }
+
+func (d *destReads) add(op, name, answer string) {
+	d.mu.Lock()
+	d.reads = append(d.reads, destRead{op, name, answer})
+	d.mu.Unlock()
+}
+
+func (d *destReads) Lstat(name string) (fs.FileInfo, error) {
+	fi, err := d.fs.Lstat(name)
+	d.add("lstat", name, lstatAnswer(fi, err))
+	return fi, err
+}
+
+func (d *destReads) Readlink(name string) (string, error) {
+	t, err := d.fs.Readlink(name)
+	d.add("readlink", name, answerOf(t, err))
+	return t, err
+}
+
+func (d *destReads) ReadDir(name string) ([]fs.DirEntry, error) {
+	ents, err := d.fs.ReadDir(name)
+	d.add("readdir", name, readDirAnswer(ents, err))
+	return ents, err
+}
+
+func (d *destReads) Open(name string) (io.ReadCloser, error) {
+	d.mu.Lock()
+	d.opened = true
+	d.mu.Unlock()
+	return d.fs.Open(name)
+}
+
+// sameIn reports whether every lookup recorded gets the same answer in
+// fsys.
+func (d *destReads) sameIn(fsys filecopy.FS) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.opened {
+		return false
+	}
+	for _, r := range d.reads {
+		var answer string
+		switch r.op {
+		case "lstat":
+			answer = lstatAnswer(fsys.Lstat(r.name))
+		case "readlink":
+			answer = answerOf(fsys.Readlink(r.name))
+		case "readdir":
+			answer = readDirAnswer(fsys.ReadDir(r.name))
+		}
+		if answer != r.answer {
+			return false
+		}
+	}
+	return true
+}
+
+// lstatAnswer is what a COPY can learn from an lstat: absence, type,
+// mode, owner, size, mtime.
+func lstatAnswer(fi fs.FileInfo, err error) string {
+	if err != nil {
+		return errAnswer(err)
+	}
+	uid, gid := -1, -1
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		uid, gid = int(st.Uid), int(st.Gid)
+	}
+	return fmt.Sprintf("%v %d:%d %d %d", fi.Mode(), uid, gid, fi.Size(), fi.ModTime().UnixNano())
+}
+
+func readDirAnswer(ents []fs.DirEntry, err error) string {
+	if err != nil {
+		return errAnswer(err)
+	}
+	var sb strings.Builder
+	for _, e := range ents {
+		fmt.Fprintf(&sb, "%s %v\n", e.Name(), e.Type())
+	}
+	return sb.String()
+}
+
+func answerOf(s string, err error) string {
+	if err != nil {
+		return errAnswer(err)
+	}
+	return "= " + s
+}
+
+func errAnswer(err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return "absent"
+	}
+	return "error " + err.Error()
 }
 
 // speculations is the part of a build that runs speculations.
