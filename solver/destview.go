@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/builderdev/builder/snapshot"
@@ -45,34 +44,27 @@ func (b *build) destView(ctx context.Context, st *state, need rootNeed) (*snapsh
 	}
 	lowers := make([]snapshot.Lower, len(st.layers))
 	dirs := make([]string, len(st.layers))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, l := range st.layers {
-		g.Go(func() error {
-			diffID, err := b.leaseLayer(gctx, l)
-			if err != nil {
-				return err
-			}
-			dirs[i] = b.s.layers.Dir(diffID)
-			if fi, err := os.Lstat(dirs[i]); err == nil && fi.IsDir() {
-				lowers[i] = snapshot.Lower{Dir: dirs[i]}
-				return nil
-			}
-			extract := func() (string, error) { return b.s.layers.Ensure(ctx, diffID, l.Uncompressed) }
-			ix, err := b.layerIndex(gctx, diffID, l)
-			if err != nil {
-				// Not indexable: extracted, which also reports a bad tar.
-				dir, err := extract()
-				if err != nil {
-					return fmt.Errorf("extract layer %s: %w", diffID, err)
-				}
-				lowers[i] = snapshot.Lower{Dir: dir}
-				return nil
-			}
-			lowers[i] = snapshot.Lower{Index: ix, Extract: extract}
+	err := b.eachLayer(ctx, st, func(gctx context.Context, i int, l v1.Layer, diffID v1.Hash) error {
+		dirs[i] = b.s.layers.Dir(diffID)
+		if fi, err := os.Lstat(dirs[i]); err == nil && fi.IsDir() {
+			lowers[i] = snapshot.Lower{Dir: dirs[i]}
 			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+		}
+		extract := func() (string, error) { return b.s.layers.Ensure(ctx, diffID, l.Uncompressed) }
+		ix, err := b.layerIndex(gctx, diffID, l)
+		if err != nil {
+			// Not indexable: extracted, which also reports a bad tar.
+			dir, err := extract()
+			if err != nil {
+				return fmt.Errorf("extract layer %s: %w", diffID, err)
+			}
+			lowers[i] = snapshot.Lower{Dir: dir}
+			return nil
+		}
+		lowers[i] = snapshot.Lower{Index: ix, Extract: extract}
+		return nil
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	return snapshot.NewLazyView(lowers), dirs, nil

@@ -41,6 +41,21 @@ func layerHeaders(t *testing.T, l v1.Layer) []string {
 	}
 }
 
+// buildLayers builds req with s and returns the result and its image's
+// layers.
+func buildLayers(t *testing.T, s *Solver, req *Request) (*Result, []v1.Layer) {
+	t.Helper()
+	res, err := s.Build(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := res.Image.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, ls
+}
+
 // extractedLayers reports, per layer of img, whether the store has it
 // extracted.
 func extractedLayers(t *testing.T, s *Solver, img v1.Image) []bool {
@@ -81,16 +96,9 @@ func TestCopyOnlyStageExtractsNothing(t *testing.T) {
 	}
 	epoch := time.Unix(1700000000, 0) // the two builds date what they make alike
 	s := testSolver(t, root)
-	res, err := s.Build(context.Background(), &Request{Dockerfile: df, ContextDir: ctxDir, SourceDateEpoch: &epoch})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, ls := buildLayers(t, s, &Request{Dockerfile: df, ContextDir: ctxDir, SourceDateEpoch: &epoch})
 	if got := extractedLayers(t, s, res.Image); slices.Contains(got, true) {
 		t.Errorf("layers extracted after a build of COPY steps only: %v, want none", got)
-	}
-	ls, err := res.Image.Layers()
-	if err != nil {
-		t.Fatal(err)
 	}
 	// The directories the later steps found in the indexed layers are
 	// carried with their owners: /app/node_modules/a is 7:8 (from the
@@ -139,14 +147,7 @@ func TestCopyChownNameReadsIndexedLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := testSolver(t, root)
-	res, err := s.Build(context.Background(), &Request{Dockerfile: df, ContextDir: ctxDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := res.Image.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, ls := buildLayers(t, s, &Request{Dockerfile: df, ContextDir: ctxDir})
 	if hs := layerHeaders(t, ls[1]); !slices.Contains(hs, "f 1234:4321 -rw-r--r--") {
 		t.Errorf("COPY --chown=app:app wrote %q", hs)
 	}
@@ -168,14 +169,7 @@ func TestLayerIndexKeptInStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := testSolver(t, root)
-	res, err := s.Build(context.Background(), &Request{Dockerfile: df, ContextDir: ctxDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := res.Image.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, ls := buildLayers(t, s, &Request{Dockerfile: df, ContextDir: ctxDir})
 	digest, _ := ls[0].Digest()
 	if _, ok := s.store.LayerIndex(digest); !ok {
 		t.Fatalf("no index of the COPY --from layer in the store")

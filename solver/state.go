@@ -75,6 +75,24 @@ func (b *build) lowerDirs(ctx context.Context, st *state) ([]string, error) {
 	dirs := make([]string, len(st.layers))
 	// Layers extract in parallel (each takes a CPU slot); one extraction
 	// per layer is shared by every stage and build that needs it.
+	err := b.eachLayer(ctx, st, func(ctx context.Context, i int, l v1.Layer, diffID v1.Hash) error {
+		dir, err := b.s.layers.Ensure(ctx, diffID, l.Uncompressed)
+		if err != nil {
+			return fmt.Errorf("extract layer %s: %w", diffID, err)
+		}
+		dirs[i] = dir
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.dirs = dirs
+	return dirs, nil
+}
+
+// eachLayer calls fn for every layer of st at once, each leased for the
+// build, with its index in st and its diffID.
+func (b *build) eachLayer(ctx context.Context, st *state, fn func(ctx context.Context, i int, l v1.Layer, diffID v1.Hash) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for i, l := range st.layers {
 		g.Go(func() error {
@@ -82,19 +100,10 @@ func (b *build) lowerDirs(ctx context.Context, st *state) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			dir, err := b.s.layers.Ensure(gctx, diffID, l.Uncompressed)
-			if err != nil {
-				return fmt.Errorf("extract layer %s: %w", diffID, err)
-			}
-			dirs[i] = dir
-			return nil
+			return fn(gctx, i, l, diffID)
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	st.dirs = dirs
-	return dirs, nil
+	return g.Wait()
 }
 
 // history is the history entry of an instruction, as BuildKit writes it,
