@@ -427,7 +427,7 @@ func UnmarshalIndex(data []byte) (*Index, error) {
 			continue
 		}
 		clean, ok := cleanName(name)
-		if !ok || clean != name || name == "." || !fs.ValidPath(name) || ix.nodes[name] != nil {
+		if !ok || clean != name || name == "." || ix.nodes[name] != nil {
 			return bad(fmt.Sprintf("bad entry name %q", name))
 		}
 		parent := path.Dir(name)
