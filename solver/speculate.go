@@ -36,13 +36,13 @@ const speculationDelay = 50 * time.Millisecond
 
 // speculation is one COPY's layer made ahead.
 type speculation struct {
-	done   chan struct{}
-	diffID v1.Hash // set when the layer was written and extracted
-	// layer, files and reads, set with diffID: the layer, the checksum of
-	// the files it copied (taken before they were copied) and what it
-	// looked up in the destination. The COPY uses the layer as its own
-	// when its files have that checksum and its destination answers those
-	// lookups alike: the layer would be the same bytes.
+	done chan struct{}
+	// layer, files and reads are set when the layer was written and
+	// extracted: the layer, the checksum of the files it copied (taken
+	// before they were copied) and what it looked up in the destination.
+	// The COPY uses the layer as its own when its files have that checksum
+	// and its destination answers those lookups alike: the layer would be
+	// the same bytes.
 	layer v1.Layer
 	files string
 	reads *destReads
@@ -181,7 +181,7 @@ func (b *build) speculate(sr *stageRun, st *state, k int, c *parser.Copy) {
 		}
 		if id, err := l.DiffID(); err == nil {
 			if _, err := b.s.layers.Ensure(ctx, id, l.Uncompressed); err == nil {
-				spec.diffID, spec.layer, spec.files, spec.reads = id, l, sum.String(), reads
+				spec.layer, spec.files, spec.reads = l, sum.String(), reads
 			}
 		}
 	}()
@@ -199,7 +199,7 @@ func (b *build) writeSpeculated(ctx context.Context, v *vertex, p *copyPrep, fil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if spec.diffID == (v1.Hash{}) {
+	if spec.layer == nil {
 		return b.writeCopyLayer(ctx, p, needFiles)
 	}
 	checked := time.Now()
