@@ -108,9 +108,9 @@ func (b *build) prepareCopy(ctx context.Context, sr *stageRun, st *state, c *par
 // (need) it is also extracted from the bytes being written, linking what
 // a stage or an image source has; with a step ahead that looks names up,
 // indexed.
-func (b *build) writeCopyLayer(ctx context.Context, p *copyPrep, need rootNeed) (v1.Layer, error) {
-	req := p.req
-	fn := func(w io.Writer) error { return filecopy.Copy(ctx, req, w) }
+func (b *build) writeCopyLayer(ctx context.Context, p *copyPrep, plan *filecopy.Plan, need rootNeed) (v1.Layer, error) {
+	var onFile func(string, filecopy.FS, string)
+	fn := func(w io.Writer) error { return plan.Write(ctx, w, onFile) }
 	switch need {
 	case needNothing:
 		return b.writeLayer(ctx, fn)
@@ -119,9 +119,7 @@ func (b *build) writeCopyLayer(ctx context.Context, p *copyPrep, need rootNeed) 
 	}
 	var opts []snapshot.ExtractOption
 	if view, ok := p.src.(*snapshot.View); ok {
-		var onFile func(string, filecopy.FS, string)
 		onFile, opts = linkSources(view, p.dirs)
-		req.OnFile = onFile
 	}
 	return b.writeLayerExtracted(ctx, fn, p.hint, opts...)
 }
@@ -137,8 +135,13 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 	}
 	speculated := sr.speculation(sr.pos)
 	hashStart := time.Now()
-	sum, files, err := filecopy.ChecksumFiles(ctx, p.req)
+	plan, err := filecopy.NewPlan(ctx, p.req)
 	if err != nil {
+		return step{}, err
+	}
+	sum, files, err := plan.ChecksumFiles(ctx)
+	if err != nil {
+		plan.Close()
 		return step{}, err
 	}
 	hashTime := time.Since(hashStart)
@@ -152,7 +155,7 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 	}
 	createdBy := copyHistory(c) + " # buildkit"
 	return step{
-		sr: sr, st: st, text: text, createdBy: createdBy, explain: explain,
+		sr: sr, st: st, text: text, createdBy: createdBy, explain: explain, close: plan.Close,
 		key: keyInput{Kind: strings.ToLower(kind), Args: p.args,
 			Inputs: map[string]string{"files": sum.String(), "source": p.srcKey}},
 		exec: func(ctx context.Context, v *vertex) (v1.Layer, error) {
@@ -163,9 +166,9 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 			var l v1.Layer
 			var err error
 			if ahead == needFiles && speculated != nil {
-				l, err = b.writeSpeculated(ctx, v, p, sum.String(), speculated)
+				l, err = b.writeSpeculated(ctx, v, p, plan, sum.String(), speculated)
 			} else {
-				l, err = b.writeCopyLayer(ctx, p, ahead)
+				l, err = b.writeCopyLayer(ctx, p, plan, ahead)
 			}
 			if err == nil {
 				b.phase(v, PhaseCopyCompress, started)

@@ -69,12 +69,18 @@ type step struct {
 	// explain adds inputs that are in the key only in aggregate (a COPY's
 	// files one by one), for --explain.
 	explain map[string]string
+	// close, when set, releases what the step holds once it was looked
+	// up or ran (a COPY's plan).
+	close func()
 }
 
 // layerStep looks the step up in the cache and otherwise executes it (once
 // for all concurrent builds with the same key), records the result and
 // returns the new state.
 func (b *build) layerStep(ctx context.Context, s step) (*state, error) {
+	if s.close != nil {
+		defer s.close()
+	}
 	s.key.Version = keyVersion
 	s.key.Parent = s.st.key.String()
 	s.key.Platform = s.st.platform.String()

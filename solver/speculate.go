@@ -167,15 +167,21 @@ func (b *build) speculate(sr *stageRun, st *state, k int, c *parser.Copy) {
 		if err != nil {
 			return
 		}
-		// The checksum first: the step compares it with its own. Its
-		// hashing then costs stats.
-		sum, _, err := filecopy.ChecksumFiles(ctx, p.req)
+		// The plan records what it looks up in the destination, and its
+		// checksum is taken before the files are copied: the step
+		// compares both with its own.
+		reads := &destReads{fs: p.req.Dest}
+		p.req.Dest = reads
+		plan, err := filecopy.NewPlan(ctx, p.req)
 		if err != nil {
 			return
 		}
-		reads := &destReads{fs: p.req.Dest}
-		p.req.Dest = reads
-		l, err := b.writeCopyLayer(ctx, p, needFiles)
+		defer plan.Close()
+		sum, err := plan.Checksum(ctx)
+		if err != nil {
+			return
+		}
+		l, err := b.writeCopyLayer(ctx, p, plan, needFiles)
 		if err != nil {
 			return
 		}
@@ -193,14 +199,14 @@ func (b *build) speculate(sr *stageRun, st *state, k int, c *parser.Copy) {
 // speculation read; else p's layer is written, without extracting it when
 // the speculation extracted the same layer (a different one is extracted
 // from its tar when a step needs it).
-func (b *build) writeSpeculated(ctx context.Context, v *vertex, p *copyPrep, files string, spec *speculation) (v1.Layer, error) {
+func (b *build) writeSpeculated(ctx context.Context, v *vertex, p *copyPrep, plan *filecopy.Plan, files string, spec *speculation) (v1.Layer, error) {
 	select {
 	case <-spec.done:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	if spec.layer == nil {
-		return b.writeCopyLayer(ctx, p, needFiles)
+		return b.writeCopyLayer(ctx, p, plan, needFiles)
 	}
 	checked := time.Now()
 	if spec.files == files && spec.reads.sameIn(p.req.Dest) {
@@ -209,7 +215,7 @@ func (b *build) writeSpeculated(ctx context.Context, v *vertex, p *copyPrep, fil
 			return spec.layer, nil
 		}
 	}
-	return b.writeCopyLayer(ctx, p, needNothing)
+	return b.writeCopyLayer(ctx, p, plan, needNothing)
 }
 
 // destReads is a COPY's destination that records what is looked up in

@@ -36,29 +36,45 @@ type checksumRecord struct {
 // req.StatCache a file whose stat is unchanged is not read at all. ADD URLs
 // are downloaded (and verified) to be hashed.
 func Checksum(ctx context.Context, req Request) (v1.Hash, error) {
-	return checksumOf(ctx, req, nil)
+	sum, _, err := checksumOf(ctx, req, false)
+	return sum, err
 }
 
 // ChecksumFiles is Checksum that also returns, for each entry, a short
 // digest of its line of the encoding (keyed by destination path), so that
 // a caller can tell which file changed between two checksums.
 func ChecksumFiles(ctx context.Context, req Request) (v1.Hash, map[string]string, error) {
+	return checksumOf(ctx, req, true)
+}
+
+func checksumOf(ctx context.Context, req Request, files bool) (v1.Hash, map[string]string, error) {
+	pl, err := NewPlan(ctx, req)
+	if err != nil {
+		return v1.Hash{}, nil, err
+	}
+	defer pl.Close()
+	if !files {
+		sum, err := pl.Checksum(ctx)
+		return sum, nil, err
+	}
+	return pl.ChecksumFiles(ctx)
+}
+
+// Checksum is the package's Checksum of the plan's layer.
+func (pl *Plan) Checksum(ctx context.Context) (v1.Hash, error) {
+	return pl.checksum(ctx, nil)
+}
+
+// ChecksumFiles is the package's ChecksumFiles of the plan's layer.
+func (pl *Plan) ChecksumFiles(ctx context.Context) (v1.Hash, map[string]string, error) {
 	files := map[string]string{}
-	sum, err := checksumOf(ctx, req, files)
+	sum, err := pl.checksum(ctx, files)
 	return sum, files, err
 }
 
-func checksumOf(ctx context.Context, req Request, files map[string]string) (v1.Hash, error) {
-	p, err := newPlan(&req)
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	defer p.close()
-	if err := p.build(ctx); err != nil {
-		return v1.Hash{}, err
-	}
+func (pl *Plan) checksum(ctx context.Context, files map[string]string) (v1.Hash, error) {
 	h := sha256.New()
-	for _, e := range p.sorted() {
+	for _, e := range pl.entries {
 		if err := ctx.Err(); err != nil {
 			return v1.Hash{}, err
 		}
@@ -71,7 +87,7 @@ func checksumOf(ctx context.Context, req Request, files map[string]string) (v1.H
 		case e.hardTo != "":
 			rec.Type, rec.Link, rec.Size = string(rune(tar.TypeLink)), e.hardTo, 0
 		case e.hdr.Typeflag == tar.TypeReg:
-			sum, err := p.fileSum(ctx, e)
+			sum, err := pl.p.fileSum(ctx, e)
 			if err != nil {
 				return v1.Hash{}, err
 			}

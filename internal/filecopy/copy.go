@@ -9,27 +9,60 @@ import (
 	"github.com/builderdev/builder/internal/ctxio"
 )
 
-// Copy performs one COPY/ADD and streams the layer it produces to w as an
-// uncompressed tar: the selected files under the destination plus every
-// parent directory of what was written, in directory-walk order, with
-// Docker's headers (PAX, numeric uid/gid only, mtimes in whole seconds, hard
-// links within the layer kept as links).
-func Copy(ctx context.Context, req Request, w io.Writer) error {
+// A Plan is the entries one COPY/ADD writes, selected once: its checksum
+// and its layer come from the same walk of the source (and the same
+// download of an ADD URL), so a COPY whose key missed the cache stats each
+// file once. A Plan holds downloads and spools until Close.
+type Plan struct {
+	p       *plan
+	entries []*entry // in layer order, parents included, links after their targets
+}
+
+// NewPlan selects the sources of req (reading the destination req.Dest
+// for what the layer depends on) and returns the plan of its layer.
+func NewPlan(ctx context.Context, req Request) (*Plan, error) {
 	p, err := newPlan(&req)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.build(ctx); err != nil {
+		p.close()
+		return nil, err
+	}
+	entries := p.sorted()
+	if err := orderLinks(entries); err != nil {
+		p.close()
+		return nil, err
+	}
+	return &Plan{p: p, entries: entries}, nil
+}
+
+// Close removes the plan's downloads and spools.
+func (pl *Plan) Close() { pl.p.close() }
+
+// Copy performs one COPY/ADD and streams the layer it produces to w as an
+// uncompressed tar: NewPlan, then Write.
+func Copy(ctx context.Context, req Request, w io.Writer) error {
+	pl, err := NewPlan(ctx, req)
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	if err := p.build(ctx); err != nil {
-		return err
-	}
+	defer pl.Close()
+	return pl.Write(ctx, w, nil)
+}
+
+// Write streams the plan's layer to w as an uncompressed tar: the selected
+// files under the destination plus every parent directory of what was
+// written, in directory-walk order, with Docker's headers (PAX, numeric
+// uid/gid only, mtimes in whole seconds, hard links within the layer kept
+// as links). onFile, when set, is called before each regular file read
+// from the source is written: with its name in the layer tar and its name
+// in the source, so that an extraction of the layer may link the file the
+// source has.
+func (pl *Plan) Write(ctx context.Context, w io.Writer, onFile func(tarName string, src FS, srcName string)) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 128*1024)
-	entries := p.sorted()
-	if err := orderLinks(entries); err != nil {
-		return err
-	}
-	for _, e := range entries {
+	for _, e := range pl.entries {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -40,8 +73,8 @@ func Copy(ctx context.Context, req Request, w io.Writer) error {
 			hdr.Linkname = e.hardTo
 			hdr.Size = 0
 		}
-		if req.OnFile != nil && e.fsys != nil && hdr.Typeflag == tar.TypeReg {
-			req.OnFile(hdr.Name, e.fsys, e.srcName) // before a reader of the tar sees the entry
+		if onFile != nil && e.fsys != nil && hdr.Typeflag == tar.TypeReg {
+			onFile(hdr.Name, e.fsys, e.srcName) // before a reader of the tar sees the entry
 		}
 		if err := tw.WriteHeader(&hdr); err != nil {
 			return fmt.Errorf("write header %s: %w", hdr.Name, err)

@@ -74,8 +74,4 @@ type Request struct {
 	StatCache *StatCache
 	// CPU bounds file hashing (one slot per file read); nil: no bound.
 	CPU *cpulimit.Limiter
-	// OnFile, when set, is called by Copy before it writes a regular file
-	// read from Src: its name in the layer tar and its name in Src (so
-	// that an extraction of the layer may link the file Src has).
-	OnFile func(tarName string, src FS, srcName string)
 }
