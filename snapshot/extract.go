@@ -189,24 +189,22 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 	if err != nil {
 		return err
 	}
-	var st unix.Stat_t
-	exists := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
-	isDir := exists && st.Mode&unix.S_IFMT == unix.S_IFDIR
-	if exists && !(isDir && hdr.Typeflag == tar.TypeDir) {
-		if err := os.RemoveAll(procPath(pfd, base)); err != nil {
-			return fmt.Errorf("remove existing: %w", err)
-		}
-		// What went may be where a symlink led the kept directory's path.
-		x.dirStale = true
-	}
+	// Most entries name nothing that exists yet: each is created at once,
+	// and only a create that finds its name taken looks at what is there
+	// (x.clear) and tries again.
 	perm := uint32(hdr.Mode) & 0o7777
 	symlink := false
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		if !isDir {
-			if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
-				return fmt.Errorf("mkdir: %w", err)
+		err := unix.Mkdirat(pfd, base, 0o700)
+		if errors.Is(err, unix.EEXIST) {
+			var kept bool
+			if kept, err = x.clear(pfd, base, true); err == nil && !kept {
+				err = unix.Mkdirat(pfd, base, 0o700)
 			}
+		}
+		if err != nil {
+			return fmt.Errorf("mkdir: %w", err)
 		}
 	case tar.TypeReg, tar.TypeRegA:
 		if err := x.budget.Add(hdr.Size); err != nil {
@@ -224,11 +222,18 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 			}
 			content = rest
 		}
-		if err := writeFile(ctx, pfd, base, content); err != nil {
+		err := writeFile(ctx, pfd, base, content)
+		if errors.Is(err, unix.EEXIST) { // refused before content was read
+			if _, err = x.clear(pfd, base, false); err == nil {
+				err = writeFile(ctx, pfd, base, content)
+			}
+		}
+		if err != nil {
 			return err
 		}
 	case tar.TypeSymlink:
-		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
+		err := x.retry(pfd, base, func() error { return unix.Symlinkat(hdr.Linkname, pfd, base) })
+		if err != nil {
 			return fmt.Errorf("symlink: %w", err)
 		}
 		symlink = true
@@ -240,7 +245,12 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 				}
 			}
 		}
-		st, err := x.link(pfd, base, hdr.Linkname)
+		var st unix.Stat_t
+		err := x.retry(pfd, base, func() error {
+			var err error
+			st, err = x.link(pfd, base, hdr.Linkname)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -253,7 +263,8 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		typ := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
 		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-		if err := unix.Mknodat(pfd, base, typ|perm, int(dev)); err != nil {
+		err := x.retry(pfd, base, func() error { return unix.Mknodat(pfd, base, typ|perm, int(dev)) })
+		if err != nil {
 			if (x.euid != 0 || x.userns) && errors.Is(err, unix.EPERM) {
 				return nil // devices need privileges; skipped like Docker in a user namespace
 			}
@@ -264,6 +275,37 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 	}
 	x.created[name] = true
 	return x.metadata(pfd, base, name, hdr, symlink)
+}
+
+// retry runs create, and when base was taken clears it and runs create
+// again.
+func (x *extractor) retry(pfd int, base string, create func() error) error {
+	err := create()
+	if errors.Is(err, unix.EEXIST) {
+		if _, err = x.clear(pfd, base, false); err == nil {
+			err = create()
+		}
+	}
+	return err
+}
+
+// clear removes what is at base, except a directory when keepDir (an
+// entry for a directory only updates one that exists): it reports whether
+// it kept one.
+func (x *extractor) clear(pfd int, base string, keepDir bool) (bool, error) {
+	var st unix.Stat_t
+	if unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return false, nil // gone meanwhile
+	}
+	if keepDir && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return true, nil
+	}
+	if err := os.RemoveAll(procPath(pfd, base)); err != nil {
+		return false, fmt.Errorf("remove existing: %w", err)
+	}
+	// What went may be where a symlink led the kept directory's path.
+	x.dirStale = true
+	return false, nil
 }
 
 func writeFile(ctx context.Context, pfd int, base string, r io.Reader) error {

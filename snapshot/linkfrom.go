@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/fsroot"
 )
 
 // An extraction with WithLinkFrom(dir) hard-links a regular file from dir,
@@ -176,12 +178,13 @@ func (k *linker) link(x *extractor, pfd int, dir, base, name string, hdr *tar.He
 // sameFile reports whether the file name in dirfd is the entry hdr with
 // data; with onlyLink, also that it has no other link.
 func sameFile(dirfd int, name string, hdr *tar.Header, data []byte, onlyLink bool) bool {
+	// A descriptor, not an *os.File (see fsroot.File): this runs once per
+	// file of an extraction.
 	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return false
 	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
+	defer unix.Close(fd)
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != hdr.Size ||
 		(onlyLink && st.Nlink != 1) ||
@@ -192,12 +195,15 @@ func sameFile(dirfd int, name string, hdr *tar.Header, data []byte, onlyLink boo
 	if n, err := unix.Flistxattr(fd, nil); err != nil || n > 0 {
 		return false
 	}
-	old := make([]byte, len(data)+1) // one more: a file grown since the stat differs
-	n, err := io.ReadFull(f, old)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return false
+	// One read of one byte more than the entry: a file grown since the
+	// stat differs. A read that returns less than a local regular file
+	// has does not happen; where it would, it only costs the link.
+	old := make([]byte, len(data)+1)
+	n, err := fsroot.NewFile(fd).Read(old)
+	if errors.Is(err, io.EOF) { // an empty file
+		err = nil
 	}
-	return bytes.Equal(old[:n], data)
+	return err == nil && n == len(data) && bytes.Equal(old[:n], data)
 }
 
 // unshare gives name, linked from the earlier layer, an inode of its own

@@ -230,27 +230,35 @@ func (d *dirFS) ReadDir(name string) ([]fs.DirEntry, error) {
 // root and an fstat of what it opened for the ignore patterns.
 func (d *dirFS) Open(name string) (io.ReadCloser, error) {
 	name = cleanName(name)
-	f, err := d.openIn(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	root, err := d.openRoot()
+	if err != nil {
+		return nil, err
+	}
+	fd, err := root.OpenFD(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	runtime.KeepAlive(d)
 	if errors.Is(err, unix.ELOOP) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("is a symlink")}
 	}
 	if err != nil {
-		return nil, err
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, &fs.PathError{Op: "open", Path: name, Err: unwrapPathErr(err)}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	ok, err := d.visible(name, fi.IsDir())
+	ok, err := d.visible(name, st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	if err != nil || !ok {
-		f.Close()
+		unix.Close(fd)
 		if err == nil {
 			err = &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 		}
 		return nil, err
 	}
-	return f, nil
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		return fsroot.NewFile(fd), nil
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 func (d *dirFS) Readlink(name string) (string, error) {
