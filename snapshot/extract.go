@@ -222,13 +222,8 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 			}
 			content = rest
 		}
-		err := writeFile(ctx, pfd, base, content)
-		if errors.Is(err, unix.EEXIST) { // refused before content was read
-			if _, err = x.clear(pfd, base, false); err == nil {
-				err = writeFile(ctx, pfd, base, content)
-			}
-		}
-		if err != nil {
+		// A name taken fails the create before content is read.
+		if err := x.retry(pfd, base, func() error { return writeFile(ctx, pfd, base, content) }); err != nil {
 			return err
 		}
 	case tar.TypeSymlink:

@@ -36,28 +36,25 @@ type checksumRecord struct {
 // req.StatCache a file whose stat is unchanged is not read at all. ADD URLs
 // are downloaded (and verified) to be hashed.
 func Checksum(ctx context.Context, req Request) (v1.Hash, error) {
-	sum, _, err := checksumOf(ctx, req, false)
-	return sum, err
+	return checksumOf(ctx, req, nil)
 }
 
 // ChecksumFiles is Checksum that also returns, for each entry, a short
 // digest of its line of the encoding (keyed by destination path), so that
 // a caller can tell which file changed between two checksums.
 func ChecksumFiles(ctx context.Context, req Request) (v1.Hash, map[string]string, error) {
-	return checksumOf(ctx, req, true)
+	files := map[string]string{}
+	sum, err := checksumOf(ctx, req, files)
+	return sum, files, err
 }
 
-func checksumOf(ctx context.Context, req Request, files bool) (v1.Hash, map[string]string, error) {
+func checksumOf(ctx context.Context, req Request, files map[string]string) (v1.Hash, error) {
 	pl, err := NewPlan(ctx, req)
 	if err != nil {
-		return v1.Hash{}, nil, err
+		return v1.Hash{}, err
 	}
 	defer pl.Close()
-	if !files {
-		sum, err := pl.Checksum(ctx)
-		return sum, nil, err
-	}
-	return pl.ChecksumFiles(ctx)
+	return pl.checksum(ctx, files)
 }
 
 // Checksum is the package's Checksum of the plan's layer.
