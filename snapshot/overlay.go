@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/builderdev/builder/internal/mount"
 	"github.com/builderdev/builder/internal/userns"
 )
@@ -42,6 +44,14 @@ func NewOverlay(workDir string) (Snapshotter, error) {
 // In a user namespace (kernel 5.11 and later) overlay keeps whiteouts and
 // opaque marks in user.overlay.* xattrs ("userxattr"), which also turns
 // redirect_dir off and refuses to be told so.
+//
+// Where the kernel has it (5.10 and later), the mount is "volatile": it
+// never syncs the upper dir's file system. Without it, the unmount after
+// every RUN waits until all of that file system's dirty data (the whole
+// build's, not only the step's) is on disk, and every fsync in the step
+// (a package manager makes one per file) waits for the disk. A RUN's
+// upper dir needs no more durability than an extracted layer has: both
+// are the store's working copies of layers whose blobs are synced.
 func overlayOptions() []string {
 	var opts []string
 	params := []string{"index", "metacopy", "redirect_dir"}
@@ -54,7 +64,35 @@ func overlayOptions() []string {
 			opts = append(opts, o+"=off")
 		}
 	}
+	if kernelAtLeast(5, 10) {
+		opts = append(opts, "volatile")
+	}
 	return opts
+}
+
+// kernelAtLeast reports whether the running kernel's release is at least
+// major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	return releaseAtLeast(unix.ByteSliceToString(u.Release[:]), major, minor)
+}
+
+// releaseAtLeast reports whether the kernel release rel ("6.1.0-28-amd64"
+// is 6.1) is at least major.minor.
+func releaseAtLeast(rel string, major, minor int) bool {
+	fields := strings.FieldsFunc(rel, func(r rune) bool { return r < '0' || r > '9' })
+	if len(fields) < 2 || !strings.HasPrefix(rel, fields[0]+".") {
+		return false
+	}
+	ma, err1 := strconv.Atoi(fields[0])
+	mi, err2 := strconv.Atoi(fields[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
 }
 
 func (o *overlay) Prepare(ctx context.Context, lowers []string) (Active, error) {
