@@ -82,14 +82,17 @@ func (c *initChild) close() {
 	}
 }
 
-// initMain is the body of a level's init (stage 1, the chroot init): it
-// reads the spec, runs run with the signals to forward and reports the
+// initMain is the body of an init that supervises a stage 2 (the chroot
+// init; stage 1 for a fuse-overlayfs root): it reads the spec unless is
+// has it already, runs run with the signals to forward and reports the
 // exit code or error on the report fd. It returns the process exit status.
-func initMain(run func(is *initSpec, sigs <-chan os.Signal) (int, error)) int {
+func initMain(is *initSpec, run func(is *initSpec, sigs <-chan os.Signal) (int, error)) int {
 	unix.CloseOnExec(specFD)
 	unix.CloseOnExec(reportFD)
+	// Stage 2's pdeathsig follows this thread.
+	runtime.LockOSThread()
 	rep := os.NewFile(reportFD, "report")
-	code, err := runInit(run)
+	code, err := runInit(is, run)
 	r := initReport{Code: code}
 	if err != nil {
 		r.Error = err.Error()
@@ -101,16 +104,16 @@ func initMain(run func(is *initSpec, sigs <-chan os.Signal) (int, error)) int {
 	return 0
 }
 
-func runInit(run func(is *initSpec, sigs <-chan os.Signal) (int, error)) (int, error) {
-	// Stage 2's pdeathsig follows this thread.
-	runtime.LockOSThread()
-	var is initSpec
-	if err := readSpec(&is); err != nil {
-		return -1, err
+func runInit(is *initSpec, run func(is *initSpec, sigs <-chan os.Signal) (int, error)) (int, error) {
+	if is == nil {
+		is = &initSpec{}
+		if err := readSpec(is); err != nil {
+			return -1, err
+		}
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	return run(&is, sigs)
+	return run(is, sigs)
 }
 
 // stage2Runner is how an init starts its stage 2 and waits for the step.
@@ -171,9 +174,9 @@ func exitCode(ws syscall.WaitStatus) int {
 }
 
 // startInit runs a level's init (argv0, started with attr) to completion
-// and returns its report and its command.
-func startInit(ctx context.Context, spec Spec, is *initSpec, argv0 string,
-	attr *syscall.SysProcAttr) (initReport, *exec.Cmd, error) {
+// under supervise and returns its report and its command.
+func startInit(ctx context.Context, spec Spec, is *initSpec, argv0 string, attr *syscall.SysProcAttr,
+	supervise func(context.Context, *initChild, *initSpec) (initReport, error)) (initReport, *exec.Cmd, error) {
 	stdout, stderr := spec.Stdout, spec.Stderr
 	if spec.Output != nil {
 		out, err := newOutputPipe(spec.Output)
@@ -203,15 +206,17 @@ func startInit(ctx context.Context, spec Spec, is *initSpec, argv0 string,
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		r, err := superviseInit(ctx, c, is)
+		r, err := supervise(ctx, c, is)
 		done <- result{r, err}
 	}()
 	res := <-done
 	return res.rep, c.cmd, res.err
 }
 
-// superviseInit starts the init, sends it is and reads its report. When
-// ctx is done the init gets SIGTERM, and SIGKILL after killGrace.
+// superviseInit starts an init that reports when it is done (the chroot
+// init; stage 1 for a fuse-overlayfs root), sends it is and reads its
+// report. When ctx is done the init gets SIGTERM, and SIGKILL after
+// killGrace.
 func superviseInit(ctx context.Context, c *initChild, is *initSpec) (initReport, error) {
 	var rep initReport
 	if err := c.start(); err != nil {
@@ -245,13 +250,83 @@ func superviseInit(ctx context.Context, c *initChild, is *initSpec) (initReport,
 		return rep, fmt.Errorf("read init report: %w", readErr)
 	}
 	if len(data) == 0 {
-		if waitErr != nil {
-			return rep, fmt.Errorf("init failed: %w", waitErr)
-		}
-		return rep, errors.New("init failed: no report")
+		return rep, noReport(waitErr)
 	}
 	if err := json.Unmarshal(data, &rep); err != nil {
 		return rep, fmt.Errorf("decode init report: %w", err)
 	}
 	return rep, nil
+}
+
+// noReport is the error of an init that exited without a report.
+func noReport(waitErr error) error {
+	if waitErr != nil {
+		return fmt.Errorf("init failed: %w", waitErr)
+	}
+	return errors.New("init failed: no report")
+}
+
+// superviseExec starts an init that becomes the step's command (stage 1,
+// see there), sends it is, and once it reports ready holds its root open
+// and lets it exec. It waits for the command, whose exit ends the step's
+// namespaces and every process in them, and then removes the mount points
+// the init made through the held root. When ctx is done the init (or the
+// command) is killed: there is nothing for it to clean up.
+func superviseExec(ctx context.Context, c *initChild, is *initSpec) (initReport, error) {
+	var rep initReport
+	if err := c.start(); err != nil {
+		return rep, fmt.Errorf("start init: %w", err)
+	}
+	cmd := c.cmd
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+		case <-stop:
+		}
+	}()
+	fail := func(err error) (initReport, error) {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return rep, err
+	}
+	if err := json.NewEncoder(c.specW).Encode(is); err != nil {
+		return fail(fmt.Errorf("start init: %w", err))
+	}
+	dec := json.NewDecoder(c.repR)
+	if err := dec.Decode(&rep); err != nil {
+		if errors.Is(err, io.EOF) {
+			return rep, noReport(cmd.Wait())
+		}
+		return fail(fmt.Errorf("read init report: %w", err))
+	}
+	if !rep.Ready {
+		_ = cmd.Wait()
+		return rep, nil // a setup error, undone by the init
+	}
+	// The root stays reachable through this descriptor after the
+	// namespaces are gone, detached from every mount point.
+	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", cmd.Process.Pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(fmt.Errorf("open the step's root: %w", err))
+	}
+	defer unix.Close(root)
+	c.specW.Close() // the go-ahead
+	var late initReport
+	lateErr := dec.Decode(&late) // EOF: the command replaced the init
+	code, waitErr := waitStep(cmd)
+	stubErr := removeStubsAt(root, rep.Stubs)
+	switch {
+	case lateErr == nil:
+		return late, nil // the init failed after the go-ahead
+	case !errors.Is(lateErr, io.EOF):
+		return rep, fmt.Errorf("read init report: %w", lateErr)
+	case waitErr != nil:
+		return rep, waitErr
+	case stubErr != nil:
+		return rep, fmt.Errorf("clean up the root: %w", stubErr)
+	}
+	return initReport{Code: code}, nil
 }

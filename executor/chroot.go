@@ -184,7 +184,7 @@ func (e *chrootExecutor) start(ctx context.Context, spec Spec, is *initSpec) (in
 		// terminal) and a process group that holds the whole step.
 		Setsid: true,
 	}
-	rep, cmd, err := startInit(ctx, spec, is, chrootInitName, attr)
+	rep, cmd, err := startInit(ctx, spec, is, chrootInitName, attr, superviseInit)
 	if (err != nil || ctx.Err() != nil) && cmd != nil && cmd.Process != nil {
 		// The init did not finish cleanly: whatever is left of its
 		// process group goes too.

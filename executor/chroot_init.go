@@ -21,7 +21,7 @@ import (
 // every descendant, kills what is left when the command exits or on a
 // signal, removes what it wrote and reports like stage 1.
 func chrootInit() int {
-	return initMain(runChrootInit)
+	return initMain(nil, runChrootInit)
 }
 
 func runChrootInit(is *initSpec, sigs <-chan os.Signal) (int, error) {
@@ -120,7 +120,7 @@ func provideDev(r *rootfs) error {
 			}
 			return fmt.Errorf("provide /dev/%s: %w", d.name, err)
 		}
-		r.stubs = append(r.stubs, stub{path: p, parent: dev,
+		r.stubs = append(r.stubs, stub{path: p,
 			atime: time.Unix(st.Atim.Unix()), mtime: time.Unix(st.Mtim.Unix())})
 		if err := unix.Chmod(p, 0o666); err != nil {
 			return fmt.Errorf("provide /dev/%s: %w", d.name, err)

@@ -50,6 +50,9 @@ func TestProcess(t *testing.T) {
 	root := busyboxRoot(t)
 	checkOutputs(t, e, root, append([]outputCase{
 		{"pid 1", sh("echo $$"), nil, "1\n"},
+		// The init execs the command in its own place: as with runc, it
+		// leads its session and process group.
+		{"pid 1 leads its session", sh("cut -d' ' -f5,6 /proc/1/stat"), nil, "1 1\n"},
 		{"default hostname", []string{"hostname"}, nil, executor.DefaultHostname + "\n"},
 		{"hostname", []string{"hostname"}, func(s *executor.Spec) { s.Hostname = "step-host" }, "step-host\n"},
 		{"dev null and urandom", sh("echo x > /dev/null && head -c 4 /dev/urandom | wc -c"), nil, "4\n"},
@@ -106,6 +109,19 @@ func TestNothingLeftInRoot(t *testing.T) {
 	}
 	if after := mtimes(t, root, ".", "etc", "tmp"); !slices.Equal(before, after) {
 		t.Errorf("mtimes changed: %v -> %v", before, after)
+	}
+	// A command that cannot be started fails after the root was entered:
+	// its mount points go as well.
+	if _, _, err := run(t, e, root, []string{"no-such-command"}, nil); err == nil {
+		t.Fatal("Run of a missing command succeeded")
+	}
+	for _, p := range []string{"dev", "proc", "sys", "etc/hosts", "etc/resolv.conf"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after a failed start, %s left in the root (err %v)", p, err)
+		}
+	}
+	if after := mtimes(t, root, ".", "etc", "tmp"); !slices.Equal(before, after) {
+		t.Errorf("after a failed start, mtimes changed: %v -> %v", before, after)
 	}
 }
 

@@ -66,10 +66,14 @@ type stepProcess struct {
 	Seccomp bool `json:"seccomp,omitempty"`
 }
 
-// initReport is what stage 1 sends back when it is done.
+// initReport is what an init sends back: when it is done (code or
+// error), or, for stage 1 that execs the command, when it is ready (with
+// the mount points it made) or has failed.
 type initReport struct {
-	Code  int    `json:"code"`
-	Error string `json:"error,omitempty"`
+	Code  int          `json:"code"`
+	Error string       `json:"error,omitempty"`
+	Ready bool         `json:"ready,omitempty"`
+	Stubs []stubRecord `json:"stubs,omitempty"`
 }
 
 func (e *namespaceExecutor) Run(ctx context.Context, spec Spec) error {
@@ -97,7 +101,11 @@ func (e *namespaceExecutor) Run(ctx context.Context, spec Spec) error {
 	defer cg.remove()
 	is.CgroupProcs = cg.procsFiles()
 
-	rep, _, runErr := startInit(ctx, spec, is, stage1Name, stage1Attr(is))
+	supervise := superviseExec
+	if is.fuseRoot() {
+		supervise = superviseInit
+	}
+	rep, _, runErr := startInit(ctx, spec, is, stage1Name, stage1Attr(is), supervise)
 	return stepResult(ctx, spec, cg, rep, runErr)
 }
 
@@ -165,10 +173,14 @@ func stepResult(ctx context.Context, spec Spec, cg *cgroup, rep initReport, runE
 	return nil
 }
 
-// stage1Attr: stage 1 runs in new mount, uts and ipc (and net) namespaces
-// and leads a session (no controlling terminal) and a process group.
+// stage1Attr: stage 1 runs in new mount, pid (but for a fuse-overlayfs
+// root), uts and ipc (and net) namespaces and leads a session (no
+// controlling terminal) and a process group.
 func stage1Attr(is *initSpec) *syscall.SysProcAttr {
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if !is.fuseRoot() {
+		flags |= unix.CLONE_NEWPID
+	}
 	if is.Network == NetworkNone {
 		flags |= unix.CLONE_NEWNET
 	}

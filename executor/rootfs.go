@@ -25,10 +25,10 @@ type rootfs struct {
 	stubs      []stub   // mount points created in the root, in order
 }
 
-// stub is a file or directory created only to mount on.
+// stub is a file or directory created only to mount on (its host path),
+// and the times its parent directory had before.
 type stub struct {
 	path         string
-	parent       string
 	atime, mtime time.Time
 }
 
@@ -246,64 +246,94 @@ func unmount(p string) error {
 	return fmt.Errorf("unmount %s: %w", p, err)
 }
 
-// removeStubs removes the mount points and files made for a step, newest
-// first, restoring the
-// times of their parent directories. The step may have changed the root
-// meanwhile: a stub is only touched while no directory on its way is a
-// symlink now, a directory the step wrote into is kept, and one the step
-// replaced is left alone.
+// removeStubs removes the stubs of r below its root (see removeStubsAt).
 func removeStubs(r *rootfs) error {
-	var errs []error
-	for i := len(r.stubs) - 1; i >= 0; i-- {
-		s := r.stubs[i]
-		if !noSymlinkBetween(r.root, s.parent) {
-			continue
-		}
-		fi, err := os.Lstat(s.path)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("remove %s: %w", s.path, err))
-			continue
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			continue
-		}
-		if err := os.Remove(s.path); err != nil {
-			if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
-				continue // the step put files there: keep it, and its time
-			}
-			errs = append(errs, fmt.Errorf("remove %s: %w", s.path, err))
-			continue
-		}
-		if err := os.Chtimes(s.parent, s.atime, s.mtime); err != nil {
-			errs = append(errs, fmt.Errorf("restore times: %w", err))
-		}
+	if len(r.stubs) == 0 {
+		return nil
 	}
+	root, err := unix.Open(r.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("remove mount points: %w", err)
+	}
+	defer unix.Close(root)
+	err = removeStubsAt(root, r.records())
 	r.stubs = nil
+	return err
+}
+
+// stubRecord is a stub as removeStubsAt takes it: its path relative to
+// the root, and its parent directory's times (ns) from before it.
+type stubRecord struct {
+	Path  string `json:"path"`
+	ATime int64  `json:"atime"`
+	MTime int64  `json:"mtime"`
+}
+
+// records are r's stubs relative to its root, oldest first.
+func (r *rootfs) records() []stubRecord {
+	out := make([]stubRecord, 0, len(r.stubs))
+	for _, s := range r.stubs {
+		rel, ok := strings.CutPrefix(s.path, r.root+"/")
+		if !ok {
+			continue
+		}
+		out = append(out, stubRecord{Path: rel, ATime: s.atime.UnixNano(), MTime: s.mtime.UnixNano()})
+	}
+	return out
+}
+
+// removeStubsAt removes the mount points and files made for a step below
+// the root directory root, newest first, restoring the times of their
+// parent directories. The step may have changed the root meanwhile: a
+// stub is only touched while no directory on its way is a symlink now (so
+// nothing outside the root is reached, whoever's root it is), a directory
+// the step wrote into is kept, and one the step replaced is left alone.
+// Nothing may run in the root meanwhile.
+func removeStubsAt(root int, stubs []stubRecord) error {
+	var errs []error
+	for i := len(stubs) - 1; i >= 0; i-- {
+		s := stubs[i]
+		dir, base := path.Split(s.Path)
+		parent, err := fsroot.OpenDirNoSymlinks(root, dir)
+		if err != nil {
+			continue // a directory on the way is gone or a symlink now
+		}
+		if err := removeStub(parent, base, s); err != nil {
+			errs = append(errs, fmt.Errorf("remove /%s: %w", s.Path, err))
+		}
+		unix.Close(parent)
+	}
 	return errors.Join(errs...)
 }
 
-// noSymlinkBetween reports whether every path from root (exclusive) down
-// to dir (inclusive) is a real directory, not a symlink.
-func noSymlinkBetween(root, dir string) bool {
-	rel, ok := strings.CutPrefix(dir, root)
-	if !ok {
-		return false
-	}
-	cur := root
-	for _, comp := range strings.Split(strings.Trim(rel, "/"), "/") {
-		if comp == "" {
-			continue
+// removeStub removes base from the directory parent unless the step made
+// it a symlink or wrote into it, and restores parent's times.
+func removeStub(parent int, base string, s stubRecord) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
 		}
-		cur += "/" + comp
-		fi, err := os.Lstat(cur)
-		if err != nil || !fi.IsDir() {
-			return false
-		}
+		return err
 	}
-	return true
+	flags := 0
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		return nil
+	case unix.S_IFDIR:
+		flags = unix.AT_REMOVEDIR
+	}
+	if err := unix.Unlinkat(parent, base, flags); err != nil {
+		if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+			return nil // the step put files there: keep it, and its time
+		}
+		return err
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(s.ATime), unix.NsecToTimespec(s.MTime)}
+	if err := unix.UtimesNanoAt(parent, ".", ts, 0); err != nil {
+		return fmt.Errorf("restore times: %w", err)
+	}
+	return nil
 }
 
 // ensure resolves name (a path inside the root) following symlinks as if
@@ -346,10 +376,9 @@ func (r *rootfs) createStub(host string, file bool) error {
 		return err
 	}
 	r.stubs = append(r.stubs, stub{
-		path:   host,
-		parent: parent,
-		atime:  time.Unix(st.Atim.Unix()),
-		mtime:  time.Unix(st.Mtim.Unix()),
+		path:  host,
+		atime: time.Unix(st.Atim.Unix()),
+		mtime: time.Unix(st.Mtim.Unix()),
 	})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -16,19 +17,22 @@ import (
 // defaultPath is used to find the command when Env has no PATH (as runc).
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// stage2 is PID 1 of the step's pid namespace: it mounts /proc, enters the
-// root, drops privileges and execs the command. It only returns on error.
+// stage2 is PID 1 of the step's pid namespace under stage 1 for a
+// fuse-overlayfs root: it mounts /proc, enters the root, drops privileges
+// and execs the command. It only returns on error.
 func stage2() int {
+	mountProc := func(s *stage2Spec) error { return (&rootfs{root: s.Root}).mountProc() }
 	return stage2Main(mountProc, enterRoot)
 }
 
-// mountProc mounts the step's /proc, masks it and cuts the bounding set
-// down to Docker's.
-func mountProc(s *stage2Spec) error {
-	proc := path.Join(s.Root, "proc")
+// mountProc mounts the step's /proc (of the calling process's pid
+// namespace), masks it and cuts the bounding set down to Docker's.
+func (r *rootfs) mountProc() error {
+	proc := filepath.Join(r.root, "proc")
 	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount proc: %w", err)
 	}
+	r.mounts = append(r.mounts, proc)
 	if err := maskProc(proc); err != nil {
 		return err
 	}
@@ -61,18 +65,30 @@ func runStage2(prepare func(s *stage2Spec) error, enter func(root string) error)
 		return err
 	}
 	// Open the cgroups now: they are out of reach once in the root.
-	var cgroups []*os.File
-	for _, p := range s.CgroupProcs {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
-		if err != nil {
-			return fmt.Errorf("open cgroup: %w", err)
-		}
-		cgroups = append(cgroups, f)
+	cgroups, err := openCgroups(s.CgroupProcs)
+	if err != nil {
+		return err
 	}
 	if err := enter(s.Root); err != nil {
 		return err
 	}
 	return execStep(&s, cgroups)
+}
+
+// openCgroups opens the cgroup.procs files the step joins (execStep).
+func openCgroups(procs []string) ([]*os.File, error) {
+	var cgroups []*os.File
+	for _, p := range procs {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			for _, f := range cgroups {
+				f.Close()
+			}
+			return nil, fmt.Errorf("open cgroup: %w", err)
+		}
+		cgroups = append(cgroups, f)
+	}
+	return cgroups, nil
 }
 
 // mkdirOwned creates dir and its missing parents owned by uid:gid, as

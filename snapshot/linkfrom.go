@@ -97,15 +97,8 @@ func openNoFollow(r *inRoot, name string) (int, error) {
 	if err != nil || name == "." {
 		return fd, err
 	}
-	for _, c := range strings.Split(name, "/") {
-		next, err := unix.Openat(fd, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		unix.Close(fd)
-		if err != nil {
-			return -1, err
-		}
-		fd = next
-	}
-	return fd, nil
+	defer unix.Close(fd)
+	return fsroot.OpenDirNoSymlinks(fd, name)
 }
 
 // enter makes dir the directory of lookups: ok when both the earlier layer

@@ -271,3 +271,27 @@ func (r *Root) Readlink(name string) (string, error) {
 }
 
 var _ FS = (*Root)(nil)
+
+// OpenDirNoSymlinks opens the directory name below the directory dirfd
+// one component at a time, following no symlink: it fails where a
+// component is missing, a symlink or not a directory. The descriptor is
+// O_PATH (for *at calls). "." or "" is dirfd itself (a new descriptor).
+func OpenDirNoSymlinks(dirfd int, name string) (int, error) {
+	const flags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(dirfd, ".", flags, 0)
+	if err != nil {
+		return -1, err
+	}
+	for _, c := range strings.Split(strings.Trim(name, "/"), "/") {
+		if c == "" || c == "." {
+			continue
+		}
+		next, err := unix.Openat(fd, c, flags, 0)
+		unix.Close(fd)
+		if err != nil {
+			return -1, err
+		}
+		fd = next
+	}
+	return fd, nil
+}
