@@ -271,7 +271,8 @@ func noReport(waitErr error) error {
 // and lets it exec. It waits for the command, whose exit ends the step's
 // namespaces and every process in them, and then removes the mount points
 // the init made through the held root. When ctx is done the init (or the
-// command) is killed: there is nothing for it to clean up.
+// command) is killed: there is nothing for it to clean up, but stubs made
+// before it was ready stay in the root, which a cancelled build discards.
 func superviseExec(ctx context.Context, c *initChild, is *initSpec) (initReport, error) {
 	var rep initReport
 	if err := c.start(); err != nil {
@@ -312,7 +313,9 @@ func superviseExec(ctx context.Context, c *initChild, is *initSpec) (initReport,
 	if err != nil {
 		return fail(fmt.Errorf("open the step's root: %w", err))
 	}
-	defer unix.Close(root)
+	// The last reference to the detached root: closing it frees the
+	// mount (the dentries the step touched), which nothing waits for.
+	defer func() { go unix.Close(root) }()
 	c.specW.Close() // the go-ahead
 	var late initReport
 	lateErr := dec.Decode(&late) // EOF: the command replaced the init
