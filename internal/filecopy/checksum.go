@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -71,6 +72,7 @@ func (pl *Plan) ChecksumFiles(ctx context.Context) (v1.Hash, map[string]string, 
 
 func (pl *Plan) checksum(ctx context.Context, files map[string]string) (v1.Hash, error) {
 	h := sha256.New()
+	var buf []byte
 	for _, e := range pl.entries {
 		if err := ctx.Err(); err != nil {
 			return v1.Hash{}, err
@@ -92,10 +94,11 @@ func (pl *Plan) checksum(ctx context.Context, files map[string]string) (v1.Hash,
 		}
 		// What a json.Encoder writes: the Marshal output and a newline,
 		// encoded once for both uses.
-		line, err := json.Marshal(rec)
+		line, err := rec.appendJSON(buf[:0])
 		if err != nil {
 			return v1.Hash{}, fmt.Errorf("encode checksum record: %w", err)
 		}
+		buf = line
 		h.Write(line)
 		h.Write(newline)
 		if files != nil {
@@ -107,6 +110,53 @@ func (pl *Plan) checksum(ctx context.Context, files map[string]string) (v1.Hash,
 }
 
 var newline = []byte{'\n'}
+
+// appendJSON appends what json.Marshal makes of r (the same bytes: the
+// cache keys depend on them) without reflection: one record per file of
+// every COPY is encoded for its key.
+func (r *checksumRecord) appendJSON(b []byte) ([]byte, error) {
+	var err error
+	str := func(key, v string, omitEmpty bool) {
+		if err != nil || omitEmpty && v == "" {
+			return
+		}
+		b = append(b, key...)
+		b, err = appendJSONString(b, v)
+	}
+	num := func(key string, v int64, omitEmpty bool) {
+		if omitEmpty && v == 0 {
+			return
+		}
+		b = append(b, key...)
+		b = strconv.AppendInt(b, v, 10)
+	}
+	str(`{"path":`, r.Path, false)
+	str(`,"type":`, r.Type, false)
+	num(`,"mode":`, r.Mode, false)
+	num(`,"uid":`, int64(r.UID), false)
+	num(`,"gid":`, int64(r.GID), false)
+	str(`,"link":`, r.Link, true)
+	num(`,"major":`, r.Major, true)
+	num(`,"minor":`, r.Minor, true)
+	num(`,"size":`, r.Size, false)
+	str(`,"sha256":`, r.SHA256, true)
+	return append(b, '}'), err
+}
+
+// appendJSONString appends s as json.Marshal quotes it: printable ASCII
+// other than the characters it escapes is copied, anything else goes
+// through json.Marshal.
+func appendJSONString(b []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, err := json.Marshal(s)
+			return append(b, q...), err
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), nil
+}
 
 // fileSum returns the hex sha256 of a regular entry's bytes.
 func (p *plan) fileSum(ctx context.Context, e *entry) (string, error) {

@@ -51,6 +51,17 @@ func lessPath(a, b string) int {
 	}
 }
 
+// walkKey is name with "/" made the lowest byte: plain comparison of two
+// keys orders their names as lessPath does (a name has no NUL).
+func walkKey(name string) string {
+	return strings.ReplaceAll(name, "/", "\x00")
+}
+
+type keyedEntry struct {
+	key string
+	e   *entry
+}
+
 // tarName is the name of e in the layer: directories end in "/".
 func (e *entry) tarName() string {
 	if e.hdr.Typeflag == tar.TypeDir {

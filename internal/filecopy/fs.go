@@ -129,6 +129,40 @@ func lstatAt(dirfd int, base string) (fs.FileInfo, error) {
 	return newStatInfo(base, &st), nil
 }
 
+// parallelStats is the size of a directory from which lstatAll spreads
+// its calls over the CPUs.
+const parallelStats = 64
+
+// lstatAll takes the lstat of each name in the open directory dirfd (one
+// fstatat each), in parallel for a large directory: a context walk is
+// that many system calls and little else.
+func lstatAll(dirfd int, names []string) ([]fs.FileInfo, []error) {
+	infos := make([]fs.FileInfo, len(names))
+	errs := make([]error, len(names))
+	stat := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			infos[i], errs[i] = lstatAt(dirfd, names[i])
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(names)/(parallelStats/2))
+	if workers < 2 {
+		stat(0, len(names))
+		return infos, errs
+	}
+	chunk := (len(names) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := chunk; lo < len(names); lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			stat(lo, hi)
+		}(lo, min(lo+chunk, len(names)))
+	}
+	stat(0, chunk)
+	wg.Wait()
+	return infos, errs
+}
+
 func (d *dirFS) rawLstat(name string) (fs.FileInfo, error) {
 	if name == "." {
 		f, err := d.openIn(".", unix.O_PATH|unix.O_DIRECTORY)
@@ -204,11 +238,11 @@ func (d *dirFS) ReadDir(name string) ([]fs.DirEntry, error) {
 		return nil, fmt.Errorf("read dir %s: %w", name, err)
 	}
 	slices.Sort(names)
+	infos, errs := lstatAll(int(dirf.Fd()), names)
 	out := make([]fs.DirEntry, 0, len(names))
-	for _, n := range names {
+	for i, n := range names {
 		child := path.Join(name, n)
-		// One fstatat in the open directory per entry.
-		fi, err := lstatAt(int(dirf.Fd()), n)
+		fi, err := infos[i], errs[i]
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue

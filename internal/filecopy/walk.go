@@ -129,7 +129,7 @@ func (p *plan) sorted() []*entry {
 	for name := range p.entries {
 		for d := parentOf(name); d != ""; d = parentOf(d) {
 			if _, ok := p.entries[d]; ok {
-				continue
+				break // d is an entry: its own turn adds its parents
 			}
 			hdr := tar.Header{Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX}
 			if p.req.Dest != nil {
@@ -142,11 +142,16 @@ func (p *plan) sorted() []*entry {
 		}
 	}
 	delete(p.entries, "")
-	out := make([]*entry, 0, len(p.entries))
+	// Sorted by walkKey, once per entry, not by lessPath per comparison.
+	keyed := make([]keyedEntry, 0, len(p.entries))
 	for _, e := range p.entries {
-		out = append(out, e)
+		keyed = append(keyed, keyedEntry{walkKey(e.name), e})
 	}
-	slices.SortFunc(out, func(a, b *entry) int { return lessPath(a.name, b.name) })
+	slices.SortFunc(keyed, func(a, b keyedEntry) int { return strings.Compare(a.key, b.key) })
+	out := make([]*entry, len(keyed))
+	for i, k := range keyed {
+		out[i] = k.e
+	}
 	type linkKey struct {
 		group int
 		id    fileID
