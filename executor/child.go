@@ -223,21 +223,7 @@ func superviseInit(ctx context.Context, c *initChild, is *initSpec) (initReport,
 		return rep, fmt.Errorf("start init: %w", err)
 	}
 	cmd := c.cmd
-
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-time.After(killGrace):
-				_ = cmd.Process.Kill()
-			case <-stop:
-			}
-		case <-stop:
-		}
-	}()
+	defer killOnCancel(ctx, cmd, killGrace)()
 
 	if setupErr := c.sendSpec(is); setupErr != nil {
 		_ = cmd.Process.Kill()
@@ -256,6 +242,28 @@ func superviseInit(ctx context.Context, c *initChild, is *initSpec) (initReport,
 		return rep, fmt.Errorf("decode init report: %w", err)
 	}
 	return rep, nil
+}
+
+// killOnCancel kills cmd when ctx is done, until the returned stop is
+// called: with a grace, it gets SIGTERM first and SIGKILL after grace.
+func killOnCancel(ctx context.Context, cmd *exec.Cmd, grace time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			if grace > 0 {
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case <-time.After(grace):
+				case <-done:
+					return
+				}
+			}
+			_ = cmd.Process.Kill()
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
 }
 
 // noReport is the error of an init that exited without a report.
@@ -279,15 +287,7 @@ func superviseExec(ctx context.Context, c *initChild, is *initSpec) (initReport,
 		return rep, fmt.Errorf("start init: %w", err)
 	}
 	cmd := c.cmd
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = cmd.Process.Kill()
-		case <-stop:
-		}
-	}()
+	defer killOnCancel(ctx, cmd, 0)()
 	fail := func(err error) (initReport, error) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
