@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/builderdev/builder/internal/ctxio"
 	"github.com/builderdev/builder/internal/mount"
 	"github.com/builderdev/builder/internal/userns"
 )
@@ -165,7 +166,7 @@ func copyNonDir(ctx context.Context, s, t string, fi fs.FileInfo, links map[uint
 		if err != nil {
 			return false, err
 		}
-		_, err = copyCtx(ctx, out, in)
+		_, err = ctxio.Copy(ctx, out, in)
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/builderdev/builder/internal/ctxio"
 )
 
 // whiteoutTime is the time of whiteout entries. containerd uses the diff's
@@ -163,7 +165,7 @@ func (d *diffWriter) content(src string, size int64) error {
 		return err
 	}
 	defer f.Close()
-	n, err := copyCtx(d.ctx, d.tw, f)
+	n, err := ctxio.Copy(d.ctx, d.tw, f)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/builderdev/builder/internal/ctxio"
 	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/internal/userns"
 )
@@ -309,7 +310,7 @@ func writeFile(ctx context.Context, pfd int, base string, r io.Reader) error {
 		return fmt.Errorf("create file: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), base)
-	_, err = copyCtx(ctx, f, r)
+	_, err = ctxio.Copy(ctx, f, r)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -471,29 +472,4 @@ func (x *extractor) opaque(dir string) error {
 		}
 	}
 	return nil
-}
-
-// copyCtx copies like io.Copy and stops when ctx is done.
-func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
-	buf := make([]byte, 128<<10)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		nr, rerr := r.Read(buf)
-		if nr > 0 {
-			nw, werr := w.Write(buf[:nr])
-			n += int64(nw)
-			if werr != nil {
-				return n, werr
-			}
-		}
-		if errors.Is(rerr, io.EOF) {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-	}
 }

@@ -179,7 +179,7 @@ func hashOpen(ctx context.Context, cpu *cpulimit.Limiter, open func() (io.ReadCl
 	}
 	defer rc.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxio.Reader(ctx, rc)); err != nil {
+	if _, err := ctxio.Copy(ctx, h, rc); err != nil {
 		return "", fmt.Errorf("hash %s: %w", name, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
