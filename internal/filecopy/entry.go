@@ -38,21 +38,11 @@ func statID(fi fs.FileInfo) (fileID, uint64, bool) {
 // lessPath orders names the way a directory walk does: component by
 // component, so "a/x" comes before "a.b".
 func lessPath(a, b string) int {
-	for {
-		ca, ra, _ := strings.Cut(a, "/")
-		cb, rb, _ := strings.Cut(b, "/")
-		if c := strings.Compare(ca, cb); c != 0 {
-			return c
-		}
-		if ra == "" || rb == "" {
-			return strings.Compare(ra, rb)
-		}
-		a, b = ra, rb
-	}
+	return strings.Compare(walkKey(a), walkKey(b))
 }
 
 // walkKey is name with "/" made the lowest byte: plain comparison of two
-// keys orders their names as lessPath does (a name has no NUL).
+// keys orders their names component by component (a name has no NUL).
 func walkKey(name string) string {
 	return strings.ReplaceAll(name, "/", "\x00")
 }

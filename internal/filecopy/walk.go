@@ -142,7 +142,7 @@ func (p *plan) sorted() []*entry {
 		}
 	}
 	delete(p.entries, "")
-	// Sorted by walkKey, once per entry, not by lessPath per comparison.
+	// Sorted by lessPath, with each walkKey made once per entry.
 	keyed := make([]keyedEntry, 0, len(p.entries))
 	for _, e := range p.entries {
 		keyed = append(keyed, keyedEntry{walkKey(e.name), e})
