@@ -82,38 +82,54 @@ func (c *initChild) close() {
 	}
 }
 
-// initMain is the body of an init that supervises a stage 2 (the chroot
-// init; stage 1 for a fuse-overlayfs root): it reads the spec unless is
-// has it already, runs run with the signals to forward and reports the
-// exit code or error on the report fd. It returns the process exit status.
-func initMain(is *initSpec, run func(is *initSpec, sigs <-chan os.Signal) (int, error)) int {
+// initPipes are an init's ends of its spec and report pipes, held for
+// the whole init (an *os.File that nothing references closes its fd).
+type initPipes struct{ spec, rep *os.File }
+
+// beginInit starts an init (stage 1, the chroot init): its pipes close at
+// exec, it stays on this thread (capabilities, the seccomp filter and
+// stage 2's pdeathsig are per thread), and it reads its spec. The spec
+// pipe stays open: stage 1 waits on it for the go-ahead.
+func beginInit() (*initSpec, initPipes, error) {
 	unix.CloseOnExec(specFD)
 	unix.CloseOnExec(reportFD)
-	// Stage 2's pdeathsig follows this thread.
 	runtime.LockOSThread()
-	rep := os.NewFile(reportFD, "report")
-	code, err := runInit(is, run)
+	p := initPipes{spec: os.NewFile(specFD, "spec"), rep: os.NewFile(reportFD, "report")}
+	var is initSpec
+	if err := json.NewDecoder(p.spec).Decode(&is); err != nil {
+		return nil, p, fmt.Errorf("read spec: %w", err)
+	}
+	return &is, p, nil
+}
+
+// report sends r to the caller.
+func (p initPipes) report(r initReport) error {
+	return json.NewEncoder(p.rep).Encode(r)
+}
+
+// fail reports err and returns the init's exit status.
+func (p initPipes) fail(err error) int {
+	_ = p.report(initReport{Code: -1, Error: err.Error()})
+	return 1
+}
+
+// initMain is the body of an init that supervises a stage 2 (the chroot
+// init; stage 1 for a fuse-overlayfs root): it runs run with the signals
+// to forward and reports the exit code or error when it is done. It
+// returns the process exit status.
+func initMain(is *initSpec, p initPipes, run func(is *initSpec, sigs <-chan os.Signal) (int, error)) int {
+	p.spec.Close()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	code, err := run(is, sigs)
 	r := initReport{Code: code}
 	if err != nil {
 		r.Error = err.Error()
 	}
-	if err := json.NewEncoder(rep).Encode(r); err != nil {
+	if err := p.report(r); err != nil {
 		return 1
 	}
-	rep.Close()
 	return 0
-}
-
-func runInit(is *initSpec, run func(is *initSpec, sigs <-chan os.Signal) (int, error)) (int, error) {
-	if is == nil {
-		is = &initSpec{}
-		if err := readSpec(is); err != nil {
-			return -1, err
-		}
-	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	return run(is, sigs)
 }
 
 // stage2Runner is how an init starts its stage 2 and waits for the step.

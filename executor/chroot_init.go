@@ -21,7 +21,11 @@ import (
 // every descendant, kills what is left when the command exits or on a
 // signal, removes what it wrote and reports like stage 1.
 func chrootInit() int {
-	return initMain(nil, runChrootInit)
+	is, p, err := beginInit()
+	if err != nil {
+		return p.fail(err)
+	}
+	return initMain(is, p, runChrootInit)
 }
 
 func runChrootInit(is *initSpec, sigs <-chan os.Signal) (int, error) {

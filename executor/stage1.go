@@ -1,13 +1,11 @@
 package executor
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -35,30 +33,14 @@ type stage2Spec struct {
 // namespace. There stage 1 stays outside it, runs stage 2 in it, and
 // cleans up itself (runStage1Init).
 func stage1() int {
-	unix.CloseOnExec(specFD)
-	unix.CloseOnExec(reportFD)
-	// Capabilities and the seccomp filter are per thread: set up and exec
-	// from this one.
-	runtime.LockOSThread()
-	specf := os.NewFile(specFD, "spec")
-	var is initSpec
-	if err := json.NewDecoder(specf).Decode(&is); err != nil {
-		return reportInitError(fmt.Errorf("read spec: %w", err))
+	is, p, err := beginInit()
+	if err != nil {
+		return p.fail(err)
 	}
 	if is.fuseRoot() {
-		specf.Close()
-		return initMain(&is, runStage1Init)
+		return initMain(is, p, runStage1Init)
 	}
-	return reportInitError(execInit(&is, specf))
-}
-
-// reportInitError reports err on the report fd and returns the init's
-// exit status.
-func reportInitError(err error) int {
-	rep := os.NewFile(reportFD, "report")
-	_ = json.NewEncoder(rep).Encode(initReport{Code: -1, Error: err.Error()})
-	rep.Close()
-	return 1
+	return p.fail(execInit(is, p))
 }
 
 // fuseRoot reports whether a root mount is served by fuse-overlayfs.
@@ -89,20 +71,18 @@ func namespaceInit(is *initSpec) error {
 // execInit sets the step up and execs its command; it only returns on
 // error. Until the root is entered, a failure undoes the setup here;
 // after, the caller removes the mount points.
-func execInit(is *initSpec, specf *os.File) error {
+func execInit(is *initSpec, p initPipes) error {
 	if err := namespaceInit(is); err != nil {
 		return err
 	}
 	r := &rootfs{runDir: is.RunDir}
-	s2 := newStage2Spec(is, "")
 	var cgroups []*os.File
 	err := r.setup(is)
 	if err == nil {
-		s2.Root = r.root
 		err = r.mountProc()
 	}
 	if err == nil {
-		cgroups, err = openCgroups(s2.CgroupProcs)
+		cgroups, err = openCgroups(is.CgroupProcs)
 	}
 	if err == nil {
 		err = enterRoot(r.root)
@@ -110,16 +90,15 @@ func execInit(is *initSpec, specf *os.File) error {
 	if err != nil {
 		return errors.Join(err, r.teardown())
 	}
-	rep := os.NewFile(reportFD, "report")
-	if err := json.NewEncoder(rep).Encode(initReport{Ready: true, Stubs: r.records()}); err != nil {
+	if err := p.report(initReport{Ready: true, Stubs: r.records()}); err != nil {
 		return fmt.Errorf("report ready: %w", err)
 	}
 	// The go-ahead: the caller closes the spec pipe once it holds the root.
-	if _, err := io.Copy(io.Discard, specf); err != nil {
+	if _, err := io.Copy(io.Discard, p.spec); err != nil {
 		return fmt.Errorf("wait for the go-ahead: %w", err)
 	}
-	specf.Close()
-	return execStep(s2, cgroups)
+	p.spec.Close()
+	return execStep(newStage2Spec(is, r.root), cgroups)
 }
 
 // runStage1Init is stage 1 for a fuse-overlayfs root: it runs in new
