@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -70,6 +71,11 @@ func runHelper(action, root, arg string) error {
 		}
 		fmt.Println("ready")
 		time.Sleep(time.Minute)
+		// Until killed, the lease and the layer must stay reachable: a
+		// collected *os.File is closed by its finalizer, which would drop
+		// the lease's flock while this process still lives.
+		runtime.KeepAlive(l)
+		runtime.KeepAlive(lw)
 		return nil
 	case "hold-lock":
 		unlock, err := s.Lock(ctx, arg)
