@@ -113,8 +113,12 @@ func BenchmarkBuild(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, tool := range tools {
-			for _, phase := range wl.Phases {
+		// Phase by phase, each tool's series right after the other's: the
+		// ratios compare series minutes apart at most, so a drift of the
+		// machine (this disk's speed moves by 2x within an hour) falls on
+		// both sides of a ratio rather than on one.
+		for _, phase := range wl.Phases {
+			for _, tool := range tools {
 				k := Key{Workload: wl.Name, Phase: phase, Tool: tool.Name()}
 				build := Build{Dockerfile: dockerfile, ContextDir: contextDir,
 					Tag: strings.ToLower("bench-" + wl.Name)}
