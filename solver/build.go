@@ -170,6 +170,10 @@ func (b *build) runStages(ctx context.Context) (*state, error) {
 		cancelSpecs()
 		b.specWG.Wait()
 	}()
+	if sources := b.contextSources(); len(sources) > 0 {
+		stop := filecopy.Prefetch(gctx, b.contextFS(), sources)
+		defer stop()
+	}
 	for i, sr := range b.stages {
 		if !sr.needed || b.external[i] {
 			continue
@@ -190,6 +194,36 @@ func (b *build) runStages(ctx context.Context) (*state, error) {
 		return b.waitStage(ctx, b.target)
 	}
 	return b.stages[b.target].result, nil
+}
+
+// contextSources are the sources, as written, of the COPY and ADD steps of
+// the stages to run that read the build context: their directories are
+// read (filecopy.Prefetch) while base images are resolved and cached
+// steps looked up. A source with a variable is left out (its value is its
+// stage's to find), and so are the sources of a step with --exclude or
+// --parents (their walks are not the source's).
+func (b *build) contextSources() []string {
+	if b.contextDir == "" {
+		return nil
+	}
+	var out []string
+	for i, sr := range b.stages {
+		if !sr.needed || b.external[i] {
+			continue
+		}
+		for _, inst := range sr.stage.Instructions {
+			c, ok := inst.(*parser.Copy)
+			if !ok || c.From != "" || len(c.Excludes) > 0 || c.Parents {
+				continue
+			}
+			for _, src := range c.Sources {
+				if !strings.Contains(src, "$") {
+					out = append(out, src)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func (b *build) targetStage() (int, error) {

@@ -139,19 +139,24 @@ func (b *build) copyStep(ctx context.Context, sr *stageRun, st *state, c *parser
 	if err != nil {
 		return step{}, err
 	}
-	sum, files, err := plan.ChecksumFiles(ctx)
+	// Per-file digests let --explain name the file that changed; a huge
+	// COPY keeps only the aggregate, so records stay small (and its
+	// digests are not made).
+	var sum v1.Hash
+	var files map[string]string
+	if plan.Len() <= maxExplainedFiles {
+		sum, files, err = plan.ChecksumFiles(ctx)
+	} else {
+		sum, err = plan.Checksum(ctx)
+	}
 	if err != nil {
 		plan.Close()
 		return step{}, err
 	}
 	hashTime := time.Since(hashStart)
-	// Per-file digests let --explain name the file that changed; a huge
-	// COPY keeps only the aggregate, so records stay small.
 	explain := map[string]string{}
-	if len(files) <= maxExplainedFiles {
-		for p, d := range files {
-			explain["file:"+p] = d
-		}
+	for p, d := range files {
+		explain["file:"+p] = d
 	}
 	createdBy := copyHistory(c) + " # buildkit"
 	return step{

@@ -91,6 +91,7 @@ func (pl *Plan) checksum(ctx context.Context, files map[string]string) (v1.Hash,
 				return v1.Hash{}, err
 			}
 			rec.SHA256 = sum
+			e.sum = sum
 		}
 		// What a json.Encoder writes: the Marshal output and a newline,
 		// encoded once for both uses.

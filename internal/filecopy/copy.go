@@ -3,7 +3,11 @@ package filecopy
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/builderdev/builder/internal/ctxio"
@@ -39,6 +43,9 @@ func NewPlan(ctx context.Context, req Request) (*Plan, error) {
 
 // Close removes the plan's downloads and spools.
 func (pl *Plan) Close() { pl.p.close() }
+
+// Len is the number of entries of the layer, parent directories included.
+func (pl *Plan) Len() int { return len(pl.entries) }
 
 // Copy performs one COPY/ADD and streams the layer it produces to w as an
 // uncompressed tar: NewPlan, then Write.
@@ -98,12 +105,28 @@ func writeContent(ctx context.Context, tw *tar.Writer, e *entry, buf []byte) err
 		return fmt.Errorf("open %s: %w", e.name, err)
 	}
 	defer rc.Close()
-	n, err := io.CopyBuffer(tw, io.LimitReader(ctxio.Reader(ctx, rc), e.hdr.Size), buf)
+	// A file that is not the one the step's key was computed from (its
+	// stat moved since) is written only if its bytes are still those the
+	// key has: else the layer would not be its key's.
+	var dst io.Writer = tw
+	var h hash.Hash
+	if e.sum != "" && changedSince(rc, e.fi) {
+		h = sha256.New()
+		dst = io.MultiWriter(tw, h)
+	}
+	n, err := io.CopyBuffer(dst, io.LimitReader(ctxio.Reader(ctx, rc), e.hdr.Size), buf)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", e.name, err)
 	}
 	if n != e.hdr.Size {
 		return fmt.Errorf("copy %s: file changed while copying (%d of %d bytes)", e.name, n, e.hdr.Size)
 	}
+	if h != nil && hex.EncodeToString(h.Sum(nil)) != e.sum {
+		return fmt.Errorf("copy %s: %w", e.name, ErrChangedDuringBuild)
+	}
 	return nil
 }
+
+// ErrChangedDuringBuild is a file whose content changed after the COPY
+// that writes it computed its cache key.
+var ErrChangedDuringBuild = errors.New("the file changed during the build, after the step's cache key was computed from it; nothing was stored, run the build again")

@@ -18,6 +18,7 @@ type entry struct {
 	fsys    FS
 	srcName string
 	fi      fs.FileInfo
+	sum     string // hex sha256 of the content, once the plan's checksum read it
 	id      fileID
 	linked  bool // id is set and the file has more than one link
 	group   int  // the selected source it was copied from: links stay within one

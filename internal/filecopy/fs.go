@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
@@ -55,6 +56,8 @@ type dirFS struct {
 
 	mu      sync.Mutex
 	keepDir map[string]bool // excluded dirs: does it hold re-included files?
+
+	reads atomic.Pointer[dirReads] // a Prefetch's directory reads, or nil
 
 	// root is opened once, on first use, and closed when d is collected.
 	rootOnce sync.Once
@@ -222,6 +225,14 @@ func (d *dirFS) Lstat(name string) (fs.FileInfo, error) {
 
 func (d *dirFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	name = cleanName(name)
+	if m := d.reads.Load(); m != nil {
+		return m.readDirMemo(name, func() ([]fs.DirEntry, error) { return d.readDir(name) })
+	}
+	return d.readDir(name)
+}
+
+// readDir is ReadDir without a prefetch.
+func (d *dirFS) readDir(name string) ([]fs.DirEntry, error) {
 	if ok, err := d.visible(name, true); err != nil || !ok {
 		if err == nil {
 			err = &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
@@ -290,9 +301,32 @@ func (d *dirFS) Open(name string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFREG {
-		return fsroot.NewFile(fd), nil
+		return &openedFile{File: fsroot.NewFile(fd), st: st}, nil
 	}
 	return os.NewFile(uintptr(fd), name), nil
+}
+
+// openedFile is a regular file Open opened, with the fstat it took.
+type openedFile struct {
+	*fsroot.File
+	st unix.Stat_t
+}
+
+// changedSince reports whether rc, a file an FS opened, is known not to be
+// the file fi describes: another inode, or another size, mtime, ctime or
+// mode. It is false when rc does not say what it is.
+func changedSince(rc io.ReadCloser, fi fs.FileInfo) bool {
+	f, ok := rc.(*openedFile)
+	if !ok {
+		return false
+	}
+	want, ok := keyOf(fi)
+	if !ok {
+		return false
+	}
+	st := &f.st
+	return want != statKey{Dev: uint64(st.Dev), Ino: st.Ino, Size: st.Size,
+		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Mode: st.Mode}
 }
 
 func (d *dirFS) Readlink(name string) (string, error) {
