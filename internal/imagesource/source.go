@@ -1,9 +1,13 @@
 package imagesource
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -82,11 +86,11 @@ func (s *Source) Registry(ctx context.Context, ref string, p v1.Platform, lease 
 	// read failed.
 	var img v1.Image
 	err = registry.RetryFetch(ctx, func() error {
-		var err error
-		if img, err = remoteImage(r, p, opts); err != nil {
+		remote, err := remoteImage(r, p, opts)
+		if err != nil {
 			return err
 		}
-		_, err = img.RawConfigFile()
+		img, err = s.withStoredConfig(ctx, remote)
 		return err
 	})
 	var nf *platform.NotFoundError
@@ -101,6 +105,69 @@ func (s *Source) Registry(ctx context.Context, ref string, p v1.Platform, lease 
 		return nil, registry.Wrap(ctx, registry.OpPull, ref, err)
 	}
 	return im, nil
+}
+
+// storedConfig is a registry's image with its config blob at hand.
+type storedConfig struct {
+	v1.Image
+	raw []byte
+	cfg *v1.ConfigFile
+}
+
+func (i *storedConfig) RawConfigFile() ([]byte, error)      { return i.raw, nil }
+func (i *storedConfig) ConfigFile() (*v1.ConfigFile, error) { return i.cfg.DeepCopy(), nil }
+func (i *storedConfig) ConfigName() (v1.Hash, error)        { return digestOf(i.raw), nil }
+
+// withStoredConfig reads img's config blob from the store when the store
+// has it (the manifest names it by digest, and the bytes are checked
+// against that), else from the registry, and then keeps it in the store:
+// a rebuild that resolves the same image again fetches its manifest only.
+// Nothing refers to a kept config: prune may remove it like any
+// unreferenced blob, and it is fetched again.
+func (s *Source) withStoredConfig(ctx context.Context, img v1.Image) (v1.Image, error) {
+	// From the manifest: go-containerregistry's ConfigName hashes the
+	// fetched config.
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	name := m.Config.Digest
+	raw, ok := s.storedBlob(ctx, name)
+	if !ok {
+		// The registry transport checks the bytes against their digest.
+		if raw, err = img.RawConfigFile(); err != nil {
+			return nil, err
+		}
+		// Best effort: a config that could not be kept is fetched next time.
+		_, _, _ = s.store.WriteBlob(ctx, "config", bytes.NewReader(raw))
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("parse config %s: %w", name, err)
+	}
+	return &storedConfig{Image: img, raw: raw, cfg: cfg}, nil
+}
+
+// storedBlob is the store's blob h, if it has it with that digest.
+func (s *Source) storedBlob(ctx context.Context, h v1.Hash) ([]byte, bool) {
+	rc, err := s.store.OpenBlob(ctx, h)
+	if err != nil {
+		return nil, false
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, maxConfigSize))
+	if err != nil || digestOf(raw) != h {
+		return nil, false
+	}
+	return raw, true
+}
+
+// maxConfigSize bounds a config read from the store.
+const maxConfigSize = 64 << 20
+
+func digestOf(b []byte) v1.Hash {
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 }
 
 // Store finds ref among the local store's tags; ErrNotInStore when it is

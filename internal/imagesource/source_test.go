@@ -3,8 +3,10 @@ package imagesource
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -234,5 +236,80 @@ func TestScratchWorkingDir(t *testing.T) {
 	}
 	if img.Digest != (v1.Hash{}) || len(img.Layers) != 0 {
 		t.Errorf("scratch has digest %s and %d layers, want none", img.Digest, len(img.Layers))
+	}
+}
+
+// TestRegistryKeepsConfig: the first pull of an image keeps its config
+// blob in the store; resolving it again reads the manifest from the
+// registry and the config from the store. A kept config whose bytes are
+// not its digest's is not used: the registry's is fetched.
+func TestRegistryKeepsConfig(t *testing.T) {
+	var mu sync.Mutex
+	var gets []string
+	reg := ggcrregistry.New()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		gets = append(gets, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := u.Host + "/team/base:1"
+	img := testImage(t, amd64)
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	cfgName, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	configGets := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, g := range gets {
+			if g == "GET /v2/team/base/blobs/"+cfgName.String() {
+				n++
+			}
+		}
+		gets = nil
+		return n
+	}
+	f := newFixture(t)
+	ctx := context.Background()
+	pull := func() {
+		t.Helper()
+		got, err := f.src.Registry(ctx, ref, amd64, f.lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.checkImported(t, got, img)
+	}
+	configGets()
+	pull()
+	if n := configGets(); n != 1 {
+		t.Errorf("first pull fetched the config %d times, want 1", n)
+	}
+	if !f.store.HasBlob(ctx, cfgName) {
+		t.Fatalf("config %s not kept in the store", cfgName)
+	}
+	pull()
+	if n := configGets(); n != 0 {
+		t.Errorf("second pull fetched the config %d times, want 0 (the store has it)", n)
+	}
+	if err := os.WriteFile(f.store.BlobPath(cfgName), []byte(`{"architecture":"arm64"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pull()
+	if n := configGets(); n != 1 {
+		t.Errorf("pull with a damaged kept config fetched it %d times, want 1", n)
 	}
 }
