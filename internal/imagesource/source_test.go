@@ -165,15 +165,19 @@ func TestLayoutByTagDigestAndPlatform(t *testing.T) {
 	}
 }
 
-func TestRegistryPullAndNotify(t *testing.T) {
-	srv := httptest.NewServer(ggcrregistry.New())
-	defer srv.Close()
+// servedImage serves handler (a registry) and pushes a test image to it
+// as team/base:1; it returns the image, its reference and the registry's
+// host.
+func servedImage(t *testing.T, handler http.Handler) (img v1.Image, ref, host string) {
+	t.Helper()
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
 	u, err := url.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := u.Host + "/team/base:1"
-	img := testImage(t, amd64)
+	ref = u.Host + "/team/base:1"
+	img = testImage(t, amd64)
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +185,11 @@ func TestRegistryPullAndNotify(t *testing.T) {
 	if err := remote.Write(r, img); err != nil {
 		t.Fatal(err)
 	}
+	return img, ref, u.Host
+}
+
+func TestRegistryPullAndNotify(t *testing.T) {
+	img, ref, host := servedImage(t, ggcrregistry.New())
 	f := newFixture(t)
 	got, err := f.src.Registry(context.Background(), ref, amd64, f.lease)
 	if err != nil {
@@ -201,7 +210,7 @@ func TestRegistryPullAndNotify(t *testing.T) {
 		t.Errorf("notified %q, want a platform warning", f.msgs)
 	}
 
-	if _, err := f.src.Registry(context.Background(), u.Host+"/team/missing:1", amd64, f.lease); err == nil || !strings.Contains(err.Error(), "team/missing") {
+	if _, err := f.src.Registry(context.Background(), host+"/team/missing:1", amd64, f.lease); err == nil || !strings.Contains(err.Error(), "team/missing") {
 		t.Errorf("missing repository: %v, want an error naming it", err)
 	}
 	if _, err := f.src.Registry(context.Background(), "Bad Ref", amd64, f.lease); err == nil || !strings.Contains(err.Error(), "parse image reference") {
@@ -247,26 +256,12 @@ func TestRegistryKeepsConfig(t *testing.T) {
 	var mu sync.Mutex
 	var gets []string
 	reg := ggcrregistry.New()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	img, ref, _ := servedImage(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		gets = append(gets, r.Method+" "+r.URL.Path)
 		mu.Unlock()
 		reg.ServeHTTP(w, r)
 	}))
-	defer srv.Close()
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := u.Host + "/team/base:1"
-	img := testImage(t, amd64)
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
 	cfgName, err := img.ConfigName()
 	if err != nil {
 		t.Fatal(err)
