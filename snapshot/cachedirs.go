@@ -80,8 +80,7 @@ func (c *CacheDirs) Lock(ctx context.Context, name string, try bool) (unlock fun
 	if try {
 		how |= unix.LOCK_NB
 	}
-	if err := flockCtx(ctx, f, how); err != nil {
-		f.Close()
+	if err := flockCtx(ctx, f, how); err != nil { // f is closed
 		if try && errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, ErrCacheBusy
 		}
@@ -90,16 +89,24 @@ func (c *CacheDirs) Lock(ctx context.Context, name string, try bool) (unlock fun
 	return func() { f.Close() }, nil
 }
 
-// flockCtx takes a flock, giving up when ctx is cancelled (the lock, if it
-// comes later, is dropped with the file).
+// flockCtx takes a flock, giving up when ctx is cancelled. On failure f
+// is closed, by the time the flock call returns when ctx ended first (a
+// lock that comes later is dropped with the file).
 func flockCtx(ctx context.Context, f *os.File, how int) error {
 	if how&unix.LOCK_NB != 0 {
-		return unix.Flock(int(f.Fd()), how)
+		err := unix.Flock(int(f.Fd()), how)
+		if err != nil {
+			f.Close()
+		}
+		return err
 	}
 	done := make(chan error, 1)
 	go func() { done <- unix.Flock(int(f.Fd()), how) }()
 	select {
 	case err := <-done:
+		if err != nil {
+			f.Close()
+		}
 		return err
 	case <-ctx.Done():
 		go func() { <-done; f.Close() }()
