@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/builderdev/builder/internal/cpulimit"
 	"github.com/builderdev/builder/internal/ctxio"
 	"github.com/builderdev/builder/internal/layer"
 	"github.com/builderdev/builder/internal/userns"
@@ -43,6 +44,7 @@ type extractOptions struct {
 	maxSize     int64
 	linkFrom    string                      // WithLinkFrom
 	linkSources func(string) (string, bool) // WithLinkSources
+	cpu         *cpulimit.Limiter           // the Layers' (a linking batch's second goroutine takes a free slot)
 }
 
 // WithMaxExtractSize bounds the bytes of file content one extraction
@@ -75,6 +77,8 @@ type extractor struct {
 	budget   *layer.Budget
 	userns   bool    // root of a user namespace: no devices, unmapped ids
 	linker   *linker // WithLinkFrom, or nil
+	batch    linkBatch
+	cpu      *cpulimit.Limiter
 
 	// The directory the last entry went to, kept open for the entries
 	// that follow in it (a tar lists a directory's files together);
@@ -124,7 +128,7 @@ func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o 
 	}
 	defer root.Close()
 	x := &extractor{root: root, mode: mode, created: map[string]bool{}, euid: os.Geteuid(), userns: userns.Inside(),
-		budget: layer.NewBudget(dir, o.maxSize), dirFD: -1}
+		budget: layer.NewBudget(dir, o.maxSize), dirFD: -1, cpu: o.cpu}
 	defer x.dropDir()
 	if k := newLinker(o); k != nil {
 		x.linker = k
@@ -145,9 +149,17 @@ func extract(ctx context.Context, dir string, r io.Reader, mode whiteoutMode, o 
 		if err := layer.CheckName(hdr.Name); err != nil {
 			return fmt.Errorf("extract %.64q...: %w", hdr.Name, err)
 		}
+		if !x.joinsBatch(hdr) {
+			if err := x.flushBatch(ctx); err != nil {
+				return err
+			}
+		}
 		if err := x.entry(ctx, hdr, tr); err != nil {
 			return fmt.Errorf("extract %q: %w", hdr.Name, err)
 		}
+	}
+	if err := x.flushBatch(ctx); err != nil {
+		return err
 	}
 	for i := len(x.dirTimes) - 1; i >= 0; i-- {
 		d := x.dirTimes[i]
@@ -210,6 +222,9 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 	case tar.TypeReg, tar.TypeRegA:
 		if err := x.budget.Add(hdr.Size); err != nil {
 			return fmt.Errorf("write file: %w", err)
+		}
+		if x.batchable(hdr) {
+			return x.addToBatch(pfd, name, dir, base, hdr, tr) // extract flushes it
 		}
 		var content io.Reader = tr
 		if x.linker != nil {

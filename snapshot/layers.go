@@ -48,6 +48,7 @@ func NewLayers(dir string, opts ...LayersOption) *Layers {
 	for _, o := range opts {
 		o(l)
 	}
+	l.opts.cpu = l.cpu
 	return l
 }
 

@@ -51,6 +51,26 @@ func (l *Limiter) Acquire(ctx context.Context, weight int) (release func(), err 
 	}, nil
 }
 
+// TryAcquire takes weight slots (clamped as by Acquire) if they are free
+// now, and reports whether it did; release gives them back. A nil limiter
+// always has them.
+func (l *Limiter) TryAcquire(weight int) (release func(), ok bool) {
+	if l == nil {
+		return func() {}, true
+	}
+	w := int64(min(max(weight, 1), l.size))
+	if !l.sem.TryAcquire(w) {
+		return nil, false
+	}
+	done := false
+	return func() {
+		if !done {
+			done = true
+			l.sem.Release(w)
+		}
+	}, true
+}
+
 // Do runs fn holding one slot.
 func (l *Limiter) Do(ctx context.Context, fn func() error) error {
 	release, err := l.Acquire(ctx, 1)

@@ -81,3 +81,37 @@ func TestAcquireHonoursContext(t *testing.T) {
 		t.Fatalf("Do after release: ran %v, %v", ran, err)
 	}
 }
+
+// TestTryAcquire: it takes a free slot at once, fails without waiting
+// when none is free, and a release (twice is once) frees the slot.
+func TestTryAcquire(t *testing.T) {
+	l := New(2)
+	r1, ok := l.TryAcquire(1)
+	if !ok {
+		t.Fatal("TryAcquire on an empty limiter failed")
+	}
+	r2, ok := l.TryAcquire(1)
+	if !ok {
+		t.Fatal("TryAcquire of the second slot failed")
+	}
+	if _, ok := l.TryAcquire(1); ok {
+		t.Fatal("TryAcquire on a full limiter succeeded")
+	}
+	r1()
+	r1()
+	r3, ok := l.TryAcquire(1)
+	if !ok {
+		t.Fatal("TryAcquire after a release failed")
+	}
+	if _, ok := l.TryAcquire(1); ok {
+		t.Fatal("a double release freed two slots")
+	}
+	r2()
+	r3()
+	var nilLimiter *Limiter
+	if release, ok := nilLimiter.TryAcquire(5); !ok {
+		t.Fatal("a nil limiter refused")
+	} else {
+		release()
+	}
+}
