@@ -38,17 +38,11 @@ func (l *Limiter) Acquire(ctx context.Context, weight int) (release func(), err 
 	if l == nil {
 		return func() {}, nil
 	}
-	w := int64(min(max(weight, 1), l.size))
+	w := l.clamp(weight)
 	if err := l.sem.Acquire(ctx, w); err != nil {
 		return nil, fmt.Errorf("wait for a CPU slot: %w", err)
 	}
-	done := false
-	return func() {
-		if !done {
-			done = true
-			l.sem.Release(w)
-		}
-	}, nil
+	return l.releaser(w), nil
 }
 
 // TryAcquire takes weight slots (clamped as by Acquire) if they are free
@@ -58,17 +52,25 @@ func (l *Limiter) TryAcquire(weight int) (release func(), ok bool) {
 	if l == nil {
 		return func() {}, true
 	}
-	w := int64(min(max(weight, 1), l.size))
+	w := l.clamp(weight)
 	if !l.sem.TryAcquire(w) {
 		return nil, false
 	}
+	return l.releaser(w), true
+}
+
+// clamp is weight within 1..Size.
+func (l *Limiter) clamp(weight int) int64 { return int64(min(max(weight, 1), l.size)) }
+
+// releaser gives w slots back on its first call only.
+func (l *Limiter) releaser(w int64) func() {
 	done := false
 	return func() {
 		if !done {
 			done = true
 			l.sem.Release(w)
 		}
-	}, true
+	}
 }
 
 // Do runs fn holding one slot.
