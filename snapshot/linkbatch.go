@@ -8,8 +8,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // A rebuild after one file of a large COPY changed links every other file
@@ -109,10 +107,7 @@ func (x *extractor) flushBatch(ctx context.Context) error {
 	k := x.linker
 	k.enter(x, b.dir, b.pfd)
 	if k.ok {
-		link := func(e *batchEntry) {
-			e.linked = sameFile(k.fromFD, e.base, e.hdr, e.data, false) &&
-				unix.Linkat(k.fromFD, e.base, b.pfd, e.base, 0) == nil
-		}
+		link := func(e *batchEntry) { e.linked = k.linkFrom(b.pfd, e.base, e.hdr, e.data) }
 		release, second := func() {}, false
 		if len(b.ents) >= minParallelBatch {
 			release, second = x.cpu.TryAcquire(1)

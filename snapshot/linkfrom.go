@@ -158,14 +158,20 @@ func (k *linker) link(x *extractor, pfd int, dir, base, name string, hdr *tar.He
 		return true, nil, nil
 	}
 	k.enter(x, dir, pfd)
-	if !k.ok || !sameFile(k.fromFD, base, hdr, data, false) {
+	if !k.ok || !k.linkFrom(pfd, base, hdr, data) {
 		return false, bytes.NewReader(data), nil
-	}
-	if err := unix.Linkat(k.fromFD, base, pfd, base, 0); err != nil {
-		return false, bytes.NewReader(data), nil // gone meanwhile: create it
 	}
 	k.linked[name] = true
 	return true, nil, nil
+}
+
+// linkFrom hard-links base into pfd from the earlier layer's directory
+// entered (enter, k.ok) if the file there is the entry hdr with data. A
+// link that fails (the file gone meanwhile, the name taken) is no link:
+// the caller creates the file. Safe to call from several goroutines for
+// different names.
+func (k *linker) linkFrom(pfd int, base string, hdr *tar.Header, data []byte) bool {
+	return sameFile(k.fromFD, base, hdr, data, false) && unix.Linkat(k.fromFD, base, pfd, base, 0) == nil
 }
 
 // sameFile reports whether the file name in dirfd is the entry hdr with

@@ -20,7 +20,7 @@ import (
 // What a fresh read may miss is a change in the window between it and the
 // COPY's turn. The COPY then writes the file it finds, keyed on the one it
 // planned, so Plan.Write checks each file it opens against the stat it was
-// planned with (see checkUnchanged), and a file whose bytes changed fails
+// planned with (changedSince), and a file whose bytes changed fails
 // the step rather than store a layer that is not its key's.
 
 // prefetchFresh is how long a prefetched directory read stands for the

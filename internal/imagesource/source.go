@@ -3,8 +3,6 @@ package imagesource
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -110,13 +108,14 @@ func (s *Source) Registry(ctx context.Context, ref string, p v1.Platform, lease 
 // storedConfig is a registry's image with its config blob at hand.
 type storedConfig struct {
 	v1.Image
-	raw []byte
-	cfg *v1.ConfigFile
+	name v1.Hash // the manifest's config digest, which raw has
+	raw  []byte
+	cfg  *v1.ConfigFile
 }
 
 func (i *storedConfig) RawConfigFile() ([]byte, error)      { return i.raw, nil }
 func (i *storedConfig) ConfigFile() (*v1.ConfigFile, error) { return i.cfg.DeepCopy(), nil }
-func (i *storedConfig) ConfigName() (v1.Hash, error)        { return digestOf(i.raw), nil }
+func (i *storedConfig) ConfigName() (v1.Hash, error)        { return i.name, nil }
 
 // withStoredConfig reads img's config blob from the store when the store
 // has it (the manifest names it by digest, and the bytes are checked
@@ -145,7 +144,7 @@ func (s *Source) withStoredConfig(ctx context.Context, img v1.Image) (v1.Image, 
 	if err != nil {
 		return nil, fmt.Errorf("parse config %s: %w", name, err)
 	}
-	return &storedConfig{Image: img, raw: raw, cfg: cfg}, nil
+	return &storedConfig{Image: img, name: name, raw: raw, cfg: cfg}, nil
 }
 
 // storedBlob is the store's blob h, if it has it with that digest.
@@ -156,7 +155,10 @@ func (s *Source) storedBlob(ctx context.Context, h v1.Hash) ([]byte, bool) {
 	}
 	defer rc.Close()
 	raw, err := io.ReadAll(io.LimitReader(rc, maxConfigSize))
-	if err != nil || digestOf(raw) != h {
+	if err != nil {
+		return nil, false
+	}
+	if got, _, err := v1.SHA256(bytes.NewReader(raw)); err != nil || got != h {
 		return nil, false
 	}
 	return raw, true
@@ -164,11 +166,6 @@ func (s *Source) storedBlob(ctx context.Context, h v1.Hash) ([]byte, bool) {
 
 // maxConfigSize bounds a config read from the store.
 const maxConfigSize = 64 << 20
-
-func digestOf(b []byte) v1.Hash {
-	sum := sha256.Sum256(b)
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
-}
 
 // Store finds ref among the local store's tags; ErrNotInStore when it is
 // not there (or not a valid name).
